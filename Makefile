@@ -1,0 +1,94 @@
+# edgegate Makefile. `make run` starts a single dev edge; `make test` runs the
+# whole suite (installs what it needs: protoc from Debian, Go tools via go.mod).
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+PKGS := ./...
+FUZZTIME ?= 5s
+FUZZTIME_LONG ?= 2m
+TEST_TIMEOUT ?= 12m
+# Fuzz targets as package:Func pairs; each runs for FUZZTIME in `make test`.
+FUZZ_TARGETS = $(shell for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+	for fn in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do echo "./$$(dirname $${f#./}):$$fn"; done; done)
+
+.PHONY: all build run test race unit fuzz fuzz-short bench lint vet staticcheck fmt-check tidy tidy-check generate check-generated deps clean edge edgebench
+
+all: build
+
+build: edge edgebench
+
+edge:
+	$(GO) build -o $(BIN)/edge ./cmd/edge
+
+edgebench:
+	$(GO) build -o $(BIN)/edgebench ./cmd/edgebench
+
+## run: start a single-node edge on embedded defaults with the demo page.
+run: edge
+	$(BIN)/edge --dev
+
+## deps: tools the build and tests need that Go does not fetch itself.
+deps:
+	@command -v protoc >/dev/null 2>&1 || { \
+	  echo "installing protobuf-compiler (Debian)"; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler >/dev/null; }
+
+## generate: regenerate the Protobuf code (committed).
+generate: deps
+	$(GO) build -o $(BIN)/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
+	protoc --plugin=protoc-gen-go=$(BIN)/protoc-gen-go --go_out=. --go_opt=paths=source_relative transport/pb/edgegate.proto
+
+## check-generated: fail when the committed generated code is stale.
+check-generated: generate
+	@git diff --exit-code -- transport/pb/ || { echo "generated code is stale: run make generate and commit"; exit 1; }
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+staticcheck:
+	$(GO) tool staticcheck $(PKGS)
+
+lint: fmt-check vet staticcheck
+
+tidy:
+	$(GO) mod tidy
+
+tidy-check:
+	@cp go.mod /tmp/edgegate.go.mod.bak; cp go.sum /tmp/edgegate.go.sum.bak; \
+	$(GO) mod tidy; \
+	if ! git diff --quiet -- go.mod go.sum; then git diff -- go.mod go.sum; \
+	  cp /tmp/edgegate.go.mod.bak go.mod; cp /tmp/edgegate.go.sum.bak go.sum; \
+	  echo "go.mod/go.sum are not tidy: run make tidy"; exit 1; fi
+
+## race: all tests with the race detector (this is what `make test` runs).
+race: build
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+## unit: fast run without -race.
+unit:
+	$(GO) test -count=1 $(PKGS)
+
+## fuzz-short: every fuzz target for FUZZTIME (part of make test).
+fuzz-short:
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; done
+
+## fuzz: every fuzz target for FUZZTIME_LONG.
+fuzz:
+	$(MAKE) fuzz-short FUZZTIME=$(FUZZTIME_LONG)
+
+## test: the whole suite, as CI runs it.
+test: deps check-generated tidy-check lint race fuzz-short
+	@echo "make test: all checks passed"
+
+## bench: Go benchmarks (medians: run with COUNT=5 and compare with benchstat).
+COUNT ?= 3
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count $(COUNT) $(PKGS)
+
+clean:
+	rm -rf $(BIN) artifacts
