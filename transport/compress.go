@@ -44,8 +44,13 @@ func (c *Compressor) threshold() int {
 var (
 	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
 		zstd.WithEncoderConcurrency(1), zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false))
+	// WithDecodeAllCapLimit makes DecodeAll stop at cap(dst): decompress
+	// sizes dst from the first frame's content size, so a payload that
+	// appends further frames (each claiming a large size) cannot make the
+	// decoder allocate past the limit.
 	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0),
-		zstd.WithDecoderMaxMemory(64<<20), zstd.IgnoreChecksum(true))
+		zstd.WithDecoderMaxMemory(64<<20), zstd.IgnoreChecksum(true),
+		zstd.WithDecodeAllCapLimit(true))
 )
 
 // compress appends the compressed payload and returns the flag bits naming

@@ -31,3 +31,11 @@ func (e *frameError) Error() string { return "transport: " + e.msg }
 
 // Is makes every frame error match ErrBadFrame.
 func (e *frameError) Is(target error) bool { return target == ErrBadFrame }
+
+// Connection errors. Closed connections return errors wrapping net.ErrClosed.
+var (
+	// ErrIdleTimeout: the peer sent nothing within the read (idle) timeout.
+	ErrIdleTimeout = errors.New("transport: idle timeout")
+	// ErrOriginNotAllowed: a browser Origin is not in the allowlist.
+	ErrOriginNotAllowed = errors.New("transport: origin not allowed")
+)

@@ -84,8 +84,8 @@ func AppendFrame(dst []byte, t FrameType, ext []Extension, payload []byte, c *Co
 			}
 			extLen += 2 + len(e.Value)
 		}
-		if extLen > 0xffff {
-			return dst, fmt.Errorf("%w: extension block is %d bytes", ErrBadExtension, extLen)
+		if extLen-2 > 0xffff {
+			return dst, fmt.Errorf("%w: extension block is %d bytes (max 65535)", ErrBadExtension, extLen-2)
 		}
 	}
 	start := len(dst)

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/edgegate/edgegate/edge"
+)
+
+// options are the command-line settings; zero values mean "edge default".
+type options struct {
+	configFile     string
+	listen         string
+	nodeID         string
+	dataDir        string
+	dev            bool
+	noSync         bool
+	hmacSecret     string
+	rsaKeys        string
+	edKeys         string
+	apiKeys        string
+	resumeSecret   string
+	origins        string
+	maxConns       int
+	connRate       float64
+	msgRate        float64
+	msgBurst       int
+	maxFrame       int
+	maxMessage     int
+	maxSubs        int
+	heartbeat      time.Duration
+	resumeGrace    time.Duration
+	roomWindow     time.Duration
+	viewerQueue    int
+	drainTimeout   time.Duration
+	drainRedirects string
+	deflate        bool
+	logLevel       string
+	logJSON        bool
+}
+
+func defineFlags(fs *flag.FlagSet) *options {
+	o := &options{}
+	fs.StringVar(&o.configFile, "config", "", "YAML config file (keys are flag names)")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "HTTP and WebSocket listen address")
+	fs.StringVar(&o.nodeID, "node-id", "", "node id (default: host name)")
+	fs.StringVar(&o.dataDir, "data", "", "data directory (default ./data in --dev)")
+	fs.BoolVar(&o.dev, "dev", false, "development mode: generated secrets, demo token, all origins")
+	fs.BoolVar(&o.noSync, "no-sync", false, "do not fsync commits (unsafe; benchmarks only)")
+	fs.StringVar(&o.hmacSecret, "auth-hmac-secret", "", "HS256 token secret (at least 32 bytes)")
+	fs.StringVar(&o.rsaKeys, "auth-rsa-keys", "", "comma-separated PEM files with RSA public keys (RS256)")
+	fs.StringVar(&o.edKeys, "auth-ed25519-keys", "", "comma-separated PEM files with Ed25519 public keys (EdDSA)")
+	fs.StringVar(&o.apiKeys, "api-key", "", "backend API key(s), comma-separated for rotation")
+	fs.StringVar(&o.resumeSecret, "resume-secret", "", "hex secret for resume tokens (default: random per process)")
+	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated browser origins allowed (default: same host)")
+	fs.IntVar(&o.maxConns, "max-connections", 0, "max concurrent connections (default 100000)")
+	fs.Float64Var(&o.connRate, "conn-rate-per-ip", 0, "new connections per second per IP (default 20)")
+	fs.Float64Var(&o.msgRate, "message-rate", 0, "messages per second per session (default 50)")
+	fs.IntVar(&o.msgBurst, "message-burst", 0, "message burst per session (default 100)")
+	fs.IntVar(&o.maxFrame, "max-frame-bytes", 0, "max frame size (default 65536)")
+	fs.IntVar(&o.maxMessage, "max-message-bytes", 0, "max message body (default 16384)")
+	fs.IntVar(&o.maxSubs, "max-subscriptions", 0, "max subscriptions per session (default 1000)")
+	fs.DurationVar(&o.heartbeat, "heartbeat", 0, "client heartbeat interval (default 25s)")
+	fs.DurationVar(&o.resumeGrace, "resume-grace", 0, "how long disconnected sessions can resume (default 2m)")
+	fs.DurationVar(&o.roomWindow, "room-batch-window", 0, "room comment batching window (default 20ms)")
+	fs.IntVar(&o.viewerQueue, "viewer-queue", 0, "room batches queued per viewer (default 64)")
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", 0, "graceful drain bound (default 10s)")
+	fs.StringVar(&o.drainRedirects, "drain-redirect", "", "comma-separated URLs sent to clients on drain")
+	fs.BoolVar(&o.deflate, "permessage-deflate", false, "enable WebSocket permessage-deflate")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&o.logJSON, "log-json", false, "JSON logs")
+	return o
+}
+
+// applyFileAndEnv sets every flag not given on the command line from the
+// environment (EDGEGATE_NAME) or, failing that, the config file.
+func applyFileAndEnv(fs *flag.FlagSet, file string, environ []string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "EDGEGATE_") {
+			env[k] = v
+		}
+	}
+	fileVals := map[string]any{}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("config file: %w", err)
+		}
+		if err := yaml.Unmarshal(b, &fileVals); err != nil {
+			return fmt.Errorf("config file %s: %w", file, err)
+		}
+		for k := range fileVals {
+			if fs.Lookup(k) == nil {
+				return fmt.Errorf("config file %s: unknown key %q", file, k)
+			}
+		}
+	}
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || set[f.Name] {
+			return
+		}
+		envName := "EDGEGATE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := env[envName]; ok {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s: %w", envName, e)
+			}
+			return
+		}
+		if v, ok := fileVals[f.Name]; ok {
+			s := fmt.Sprint(v)
+			if list, ok := v.([]any); ok {
+				parts := make([]string, len(list))
+				for i, x := range list {
+					parts[i] = fmt.Sprint(x)
+				}
+				s = strings.Join(parts, ",")
+			}
+			if e := f.Value.Set(s); e != nil {
+				err = fmt.Errorf("config key %s: %w", f.Name, e)
+			}
+		}
+	})
+	return err
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// config turns options into an edge.Config.
+func (o *options) config() (edge.Config, error) {
+	c := edge.Config{
+		NodeID:                    o.nodeID,
+		DataDir:                   o.dataDir,
+		NoSync:                    o.noSync,
+		AuthHMACSecret:            []byte(o.hmacSecret),
+		AuthRSAPublicKeyFiles:     splitList(o.rsaKeys),
+		AuthEd25519PublicKeyFiles: splitList(o.edKeys),
+		APIKeys:                   splitList(o.apiKeys),
+		Dev:                       o.dev,
+		AllowedOrigins:            splitList(o.origins),
+		MaxConnections:            o.maxConns,
+		ConnRatePerIP:             o.connRate,
+		MessageRate:               o.msgRate,
+		MessageBurst:              o.msgBurst,
+		MaxFrameBytes:             o.maxFrame,
+		MaxMessageBytes:           o.maxMessage,
+		MaxSubscriptions:          o.maxSubs,
+		HeartbeatInterval:         o.heartbeat,
+		ResumeGrace:               o.resumeGrace,
+		RoomBatchWindow:           o.roomWindow,
+		ViewerQueue:               o.viewerQueue,
+		DrainTimeout:              o.drainTimeout,
+		DrainRedirectURLs:         splitList(o.drainRedirects),
+		EnablePerMessageDeflate:   o.deflate,
+	}
+	if o.hmacSecret == "" {
+		c.AuthHMACSecret = nil
+	}
+	if o.resumeSecret != "" {
+		b, err := hex.DecodeString(o.resumeSecret)
+		if err != nil || len(b) < 16 {
+			return c, fmt.Errorf("--resume-secret must be at least 16 bytes of hex")
+		}
+		c.ResumeSecret = b
+	}
+	if c.Dev && c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if c.DataDir == "" {
+		return c, fmt.Errorf("--data is required (or use --dev)")
+	}
+	return c, nil
+}

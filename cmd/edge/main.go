@@ -1,0 +1,111 @@
+// Command edge runs an edgegate edge node.
+//
+// Configuration comes from, in increasing precedence: built-in defaults, a
+// YAML config file (--config; keys are the flag names), EDGEGATE_* environment
+// variables (flag name upper-cased, dashes as underscores, e.g.
+// EDGEGATE_AUTH_HMAC_SECRET), and command-line flags.
+//
+//	edge --dev                       # single node, generated secrets, demo token printed
+//	edge --config /etc/edgegate.yaml
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/edgegate/edgegate/edge"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "edge:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
+	o := defineFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := applyFileAndEnv(fs, o.configFile, os.Environ()); err != nil {
+		return err
+	}
+	cfg, err := o.config()
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	if o.logJSON {
+		h = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	}
+	log := slog.New(h)
+	cfg.Logger = log
+
+	srv, err := edge.New(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(h, slog.LevelDebug),
+	}
+	addr := ln.Addr().String()
+	log.Info("edge listening", "addr", addr, "node", cfg.NodeID, "data", cfg.DataDir, "dev", cfg.Dev)
+	if cfg.Dev {
+		host := addr
+		if strings.HasPrefix(host, "[::]") || strings.HasPrefix(host, "0.0.0.0") {
+			host = "127.0.0.1" + host[strings.LastIndex(host, ":"):]
+		}
+		fmt.Printf("\nedgegate dev edge is up: http://%s/\n", host)
+		fmt.Printf("  WebSocket:   ws://%s/v1/ws\n", host)
+		fmt.Printf("  demo token:  %s\n", srv.DevToken())
+		fmt.Printf("  HMAC secret: %s   (edgebench --secret)\n", srv.HMACSecret())
+		fmt.Printf("  API key:     %s\n\n", srv.APIKey())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case s := <-sig:
+		log.Info("signal received, draining", "signal", s.String())
+	case err := <-errc:
+		srv.Close()
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout+5*time.Second)
+	defer cancel()
+	// Stop accepting first, then drain the sessions and close the store.
+	shutErr := hs.Shutdown(ctx)
+	if err := srv.Shutdown(ctx); err != nil {
+		return err
+	}
+	if shutErr != nil && !errors.Is(shutErr, context.DeadlineExceeded) {
+		return shutErr
+	}
+	log.Info("edge stopped")
+	return nil
+}

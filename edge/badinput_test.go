@@ -1,0 +1,218 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/edgegate/edgegate/transport"
+	"github.com/edgegate/edgegate/transport/pb"
+)
+
+func closeCode(t *testing.T, err error) transport.CloseCode {
+	t.Helper()
+	code, ok := transport.CloseStatus(err)
+	if !ok {
+		t.Fatalf("connection ended with %v, not a close code", err)
+	}
+	return code
+}
+
+func TestBadTokens(t *testing.T) {
+	e := startEdge(t, nil)
+	cases := []struct {
+		name  string
+		token string
+		code  pb.ErrorCode
+	}{
+		{"garbage", "not-a-jwt", pb.ErrorCode_ERROR_CODE_UNAUTHENTICATED},
+		{"empty", "", pb.ErrorCode_ERROR_CODE_UNAUTHENTICATED},
+		{"expired", e.token("u", []string{"*"}, nil, -time.Hour), pb.ErrorCode_ERROR_CODE_TOKEN_EXPIRED},
+		{"wrong key", func() string {
+			e2 := *e
+			e2.secret = []byte("another-secret-another-secret-xx")
+			return e2.token("u", nil, nil, time.Hour)
+		}(), pb.ErrorCode_ERROR_CODE_UNAUTHENTICATED},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := e.dialRaw(t)
+			c.send(&pb.Connect{Token: tc.token})
+			er := expect[*pb.Error](c)
+			if er.Code != tc.code {
+				t.Fatalf("error code %v, want %v", er.Code, tc.code)
+			}
+			if code := closeCode(t, c.closed()); code != transport.CloseCodeFor(tc.code) {
+				t.Fatalf("close code %d, want %d", code, transport.CloseCodeFor(tc.code))
+			}
+		})
+	}
+}
+
+func TestFirstFrameMustBeConnect(t *testing.T) {
+	e := startEdge(t, nil)
+	c := e.dialRaw(t)
+	c.send(&pb.Ping{Nonce: 1})
+	if er := expect[*pb.Error](c); er.Code != pb.ErrorCode_ERROR_CODE_BAD_REQUEST {
+		t.Fatalf("error = %v", er)
+	}
+	c.closed()
+}
+
+func TestForbiddenAndInvalidAreNotFatal(t *testing.T) {
+	e := startEdge(t, nil)
+	c := e.dialRaw(t)
+	c.connect(e.token("mallory", []string{"dm:mallory:*"}, nil, time.Hour), nil)
+	sendConv(c, "dm:alice:bob", "f1", "snoop")
+	if er := expect[*pb.Error](c); er.Code != pb.ErrorCode_ERROR_CODE_FORBIDDEN || er.ClientMsgId != "f1" {
+		t.Fatalf("error = %v", er)
+	}
+	sendConv(c, "bad id with spaces", "f2", "x")
+	if er := expect[*pb.Error](c); er.Code != pb.ErrorCode_ERROR_CODE_BAD_REQUEST {
+		t.Fatalf("error = %v", er)
+	}
+	c.send(&pb.Send{ClientMsgId: "big", Target: &pb.Send_Conversation{Conversation: "dm:mallory:x"}, Body: bytes.Repeat([]byte("a"), 17<<10)})
+	if er := expect[*pb.Error](c); er.Code != pb.ErrorCode_ERROR_CODE_TOO_LARGE {
+		t.Fatalf("error = %v", er)
+	}
+	// Still usable.
+	sendConv(c, "dm:mallory:x", "ok1", "fine")
+	if ack := expect[*pb.Ack](c); ack.Seq != 1 {
+		t.Fatalf("ack = %v", ack)
+	}
+}
+
+func TestMalformedFramesClose(t *testing.T) {
+	e := startEdge(t, nil)
+	// A bystander keeps working throughout.
+	by := e.dialRaw(t)
+	by.connect(e.token("bystander", []string{"c:by"}, nil, time.Hour), nil)
+
+	cases := []struct {
+		name  string
+		frame []byte
+		want  transport.CloseCode
+	}{
+		{"garbage", []byte("GET / HTTP/1.1\r\n\r\n"), transport.CloseProtocol},
+		{"bad version", []byte{9, 6, 0, 0, 0, 0, 0, 0}, transport.CloseProtocol},
+		{"bad protobuf", append([]byte{1, byte(transport.TypeSend), 0, 0, 0, 0, 0, 3}, 0xff, 0xff, 0xff), transport.CloseProtocol},
+		{"oversized", append([]byte{1, byte(transport.TypeSend), 0, 0, 0, 2, 0, 0}, make([]byte, 128<<10)...), transport.CloseTooLarge},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := e.dialRaw(t)
+			c.connect(e.token("m", []string{"*"}, nil, time.Hour), nil)
+			if err := c.sendRaw(tc.frame); err != nil {
+				t.Fatal(err)
+			}
+			if code := closeCode(t, c.closed()); code != tc.want {
+				t.Fatalf("close %d, want %d", code, tc.want)
+			}
+		})
+	}
+	sendConv(by, "c:by", "b1", "still here")
+	if ack := expect[*pb.Ack](by); ack.Seq != 1 {
+		t.Fatalf("bystander ack = %v", ack)
+	}
+}
+
+func TestFloodIsLimitedThenClosed(t *testing.T) {
+	e := startEdge(t, func(c *Config) {
+		c.MessageRate = 5
+		c.MessageBurst = 5
+		c.FloodViolations = 50
+	})
+	by := e.dialRaw(t)
+	by.connect(e.token("bystander", []string{"c:flood"}, nil, time.Hour), nil)
+	c := e.dialRaw(t)
+	c.connect(e.token("flooder", []string{"c:flood"}, nil, time.Hour), nil)
+	for i := 0; i < 200; i++ {
+		if err := c.sendRaw(mustEncode(t, &pb.Send{ClientMsgId: msgID(i), Target: &pb.Send_Conversation{Conversation: "c:flood"}, Body: []byte("x")})); err != nil {
+			break // closed under us: expected
+		}
+	}
+	var acks, limited int
+	for {
+		m, ok := <-c.in
+		if !ok {
+			break
+		}
+		switch v := m.(type) {
+		case *pb.Ack:
+			acks++
+		case *pb.Error:
+			if v.Code == pb.ErrorCode_ERROR_CODE_RATE_LIMITED {
+				limited++
+				if v.RetryAfterMs == 0 {
+					t.Fatal("rate limit error without retry_after")
+				}
+			}
+		}
+	}
+	if code := closeCode(t, c.err()); code != transport.CloseCodeFor(pb.ErrorCode_ERROR_CODE_RATE_LIMITED) {
+		t.Fatalf("close %d", code)
+	}
+	if acks < 5 || acks > 10 || limited == 0 {
+		t.Fatalf("acks %d limited %d", acks, limited)
+	}
+	// The bystander receives the flooder's accepted messages, in order.
+	got := by.collect("c:flood", acks)
+	checkSeqs(t, got, 1)
+}
+
+func TestOriginRejected(t *testing.T) {
+	e := startEdge(t, func(c *Config) { c.AllowedOrigins = []string{"https://app.example.com"} })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, resp, err := transport.DialWS(ctx, e.url, transport.WSDialOptions{Origin: "https://evil.example.net"})
+	if err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Fatalf("err %v resp %v", err, resp)
+	}
+	resp.Body.Close()
+	conn, _, err := transport.DialWS(ctx, e.url, transport.WSDialOptions{Origin: "https://app.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(1000, "")
+}
+
+func TestConnectionCap(t *testing.T) {
+	e := startEdge(t, func(c *Config) { c.MaxConnections = 2 })
+	a, b := e.dialRaw(t), e.dialRaw(t)
+	a.connect(e.token("a", nil, nil, time.Hour), nil)
+	b.connect(e.token("b", nil, nil, time.Hour), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, resp, err := transport.DialWS(ctx, e.url, transport.WSDialOptions{})
+	if err == nil || resp == nil || resp.StatusCode != 503 {
+		t.Fatalf("third connection: err %v resp %v", err, resp)
+	}
+	resp.Body.Close()
+}
+
+func TestTooManySubscriptions(t *testing.T) {
+	e := startEdge(t, func(c *Config) { c.MaxSubscriptions = 3 })
+	c := e.dialRaw(t)
+	c.connect(e.token("u", []string{"*"}, []string{"*"}, time.Hour), nil)
+	var ps []*pb.Position
+	for i := 0; i < 4; i++ {
+		ps = append(ps, &pb.Position{Conversation: "c:" + strings.Repeat("x", i+1)})
+	}
+	c.send(&pb.Subscribe{RequestId: 2, Conversations: ps})
+	if er := expect[*pb.Error](c); er.Code != pb.ErrorCode_ERROR_CODE_TOO_MANY_SUBSCRIPTIONS {
+		t.Fatalf("error = %v", er)
+	}
+}
+
+func mustEncode(t *testing.T, m proto.Message) []byte {
+	t.Helper()
+	b, err := transport.Encode(nil, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,189 @@
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/edgegate/edgegate/transport"
+)
+
+// Config configures an edge node. The zero value is not enough on its own:
+// set DataDir and at least one token verification key (or Dev). Every other
+// field has a documented default applied by New.
+type Config struct {
+	// NodeID names this node in logs, metrics and Connected frames.
+	// Default: the host name.
+	NodeID string
+	// DataDir holds the message store. Required.
+	DataDir string
+	// NoSync turns off fsync on commit. Never in production: an acked
+	// message could be lost on power failure. Default false.
+	NoSync bool
+
+	// AuthHMACSecret verifies HS256 client tokens.
+	AuthHMACSecret []byte
+	// AuthRSAPublicKeyFiles are PEM files of RSA public keys (RS256).
+	AuthRSAPublicKeyFiles []string
+	// AuthEd25519PublicKeyFiles are PEM files of Ed25519 public keys (EdDSA).
+	AuthEd25519PublicKeyFiles []string
+	// ResumeSecret signs resume tokens. Default: random per process, so
+	// resume tokens do not survive a restart (positions still do).
+	ResumeSecret []byte
+	// APIKeys authorise the backend HTTP API. Empty disables the API
+	// (except in Dev mode, where a key is generated).
+	APIKeys []string
+	// Dev mode: generates an HMAC secret and an API key when unset, allows
+	// every origin, and serves /v1/dev/token to mint demo tokens.
+	Dev bool
+
+	// AllowedOrigins lists browser origins allowed to open WebSockets
+	// (exact, or patterns like https://*.example.com). Empty: same host only.
+	AllowedOrigins []string
+
+	// MaxConnections caps concurrent client connections. Default 100000.
+	// The process's open-file limit must be higher (see README).
+	MaxConnections int
+	// ConnRatePerIP and ConnBurstPerIP limit new connections per client IP.
+	// Defaults 20/s and 100.
+	ConnRatePerIP  float64
+	ConnBurstPerIP int
+	// MessageRate and MessageBurst limit Send frames per session.
+	// Defaults 50/s and 100. A session that keeps sending far past the
+	// limit (FloodViolations rejected frames in a row) is closed.
+	MessageRate     float64
+	MessageBurst    int
+	FloodViolations int
+	// MaxFrameBytes limits one frame on the wire. Default 64 KiB.
+	MaxFrameBytes int
+	// MaxMessageBytes limits one message body. Default 16 KiB.
+	MaxMessageBytes int
+	// MaxSubscriptions limits conversations plus rooms per session.
+	// Default 1000.
+	MaxSubscriptions int
+
+	// HeartbeatInterval is the ping interval told to clients; a connection
+	// silent for 2.5x this is closed. Default 25 s.
+	HeartbeatInterval time.Duration
+	// HandshakeTimeout bounds the wait for the Connect frame. Default 10 s.
+	HandshakeTimeout time.Duration
+	// WriteTimeout bounds one frame write; a client that does not read
+	// for this long is disconnected. Default 10 s.
+	WriteTimeout time.Duration
+	// ResumeGrace is how long a disconnected session's subscriptions are
+	// kept for resumption. Default 2 min.
+	ResumeGrace time.Duration
+	// MaxDetached caps sessions kept for resumption. Default 100000.
+	MaxDetached int
+
+	// RoomBatchWindow is how long room comments are gathered into one
+	// frame. Default 20 ms.
+	RoomBatchWindow time.Duration
+	// RoomBatchMax flushes a room batch early at this many comments.
+	// Default 256.
+	RoomBatchMax int
+	// ViewerQueue is the number of room batches queued per viewer before
+	// the oldest are dropped. Default 64.
+	ViewerQueue int
+	// ConvQueue is the number of ordered notifications queued per
+	// subscribed conversation before the session falls back to reading the
+	// store (nothing is lost). Default 256.
+	ConvQueue int
+	// ControlQueue is the number of replies (acks, responses) queued per
+	// session; a client that sends but does not read past it is closed.
+	// Default 1024.
+	ControlQueue int
+
+	// Compression lists codecs the server accepts, in server preference
+	// order. Default zstd, s2.
+	Compression []transport.Codec
+	// CompressThreshold is the smallest payload compressed. Default 512.
+	CompressThreshold int
+	// EnablePerMessageDeflate turns on WebSocket permessage-deflate.
+	EnablePerMessageDeflate bool
+
+	// OrderingWindow is the group-commit wait for more messages before an
+	// fsync. Default 0: commit what is queued at once.
+	OrderingWindow time.Duration
+
+	// DrainTimeout bounds the graceful drain. Default 10 s.
+	DrainTimeout time.Duration
+	// DrainRedirectURLs are sent to clients in the Redirect frame on drain.
+	DrainRedirectURLs []string
+
+	// Logger receives structured logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	def := func(p *int, v int) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	defD := func(p *time.Duration, v time.Duration) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	defF := func(p *float64, v float64) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	def(&c.MaxConnections, 100000)
+	defF(&c.ConnRatePerIP, 20)
+	def(&c.ConnBurstPerIP, 100)
+	defF(&c.MessageRate, 50)
+	def(&c.MessageBurst, 100)
+	def(&c.FloodViolations, 200)
+	def(&c.MaxFrameBytes, transport.DefaultMaxFrameBytes)
+	def(&c.MaxMessageBytes, 16<<10)
+	def(&c.MaxSubscriptions, 1000)
+	defD(&c.HeartbeatInterval, 25*time.Second)
+	defD(&c.HandshakeTimeout, 10*time.Second)
+	defD(&c.WriteTimeout, 10*time.Second)
+	defD(&c.ResumeGrace, 2*time.Minute)
+	def(&c.MaxDetached, 100000)
+	defD(&c.RoomBatchWindow, 20*time.Millisecond)
+	def(&c.RoomBatchMax, 256)
+	def(&c.ViewerQueue, 64)
+	def(&c.ConvQueue, 256)
+	def(&c.ControlQueue, 1024)
+	def(&c.CompressThreshold, transport.DefaultCompressThreshold)
+	defD(&c.DrainTimeout, 10*time.Second)
+	if len(c.Compression) == 0 {
+		c.Compression = []transport.Codec{transport.CodecZstd, transport.CodecS2}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate checks the configuration after defaults are applied.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("DataDir is required"))
+	}
+	if !c.Dev && len(c.AuthHMACSecret) == 0 && len(c.AuthRSAPublicKeyFiles) == 0 && len(c.AuthEd25519PublicKeyFiles) == 0 {
+		errs = append(errs, errors.New("no token verification key: set an HMAC secret or public key files (or Dev)"))
+	}
+	if len(c.AuthHMACSecret) > 0 && len(c.AuthHMACSecret) < 32 {
+		errs = append(errs, fmt.Errorf("AuthHMACSecret is %d bytes; use at least 32", len(c.AuthHMACSecret)))
+	}
+	if c.MaxMessageBytes+1024 > c.MaxFrameBytes {
+		errs = append(errs, fmt.Errorf("MaxFrameBytes (%d) must exceed MaxMessageBytes (%d) by at least 1 KiB", c.MaxFrameBytes, c.MaxMessageBytes))
+	}
+	if c.RoomBatchWindow > time.Second {
+		errs = append(errs, fmt.Errorf("RoomBatchWindow %v is over 1s", c.RoomBatchWindow))
+	}
+	for _, k := range c.APIKeys {
+		if len(k) < 16 {
+			errs = append(errs, errors.New("API keys must be at least 16 characters"))
+			break
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,41 @@
+// Package edge is an edgegate edge node: it authenticates client sessions,
+// routes ordered chat and live room comments, keeps sessions resumable, and
+// serves the backend HTTP API, metrics and health endpoints.
+//
+// It owns: sessions (session*.go, outbox.go), the conversation router
+// (router.go), live rooms (rooms.go), resumption (resume.go), delivery
+// positions (positions.go), the HTTP surface (http.go, api.go) and the
+// Orderer seam (server.go). Sub-packages: store (pebble), ordering (the
+// single-node group-commit orderer), auth (JWT, resume tokens, API keys),
+// limits (rate limits and caps).
+//
+// It must not touch: frame bytes (transport/ encodes and decodes them),
+// socket details, or storage layout (edge/store owns its keys).
+//
+// Design decisions:
+//
+//   - Ordered delivery never loses a message for a slow client: the
+//     per-conversation queue holds only notifications of committed
+//     messages; on overflow the session reads the gap back from the store.
+//     A session therefore delivers seq sent+1, sent+2, ... with no gap and
+//     no duplicate, whatever the queue did.
+//   - Live rooms trade completeness for latency: comments are batched per
+//     room over RoomBatchWindow, each batch is encoded once per codec and
+//     shared by all viewers (a prepared WebSocket message), and a viewer
+//     that falls ViewerQueue batches behind loses the oldest batches
+//     (counted, and reported to it in Deliver.dropped).
+//   - The write side of a session has no goroutine while idle; one is
+//     started when there is something to send. The read side runs on a
+//     fresh goroutine after the upgrade so net/http frees the request.
+//   - Resume: the resume token (HMAC-signed session id, user, device,
+//     expiry) brings back the session's subscriptions kept for
+//     ResumeGrace; the client's own positions decide where delivery
+//     restarts, so a reconnecting client gets exactly what it missed.
+//   - Sender FIFO: a session's sends are appended one after another (the
+//     read loop waits for each ack), so one sender's messages keep their
+//     order in a conversation; throughput comes from group commit across
+//     sessions.
+//
+// Lock order: Server.mu, roomHub.mu, room.mu, session.mu; the fan-out paths
+// take session.mu last and never block while holding it.
+package edge

@@ -1,0 +1,141 @@
+package edge
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/edgegate/edgegate/edge/auth"
+)
+
+// routes builds the node's HTTP handler.
+func (srv *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/ws", srv.handleWS)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(srv.m.reg, promhttp.HandlerOpts{Registry: srv.m.reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if srv.draining.Load() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	srv.apiRoutes(mux)
+	if srv.cfg.Dev {
+		srv.devRoutes(mux)
+	}
+	return mux
+}
+
+// handleWS admits a client connection: drain, connection cap and per-IP
+// rate are checked before the upgrade so refused clients cost little.
+func (srv *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	if srv.draining.Load() {
+		srv.m.connRejects.WithLabelValues("draining").Inc()
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "draining", http.StatusServiceUnavailable)
+		return
+	}
+	ip := clientIP(r)
+	if !srv.ipLimiter.Allow(ip) {
+		srv.m.connRejects.WithLabelValues("ip_rate").Inc()
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "connection rate exceeded", http.StatusTooManyRequests)
+		return
+	}
+	if !srv.conns.TryAcquire() {
+		srv.m.connRejects.WithLabelValues("max_connections").Inc()
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "connection limit reached", http.StatusServiceUnavailable)
+		return
+	}
+	conn, err := srv.acceptor.Accept(w, r)
+	if err != nil {
+		srv.conns.Release()
+		srv.m.connRejects.WithLabelValues("upgrade").Inc()
+		srv.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	// Serve on a fresh goroutine and return, so net/http releases the
+	// request and its buffers: idle connections stay small.
+	remote := r.RemoteAddr
+	srv.goFunc(func() { srv.serveConn(conn, remote) })
+}
+
+// clientIP is the peer address of the request. X-Forwarded-For is not
+// trusted: put the edge behind an L4 load balancer, or extend this for a
+// trusted proxy list.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// newVerifier builds the token verifier from the configured keys.
+func newVerifier(cfg Config) (*auth.Verifier, error) {
+	ac := auth.Config{HMACSecret: cfg.AuthHMACSecret}
+	for _, f := range cfg.AuthRSAPublicKeyFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("edge: reading RSA key: %w", err)
+		}
+		k, err := auth.ParseRSAPublicKeyPEM(b)
+		if err != nil {
+			return nil, fmt.Errorf("edge: %s: %w", f, err)
+		}
+		ac.RSAPublicKeys = append(ac.RSAPublicKeys, k)
+	}
+	for _, f := range cfg.AuthEd25519PublicKeyFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("edge: reading Ed25519 key: %w", err)
+		}
+		k, err := auth.ParseEd25519PublicKeyPEM(b)
+		if err != nil {
+			return nil, fmt.Errorf("edge: %s: %w", f, err)
+		}
+		ac.Ed25519PublicKeys = append(ac.Ed25519PublicKeys, k)
+	}
+	return auth.NewVerifier(ac)
+}
+
+// devRoutes serves the dev-mode token minting and a minimal landing page.
+func (srv *Server) devRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/dev/token", func(w http.ResponseWriter, r *http.Request) {
+		user := r.URL.Query().Get("user")
+		if user == "" {
+			user = "demo"
+		}
+		if !auth.ValidID(user) {
+			http.Error(w, "invalid user id", http.StatusBadRequest)
+			return
+		}
+		tok, err := auth.MintHS256(srv.cfg.AuthHMACSecret, auth.MintClaims{Subject: user, Convs: []string{"*"}, Rooms: []string{"*"}, TTL: 24 * time.Hour})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"token": tok, "user": user})
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, devPage, srv.cfg.NodeID)
+	})
+}
+
+const devPage = `<!doctype html><meta charset="utf-8"><title>edgegate dev edge</title>
+<h1>edgegate edge %s (dev mode)</h1>
+<ul>
+<li>WebSocket: <code>/v1/ws</code></li>
+<li>Demo token: <a href="/v1/dev/token?user=alice">/v1/dev/token?user=alice</a></li>
+<li><a href="/metrics">/metrics</a>, <a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a></li>
+</ul>`

@@ -1,0 +1,81 @@
+package edge
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the node's Prometheus metrics, registered on a registry owned
+// by the Server (no global state: several servers can run in one process).
+type metrics struct {
+	reg *prometheus.Registry
+
+	connections     *prometheus.GaugeVec
+	connsTotal      *prometheus.CounterVec
+	connRejects     *prometheus.CounterVec
+	closes          *prometheus.CounterVec
+	framesIn        *prometheus.CounterVec
+	framesOut       prometheus.Counter
+	bytesIn         prometheus.Counter
+	bytesOut        prometheus.Counter
+	badFrames       prometheus.Counter
+	errors          *prometheus.CounterVec
+	resumes         *prometheus.CounterVec
+	orderedMsgs     *prometheus.CounterVec
+	appendSeconds   prometheus.Histogram
+	delivered       *prometheus.CounterVec
+	catchupReads    prometheus.Counter
+	convOverflows   prometheus.Counter
+	liveComments    prometheus.Counter
+	liveBatches     prometheus.Counter
+	liveDropped     prometheus.Counter
+	rooms           prometheus.Gauge
+	viewers         prometheus.Gauge
+	detached        prometheus.Gauge
+	slowClosed      prometheus.Counter
+	apiRequests     *prometheus.CounterVec
+	orderingBatches prometheus.CounterFunc
+	orderingFsyncs  prometheus.CounterFunc
+}
+
+func newMetrics(orderingStats func() (batches, fsyncs float64)) *metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector())
+	f := func(c prometheus.Collector) { reg.MustRegister(c) }
+	m := &metrics{reg: reg}
+	m.connections = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "edgegate_connections", Help: "Open client connections by transport."}, []string{"transport"})
+	m.connsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgegate_connections_total", Help: "Accepted client connections by transport."}, []string{"transport"})
+	m.connRejects = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgegate_connection_rejects_total", Help: "Connections refused before or during the handshake, by reason."}, []string{"reason"})
+	m.closes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgegate_session_closes_total", Help: "Sessions closed, by reason."}, []string{"reason"})
+	m.framesIn = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgegate_frames_in_total", Help: "Frames received from clients by type."}, []string{"type"})
+	m.framesOut = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_frames_out_total", Help: "Frames written to clients."})
+	m.bytesIn = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_bytes_in_total", Help: "Frame bytes received from clients."})
+	m.bytesOut = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_bytes_out_total", Help: "Frame bytes written to clients."})
+	m.badFrames = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_bad_frames_total", Help: "Malformed frames received (connection closed with 1002)."})
+	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgegate_errors_total", Help: "Error frames sent to clients by code."}, []string{"code"})
+	m.resumes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgegate_resumes_total", Help: "Resume attempts by result."}, []string{"result"})
+	m.orderedMsgs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgegate_ordered_messages_total", Help: "Ordered messages appended, by result (stored, duplicate, error)."}, []string{"result"})
+	m.appendSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "edgegate_append_seconds", Help: "Time to durably order one message (until the ack).", Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14)})
+	m.delivered = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgegate_delivered_messages_total", Help: "Messages written to clients by class."}, []string{"class"})
+	m.catchupReads = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_catchup_reads_total", Help: "Store reads made to fill a session's gap (sync, overflow, resume)."})
+	m.convOverflows = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_conv_queue_overflows_total", Help: "Ordered notifications dropped from a full per-conversation queue (recovered from the store)."})
+	m.liveComments = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_live_comments_total", Help: "Room comments accepted."})
+	m.liveBatches = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_live_batches_total", Help: "Room batches encoded (once per batch for all viewers)."})
+	m.liveDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_live_dropped_total", Help: "Room batches dropped for slow viewers (oldest first)."})
+	m.rooms = prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgegate_rooms", Help: "Rooms with at least one viewer."})
+	m.viewers = prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgegate_room_viewers", Help: "Room memberships across all rooms."})
+	m.detached = prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgegate_detached_sessions", Help: "Disconnected sessions kept for resumption."})
+	m.slowClosed = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_slow_consumers_closed_total", Help: "Sessions closed because they did not read their replies."})
+	m.apiRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgegate_api_requests_total", Help: "Backend HTTP API requests by route and status."}, []string{"route", "status"})
+	for _, c := range []prometheus.Collector{m.connections, m.connsTotal, m.connRejects, m.closes, m.framesIn, m.framesOut, m.bytesIn, m.bytesOut, m.badFrames, m.errors, m.resumes, m.orderedMsgs, m.appendSeconds, m.delivered, m.catchupReads, m.convOverflows, m.liveComments, m.liveBatches, m.liveDropped, m.rooms, m.viewers, m.detached, m.slowClosed, m.apiRequests} {
+		f(c)
+	}
+	if orderingStats != nil {
+		m.orderingBatches = prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_ordering_batches_total", Help: "Group-commit batches written by the orderer."}, func() float64 { b, _ := orderingStats(); return b })
+		m.orderingFsyncs = prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_ordering_fsyncs_total", Help: "Fsynced commits made by the orderer."}, func() float64 { _, s := orderingStats(); return s })
+		f(m.orderingBatches)
+		f(m.orderingFsyncs)
+	}
+	return m
+}

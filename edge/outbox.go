@@ -1,0 +1,298 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/edgegate/edgegate/transport"
+	"github.com/edgegate/edgegate/transport/pb"
+)
+
+// The outbound side of a session. Everything a session sends goes through
+// three bounded queues, each with its own overflow policy:
+//
+//   - control frames (acks, replies, errors): bounded by ControlQueue; a
+//     client that sends requests but never reads its replies is closed
+//     (it is the only one who suffers).
+//   - ordered conversations: a per-conversation queue of notifications
+//     bounded by ConvQueue. On overflow the notifications are dropped and
+//     the writer reads the missing range from the store instead, so a slow
+//     reader never loses a message and never holds memory for it.
+//   - live room batches: a ring of ViewerQueue shared frames; on overflow
+//     the oldest batch is dropped and counted, and the viewer is told how
+//     many it missed.
+//
+// The writer goroutine exists only while there is something to write: an
+// idle connection costs no goroutine on the write side.
+
+// convSub is a session's subscription to one conversation. Guarded by
+// session.mu.
+type convSub struct {
+	conv string
+	// sent is the highest seq written (or being written) to the client;
+	// deliveries continue from sent+1, always gap-free.
+	sent uint64
+	// acked is the client's cumulative delivery ack.
+	acked uint64
+	// pending holds committed messages not yet written, in seq order.
+	pending []*pb.Message
+	// catchup says the writer must read the store after sent.
+	catchup bool
+	dirty   bool
+	removed bool
+}
+
+// enqueueCtrl queues an encoded control frame. It reports false (and closes
+// the session as a slow consumer) when the control queue is full.
+func (s *session) enqueueCtrl(frame []byte) bool {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	if len(s.ctrl) >= s.srv.cfg.ControlQueue {
+		s.mu.Unlock()
+		s.srv.m.slowClosed.Inc()
+		s.fail(transport.CloseCodeFor(pb.ErrorCode_ERROR_CODE_OVERLOADED), "slow consumer: replies not read")
+		return false
+	}
+	s.ctrl = append(s.ctrl, frame)
+	s.kickLocked()
+	s.mu.Unlock()
+	return true
+}
+
+// notify queues committed messages of one conversation (fan-out path; must
+// not block).
+func (s *session) notify(cs *convSub, msgs []*pb.Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || cs.removed {
+		return
+	}
+	if cs.catchup {
+		// The writer will read the store past these anyway.
+	} else if len(cs.pending)+len(msgs) > s.srv.cfg.ConvQueue {
+		cs.pending = nil
+		cs.catchup = true
+		s.srv.m.convOverflows.Inc()
+	} else {
+		cs.pending = append(cs.pending, msgs...)
+	}
+	s.markDirtyLocked(cs)
+}
+
+func (s *session) markDirtyLocked(cs *convSub) {
+	if !cs.dirty {
+		cs.dirty = true
+		s.dirty = append(s.dirty, cs)
+	}
+	s.kickLocked()
+}
+
+// enqueueLive queues a room batch, dropping the oldest when the ring is full.
+func (s *session) enqueueLive(f *transport.SharedFrame) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	if len(s.live) >= s.srv.cfg.ViewerQueue {
+		copy(s.live, s.live[1:])
+		s.live = s.live[:len(s.live)-1]
+		s.liveDropped++
+		s.srv.m.liveDropped.Inc()
+	}
+	s.live = append(s.live, f)
+	s.kickLocked()
+}
+
+// kickLocked starts the writer goroutine if it is not running.
+func (s *session) kickLocked() {
+	if !s.writing && !s.closed {
+		s.writing = true
+		s.srv.goFunc(s.writeLoop)
+	}
+}
+
+// writeLoop writes until the queues are empty, then exits.
+func (s *session) writeLoop() {
+	for {
+		s.mu.Lock()
+		ctrl, live, dirty, dropped := s.ctrl, s.live, s.dirty, s.liveDropped
+		if s.closed || (len(ctrl) == 0 && len(live) == 0 && len(dirty) == 0 && dropped == 0) {
+			s.writing = false
+			req := s.closeAfterFlush
+			s.closeAfterFlush = nil
+			s.mu.Unlock()
+			if req != nil {
+				s.fail(req.code, req.reason)
+				close(req.flushed)
+			}
+			return
+		}
+		s.ctrl, s.live, s.dirty, s.liveDropped = nil, nil, nil, 0
+		for _, cs := range dirty {
+			cs.dirty = false
+		}
+		s.mu.Unlock()
+
+		if err := s.writeBatch(ctrl, live, dirty, dropped); err != nil {
+			s.fail(transport.CloseInternal, "write failed")
+		}
+	}
+}
+
+func (s *session) writeBatch(ctrl [][]byte, live []*transport.SharedFrame, dirty []*convSub, dropped uint64) error {
+	for _, f := range ctrl {
+		if err := s.write(f); err != nil {
+			return err
+		}
+	}
+	for _, cs := range dirty {
+		if err := s.deliverConv(cs); err != nil {
+			return err
+		}
+	}
+	if dropped > 0 {
+		f, err := transport.Encode(nil, &pb.Deliver{Dropped: dropped}, nil)
+		if err != nil {
+			return err
+		}
+		if err := s.write(f); err != nil {
+			return err
+		}
+	}
+	for _, f := range live {
+		ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.WriteTimeout)
+		err := s.conn.WriteShared(ctx, f)
+		cancel()
+		if err != nil {
+			return err
+		}
+		s.srv.m.framesOut.Inc()
+		s.srv.m.bytesOut.Add(float64(len(f.Bytes())))
+	}
+	return nil
+}
+
+func (s *session) write(frame []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.WriteTimeout)
+	defer cancel()
+	if err := s.conn.WriteFrame(ctx, frame); err != nil {
+		return err
+	}
+	s.srv.m.framesOut.Inc()
+	s.srv.m.bytesOut.Add(float64(len(frame)))
+	return nil
+}
+
+// catchupPage is how many messages one store read returns while catching up.
+const catchupPage = 256
+
+// deliverConv writes what a conversation subscription has pending, reading
+// the store for any gap, so the client sees seq sent+1, sent+2, ... with no
+// gap and no duplicate.
+func (s *session) deliverConv(cs *convSub) error {
+	for {
+		s.mu.Lock()
+		if cs.removed || s.closed {
+			s.mu.Unlock()
+			return nil
+		}
+		sent, catchup, pending := cs.sent, cs.catchup, cs.pending
+		cs.pending = nil
+		cs.catchup = false
+		s.mu.Unlock()
+
+		// Drop what was already sent.
+		i := 0
+		for i < len(pending) && pending[i].Seq <= sent {
+			i++
+		}
+		pending = pending[i:]
+		var msgs []*pb.Message
+		more := false
+		if catchup || (len(pending) > 0 && pending[0].Seq != sent+1) {
+			s.srv.m.catchupReads.Inc()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			read, err := s.srv.ord.Read(ctx, cs.conv, sent, catchupPage)
+			cancel()
+			if err != nil {
+				s.srv.log.Warn("catch-up read failed", "conv", cs.conv, "err", err)
+				// Retry later from the store; nothing is lost.
+				s.mu.Lock()
+				cs.catchup = true
+				s.mu.Unlock()
+				return nil
+			}
+			msgs = read
+			more = len(read) == catchupPage
+			if more {
+				// Keep catching up; the pending notifications are older
+				// than what the store will return next.
+			} else if len(read) > 0 {
+				last := read[len(read)-1].Seq
+				for _, m := range pending {
+					if m.Seq == last+1 {
+						msgs = append(msgs, m)
+						last++
+					}
+				}
+			}
+		} else {
+			msgs = pending
+		}
+		if len(msgs) == 0 {
+			if more {
+				continue
+			}
+			return nil
+		}
+		if err := s.writeDeliver(msgs); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		if last := msgs[len(msgs)-1].Seq; last > cs.sent {
+			cs.sent = last
+		}
+		if more {
+			cs.catchup = true
+		}
+		again := cs.catchup || len(cs.pending) > 0
+		s.mu.Unlock()
+		if !again {
+			return nil
+		}
+	}
+}
+
+// writeDeliver writes messages in as few Deliver frames as the frame limit
+// allows.
+func (s *session) writeDeliver(msgs []*pb.Message) error {
+	limit := s.srv.cfg.MaxFrameBytes - 512
+	for len(msgs) > 0 {
+		n, size := 0, 0
+		for n < len(msgs) {
+			sz := len(msgs[n].Body) + len(msgs[n].Conversation) + len(msgs[n].Sender) + len(msgs[n].ClientMsgId) + len(msgs[n].SenderDevice) + 48
+			if n > 0 && size+sz > limit {
+				break
+			}
+			size += sz
+			n++
+		}
+		frame, err := transport.Encode(nil, &pb.Deliver{Messages: msgs[:n]}, s.comp)
+		if err != nil {
+			return err
+		}
+		if err := s.write(frame); err != nil {
+			return err
+		}
+		s.srv.m.delivered.WithLabelValues("ordered").Add(float64(n))
+		msgs = msgs[n:]
+	}
+	return nil
+}
+
+var errSessionClosed = errors.New("edge: session closed")

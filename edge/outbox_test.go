@@ -1,0 +1,175 @@
+package edge
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/edgegate/edgegate/edge/ordering"
+	"github.com/edgegate/edgegate/transport"
+	"github.com/edgegate/edgegate/transport/pb"
+)
+
+// gatedConn is an in-memory transport.Conn whose writes block until the
+// gate opens: a client that stopped reading.
+type gatedConn struct {
+	in     chan []byte
+	gate   chan struct{}
+	out    chan proto.Message
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newGatedConn() *gatedConn {
+	return &gatedConn{in: make(chan []byte, 16), gate: make(chan struct{}), out: make(chan proto.Message, 100000), closed: make(chan struct{})}
+}
+
+func (c *gatedConn) ReadFrame(ctx context.Context) ([]byte, error) {
+	select {
+	case b := <-c.in:
+		return b, nil
+	case <-c.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (c *gatedConn) write(b []byte) error {
+	select {
+	case <-c.gate:
+	case <-c.closed:
+		return net.ErrClosed
+	}
+	_, m, err := transport.Decode(b, transport.Limits{})
+	if err != nil {
+		return err
+	}
+	c.out <- m
+	return nil
+}
+
+func (c *gatedConn) WriteFrame(ctx context.Context, b []byte) error { return c.write(b) }
+func (c *gatedConn) WriteShared(ctx context.Context, f *transport.SharedFrame) error {
+	return c.write(f.Bytes())
+}
+func (c *gatedConn) Close(code transport.CloseCode, reason string) error {
+	c.once.Do(func() { close(c.closed) })
+	return nil
+}
+func (c *gatedConn) Stats() transport.Stats { return transport.Stats{} }
+func (c *gatedConn) RemoteAddr() net.Addr    { return &net.TCPAddr{} }
+func (c *gatedConn) Transport() string       { return "test" }
+
+func (c *gatedConn) next(t *testing.T) proto.Message {
+	t.Helper()
+	select {
+	case m := <-c.out:
+		return m
+	case <-time.After(5 * time.Second):
+		t.Fatal("no frame written")
+		return nil
+	}
+}
+
+// startGated runs a session over a gatedConn and returns it once connected.
+func startGated(t *testing.T, e *testEdge, tok string) (*gatedConn, func()) {
+	t.Helper()
+	c := newGatedConn()
+	connect, _ := transport.Encode(nil, &pb.Connect{Token: tok, DeviceId: "slow"}, nil)
+	c.in <- connect
+	if !e.srv.conns.TryAcquire() {
+		t.Fatal("no connection slot")
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.srv.serveConn(c, "gated")
+	}()
+	waitFor(t, func() bool {
+		e.srv.mu.Lock()
+		defer e.srv.mu.Unlock()
+		return len(e.srv.sessions) == 1
+	})
+	return c, func() {
+		c.Close(1000, "")
+		<-done
+	}
+}
+
+func TestSlowOrderedReaderLosesNothing(t *testing.T) {
+	e := startEdge(t, func(c *Config) { c.ConvQueue = 4 })
+	conv := "dm:fast:slow"
+	c, stop := startGated(t, e, e.token("slow", []string{conv}, nil, time.Hour))
+	defer stop()
+	const n = 300
+	for i := 1; i <= n; i++ {
+		if _, err := e.srv.appendOrdered(context.Background(), ordering.Request{Conv: conv, Sender: "fast", ClientMsgID: fmt.Sprint(i), Body: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if testutil.ToFloat64(e.srv.m.convOverflows) == 0 {
+		t.Fatal("the per-conversation queue never overflowed; the test does not exercise the fallback")
+	}
+	close(c.gate)
+	if _, ok := c.next(t).(*pb.Connected); !ok {
+		t.Fatal("first frame is not Connected")
+	}
+	var got []*pb.Message
+	for len(got) < n {
+		if d, ok := c.next(t).(*pb.Deliver); ok {
+			got = append(got, d.Messages...)
+		}
+	}
+	checkSeqs(t, got, 1)
+}
+
+func TestSlowViewerDropsOldest(t *testing.T) {
+	e := startEdge(t, func(c *Config) {
+		c.ViewerQueue = 3
+		c.RoomBatchMax = 1 // one batch per comment, flushed at once
+	})
+	room := "live:slow"
+	c, stop := startGated(t, e, e.token("viewer", nil, []string{room}, time.Hour))
+	defer stop()
+	sub, _ := transport.Encode(nil, &pb.Subscribe{RequestId: 1, Rooms: []string{room}}, nil)
+	c.in <- sub
+	waitFor(t, func() bool { return e.srv.rooms.viewerCount(room) == 1 })
+	const n = 20
+	for i := 0; i < n; i++ {
+		e.srv.rooms.publish(room, &pb.Message{Room: room, Sender: "pub", Body: []byte(fmt.Sprint(i))})
+	}
+	// The writer may hold one batch while blocked; the ring keeps 3.
+	dropped := testutil.ToFloat64(e.srv.m.liveDropped)
+	if dropped < n-3-2 {
+		t.Fatalf("dropped %v batches, want at least %d", dropped, n-5)
+	}
+	close(c.gate)
+	var bodies []string
+	var reported uint64
+	deadline := time.After(5 * time.Second)
+	for len(bodies) < n-int(dropped) {
+		select {
+		case m := <-c.out:
+			if d, ok := m.(*pb.Deliver); ok {
+				reported += d.Dropped
+				for _, msg := range d.Messages {
+					bodies = append(bodies, string(msg.Body))
+				}
+			}
+		case <-deadline:
+			t.Fatalf("got %d comments, want %d", len(bodies), n-int(dropped))
+		}
+	}
+	// The newest comment survives; the oldest are the ones dropped.
+	if bodies[len(bodies)-1] != fmt.Sprint(n-1) {
+		t.Fatalf("last comment %q, want %q", bodies[len(bodies)-1], fmt.Sprint(n-1))
+	}
+	if reported != uint64(dropped) {
+		t.Fatalf("viewer told of %d drops, metric says %v", reported, dropped)
+	}
+}

@@ -1,0 +1,205 @@
+package edge
+
+import (
+	"sync"
+	"time"
+
+	"github.com/edgegate/edgegate/transport"
+	"github.com/edgegate/edgegate/transport/pb"
+)
+
+// roomHub holds the live (danmaku) rooms of this node. Rooms are in memory:
+// live comments are broadcast, not stored.
+type roomHub struct {
+	srv   *Server
+	mu    sync.Mutex
+	rooms map[string]*room
+}
+
+// room gathers comments over RoomBatchWindow and sends each batch, encoded
+// once per codec, to every viewer.
+type room struct {
+	hub *roomHub
+	id  string
+
+	mu      sync.Mutex
+	viewers map[*session]struct{}
+	seq     uint64
+	pending []*pb.Message
+	armed   bool
+	scratch []*session
+}
+
+func newRoomHub(srv *Server) *roomHub {
+	return &roomHub{srv: srv, rooms: make(map[string]*room)}
+}
+
+// get returns the room, creating it when create is set.
+func (h *roomHub) get(id string, create bool) *room {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.rooms[id]
+	if r == nil && create {
+		// Room sequences start from the clock so they keep increasing
+		// across room re-creation and node restarts (clients may use them
+		// to spot drops; live delivery makes no gap-free promise).
+		r = &room{hub: h, id: id, viewers: make(map[*session]struct{}), seq: uint64(time.Now().UnixMicro())}
+		h.rooms[id] = r
+		h.srv.m.rooms.Inc()
+	}
+	return r
+}
+
+// join adds a viewer and returns the viewer count.
+func (h *roomHub) join(id string, s *session) uint64 {
+	for {
+		r := h.get(id, true)
+		r.mu.Lock()
+		if r.dead() {
+			r.mu.Unlock()
+			continue
+		}
+		if _, ok := r.viewers[s]; !ok {
+			r.viewers[s] = struct{}{}
+			h.srv.m.viewers.Inc()
+		}
+		n := uint64(len(r.viewers))
+		r.mu.Unlock()
+		s.mu.Lock()
+		s.rooms[id] = r
+		s.mu.Unlock()
+		return n
+	}
+}
+
+// dead reports a room removed from the hub; callers hold r.mu.
+func (r *room) dead() bool { return r.viewers == nil }
+
+// leave removes a viewer, and the room when it is empty and idle.
+func (h *roomHub) leave(r *room, s *session) {
+	s.mu.Lock()
+	delete(s.rooms, r.id)
+	s.mu.Unlock()
+	h.mu.Lock()
+	r.mu.Lock()
+	if _, ok := r.viewers[s]; ok {
+		delete(r.viewers, s)
+		h.srv.m.viewers.Dec()
+	}
+	if len(r.viewers) == 0 && len(r.pending) == 0 && !r.armed && h.rooms[r.id] == r {
+		delete(h.rooms, r.id)
+		r.viewers = nil
+		h.srv.m.rooms.Dec()
+	}
+	r.mu.Unlock()
+	h.mu.Unlock()
+}
+
+// publish queues a comment for the next batch and returns its room
+// sequence and server time.
+func (h *roomHub) publish(id string, m *pb.Message) (uint64, int64) {
+	for {
+		r := h.get(id, true)
+		r.mu.Lock()
+		if r.dead() {
+			r.mu.Unlock()
+			continue
+		}
+		r.seq++
+		m.Seq = r.seq
+		m.ServerTimeMs = time.Now().UnixMilli()
+		r.pending = append(r.pending, m)
+		h.srv.m.liveComments.Inc()
+		flushNow := len(r.pending) >= h.srv.cfg.RoomBatchMax
+		if !r.armed && !flushNow {
+			r.armed = true
+			time.AfterFunc(h.srv.cfg.RoomBatchWindow, r.flush)
+		}
+		seq := m.Seq
+		r.mu.Unlock()
+		if flushNow {
+			r.flush()
+		}
+		return seq, m.ServerTimeMs
+	}
+}
+
+// flush sends the pending batch to every viewer.
+func (r *room) flush() {
+	h := r.hub
+	r.mu.Lock()
+	batch := r.pending
+	r.pending = nil
+	r.armed = false
+	viewers := r.scratch[:0]
+	for v := range r.viewers {
+		viewers = append(viewers, v)
+	}
+	r.scratch = nil
+	empty := len(r.viewers) == 0
+	r.mu.Unlock()
+	if len(batch) > 0 && len(viewers) > 0 {
+		var frames [3]*transport.SharedFrame
+		for _, v := range viewers {
+			c := v.comp.Codec
+			if int(c) >= len(frames) {
+				c = transport.CodecNone
+			}
+			if frames[c] == nil {
+				b, err := transport.Encode(nil, &pb.Deliver{Messages: batch}, &transport.Compressor{Codec: c, Threshold: h.srv.cfg.CompressThreshold})
+				if err != nil {
+					h.srv.log.Error("encoding room batch", "room", r.id, "err", err)
+					return
+				}
+				frames[c] = transport.NewSharedFrame(b)
+				h.srv.m.liveBatches.Inc()
+			}
+			v.enqueueLive(frames[c])
+		}
+		h.srv.m.delivered.WithLabelValues("live").Add(float64(len(batch) * len(viewers)))
+	}
+	clear(viewers)
+	r.mu.Lock()
+	if r.scratch == nil {
+		r.scratch = viewers[:0]
+	}
+	r.mu.Unlock()
+	if empty {
+		h.mu.Lock()
+		r.mu.Lock()
+		if len(r.viewers) == 0 && len(r.pending) == 0 && !r.armed && h.rooms[r.id] == r {
+			delete(h.rooms, r.id)
+			r.viewers = nil
+			h.srv.m.rooms.Dec()
+		}
+		r.mu.Unlock()
+		h.mu.Unlock()
+	}
+}
+
+// presence lists the room's viewers by user, and the viewer count.
+func (h *roomHub) presence(id string) ([]*pb.PresenceUser, uint64) {
+	r := h.get(id, false)
+	if r == nil {
+		return nil, 0
+	}
+	counts := make(map[string]uint32)
+	r.mu.Lock()
+	for s := range r.viewers {
+		counts[s.user]++
+	}
+	n := uint64(len(r.viewers))
+	r.mu.Unlock()
+	return presenceList(counts), n
+}
+
+// viewerCount returns the number of viewers of a room on this node.
+func (h *roomHub) viewerCount(id string) uint64 {
+	r := h.get(id, false)
+	if r == nil {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return uint64(len(r.viewers))
+}

@@ -1,0 +1,347 @@
+package edge
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/edgegate/edgegate/edge/auth"
+	"github.com/edgegate/edgegate/edge/limits"
+	"github.com/edgegate/edgegate/edge/ordering"
+	"github.com/edgegate/edgegate/edge/store"
+	"github.com/edgegate/edgegate/transport"
+	"github.com/edgegate/edgegate/transport/pb"
+)
+
+// Orderer is the ordering seam: it assigns each conversation a gap-free
+// sequence and stores messages durably before Append returns. The single
+// node implementation is ordering.Local on the pebble store; the Raft issue
+// implements it with replicated groups. It calls the hook given at
+// construction (OnCommit) with every committed message, which feeds the
+// router on every replica.
+type Orderer interface {
+	Append(ctx context.Context, r ordering.Request) (ordering.Result, error)
+	Read(ctx context.Context, conv string, after uint64, limit int) ([]*pb.Message, error)
+	History(ctx context.Context, conv string, before uint64, limit int) ([]*pb.Message, error)
+	Head(ctx context.Context, conv string) (uint64, error)
+	Close() error
+}
+
+// Server is one edge node: client sessions over WebSocket, ordered chat,
+// live rooms, the backend HTTP API and metrics.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	m   *metrics
+
+	store        *store.Store
+	ord          Orderer
+	local        *ordering.Local
+	verifier     *auth.Verifier
+	resumeSigner *auth.ResumeSigner
+	acceptor     *transport.WSAcceptor
+	conns        *limits.Counter
+	ipLimiter    *limits.KeyedLimiter
+
+	router    *convRouter
+	rooms     *roomHub
+	detached  *detachedSet
+	positions *positionWriter
+
+	mu       sync.Mutex
+	sessions map[string]*session            // by logical session id
+	byUser   map[string]map[*session]struct{} // by user id
+
+	devToken string // Dev mode: a ready-to-use token
+	handler  http.Handler
+
+	draining  atomic.Bool
+	quit      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// New opens the store and builds a Server. Call Handler to serve it and
+// Shutdown to drain and close it.
+func New(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	if cfg.NodeID == "" {
+		h, _ := os.Hostname()
+		cfg.NodeID = h
+	}
+	if cfg.Dev {
+		if len(cfg.AuthHMACSecret) == 0 {
+			cfg.AuthHMACSecret = []byte(fmt.Sprintf("%x", randomBytes(32)))
+		}
+		if len(cfg.APIKeys) == 0 {
+			cfg.APIKeys = []string{"dev-" + fmt.Sprintf("%x", randomBytes(12))}
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("edge: invalid config: %w", err)
+	}
+	if len(cfg.ResumeSecret) == 0 {
+		cfg.ResumeSecret = randomBytes(32)
+	}
+	srv := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger.With("node", cfg.NodeID),
+		sessions: make(map[string]*session),
+		byUser:   make(map[string]map[*session]struct{}),
+		quit:     make(chan struct{}),
+	}
+	var err error
+	if srv.verifier, err = newVerifier(cfg); err != nil {
+		return nil, err
+	}
+	if srv.resumeSigner, err = auth.NewResumeSigner(cfg.ResumeSecret); err != nil {
+		return nil, fmt.Errorf("edge: resume secret: %w", err)
+	}
+	if srv.acceptor, err = transport.NewWSAcceptor(transport.WSConfig{
+		AllowedOrigins:    cfg.AllowedOrigins,
+		AllowAllOrigins:   cfg.Dev && len(cfg.AllowedOrigins) == 0,
+		MaxFrameBytes:     cfg.MaxFrameBytes,
+		WriteTimeout:      cfg.WriteTimeout,
+		ReadTimeout:       cfg.HeartbeatInterval * 5 / 2,
+		HandshakeTimeout:  cfg.HandshakeTimeout,
+		EnableCompression: cfg.EnablePerMessageDeflate,
+	}); err != nil {
+		return nil, err
+	}
+	srv.conns = limits.NewCounter(int64(cfg.MaxConnections))
+	srv.ipLimiter = limits.NewKeyedLimiter(rate.Limit(cfg.ConnRatePerIP), cfg.ConnBurstPerIP, 100000)
+	srv.router = newConvRouter()
+	srv.rooms = newRoomHub(srv)
+	srv.detached = newDetachedSet(cfg.MaxDetached)
+	srv.positions = newPositionWriter(srv)
+
+	if srv.store, err = store.Open(cfg.DataDir, store.Options{NoSync: cfg.NoSync, Logger: srv.log}); err != nil {
+		return nil, fmt.Errorf("edge: opening store: %w", err)
+	}
+	srv.local, err = ordering.NewLocal(srv.store, ordering.LocalOptions{
+		Window:   cfg.OrderingWindow,
+		OnCommit: srv.router.fanout,
+	})
+	if err != nil {
+		srv.store.Close()
+		return nil, fmt.Errorf("edge: starting orderer: %w", err)
+	}
+	srv.ord = srv.local
+	srv.m = newMetrics(func() (float64, float64) {
+		st := srv.local.Stats()
+		return float64(st.Batches), float64(st.Fsyncs)
+	})
+	if cfg.Dev {
+		srv.devToken, _ = auth.MintHS256(cfg.AuthHMACSecret, auth.MintClaims{Subject: "demo", Convs: []string{"*"}, Rooms: []string{"*"}, TTL: 24 * time.Hour})
+	}
+	srv.handler = srv.routes()
+	srv.goFunc(srv.background)
+	return srv, nil
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// Handler returns the node's HTTP handler: /v1/ws, the backend API,
+// /metrics, /healthz and /readyz.
+func (srv *Server) Handler() http.Handler { return srv.handler }
+
+// DevToken returns the demo token minted in Dev mode ("" otherwise).
+func (srv *Server) DevToken() string { return srv.devToken }
+
+// APIKey returns the first configured API key (the generated one in Dev
+// mode), for printing at start-up.
+func (srv *Server) APIKey() string {
+	if len(srv.cfg.APIKeys) == 0 {
+		return ""
+	}
+	return srv.cfg.APIKeys[0]
+}
+
+// HMACSecret returns the HS256 secret (generated in Dev mode).
+func (srv *Server) HMACSecret() []byte { return srv.cfg.AuthHMACSecret }
+
+// goFunc runs f in a goroutine that Close waits for.
+func (srv *Server) goFunc(f func()) {
+	srv.wg.Add(1)
+	go func() {
+		defer srv.wg.Done()
+		f()
+	}()
+}
+
+// background flushes positions and sweeps expired detached sessions.
+func (srv *Server) background() {
+	t := time.NewTicker(positionFlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-srv.quit:
+			srv.positions.flush()
+			return
+		case <-t.C:
+			srv.positions.flush()
+			srv.m.detached.Set(float64(srv.detached.sweep()))
+		}
+	}
+}
+
+var errDraining = errors.New("node is draining")
+
+// register adds a session to the node's indexes.
+func (srv *Server) register(s *session) error {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.draining.Load() {
+		return errDraining
+	}
+	srv.sessions[s.id] = s
+	m := srv.byUser[s.user]
+	if m == nil {
+		m = make(map[*session]struct{})
+		srv.byUser[s.user] = m
+	}
+	m[s] = struct{}{}
+	return nil
+}
+
+// endSession unregisters a finished session and keeps its state for resume.
+func (srv *Server) endSession(s *session) {
+	s.fail(transport.CloseNormal, "")
+	st := s.snapshot()
+	s.mu.Lock()
+	convs := make([]*convSub, 0, len(s.convs))
+	for _, cs := range s.convs {
+		cs.removed = true
+		convs = append(convs, cs)
+	}
+	rooms := make([]*room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	for _, cs := range convs {
+		srv.router.remove(cs.conv, s)
+	}
+	for _, r := range rooms {
+		srv.rooms.leave(r, s)
+	}
+	srv.mu.Lock()
+	if srv.sessions[s.id] == s {
+		delete(srv.sessions, s.id)
+	}
+	if m := srv.byUser[s.user]; m != nil {
+		delete(m, s)
+		if len(m) == 0 {
+			delete(srv.byUser, s.user)
+		}
+	}
+	srv.mu.Unlock()
+	if !s.takenOver.Load() && !srv.draining.Load() {
+		st.expires = time.Now().Add(srv.cfg.ResumeGrace)
+		srv.detached.put(st)
+	}
+}
+
+// appendOrdered orders one message and builds its Ack.
+func (srv *Server) appendOrdered(ctx context.Context, r ordering.Request) (*pb.Ack, error) {
+	start := time.Now()
+	r.ServerTimeMs = start.UnixMilli()
+	res, err := srv.ord.Append(ctx, r)
+	if err != nil {
+		srv.m.orderedMsgs.WithLabelValues("error").Inc()
+		return nil, err
+	}
+	srv.m.appendSeconds.Observe(time.Since(start).Seconds())
+	if res.Duplicate {
+		srv.m.orderedMsgs.WithLabelValues("duplicate").Inc()
+	} else {
+		srv.m.orderedMsgs.WithLabelValues("stored").Inc()
+	}
+	return &pb.Ack{ClientMsgId: r.ClientMsgID, Conversation: r.Conv, Seq: res.Msg.Seq, ServerTimeMs: res.Msg.ServerTimeMs, Duplicate: res.Duplicate}, nil
+}
+
+// disconnectUser closes every session of a user; it returns how many.
+func (srv *Server) disconnectUser(user string, reason string) int {
+	srv.mu.Lock()
+	var ss []*session
+	for s := range srv.byUser[user] {
+		ss = append(ss, s)
+	}
+	srv.mu.Unlock()
+	for _, s := range ss {
+		s.takenOver.Store(true) // a kicked session is not kept for resume
+		s.fail(transport.CloseCodeFor(pb.ErrorCode_ERROR_CODE_UNAUTHENTICATED), reason)
+	}
+	return len(ss)
+}
+
+// Shutdown drains the node: it stops accepting sessions, tells every client
+// to reconnect elsewhere (Redirect, then close 1001) after flushing its
+// queues, waits for sessions to end (bounded by ctx and DrainTimeout), then
+// closes the orderer and the store. The HTTP listener is the caller's to
+// stop (http.Server.Shutdown) before or after.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.draining.Store(true)
+	ctx, cancel := context.WithTimeout(ctx, srv.cfg.DrainTimeout)
+	defer cancel()
+	srv.mu.Lock()
+	ss := make([]*session, 0, len(srv.sessions))
+	for _, s := range srv.sessions {
+		ss = append(ss, s)
+	}
+	srv.mu.Unlock()
+	srv.log.Info("draining", "sessions", len(ss))
+	redirect, _ := transport.Encode(nil, &pb.Redirect{Reason: "drain", Urls: srv.cfg.DrainRedirectURLs, RetryAfterMs: 0}, nil)
+	var wg sync.WaitGroup
+	for _, s := range ss {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if s.enqueueCtrl(redirect) {
+				s.closeAfter(transport.CloseGoingAway, "drain")
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		for _, s := range ss {
+			s.fail(transport.CloseGoingAway, "drain")
+		}
+		<-done
+	}
+	return srv.Close()
+}
+
+// Close stops the node at once: closes every connection, waits for the
+// node's goroutines, flushes positions and closes the orderer and store.
+func (srv *Server) Close() error {
+	var err error
+	srv.closeOnce.Do(func() {
+		srv.draining.Store(true)
+		srv.mu.Lock()
+		for _, s := range srv.sessions {
+			s.fail(transport.CloseGoingAway, "shutdown")
+		}
+		srv.mu.Unlock()
+		close(srv.quit)
+		srv.wg.Wait()
+		err = errors.Join(srv.local.Close(), srv.store.Close())
+	})
+	return err
+}

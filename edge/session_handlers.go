@@ -1,0 +1,320 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/edgegate/edgegate/edge/auth"
+	"github.com/edgegate/edgegate/edge/ordering"
+	"github.com/edgegate/edgegate/transport"
+	"github.com/edgegate/edgegate/transport/pb"
+)
+
+// maxClientMsgID bounds client message ids.
+const maxClientMsgID = 64
+
+// maxSyncPage bounds one SyncResponse.
+const maxSyncPage = 500
+
+// handle processes one client frame. It returns stop=true with a reason when
+// the session must end.
+func (s *session) handle(msg proto.Message) (string, bool) {
+	switch m := msg.(type) {
+	case *pb.Send:
+		return s.handleSend(m)
+	case *pb.Subscribe:
+		s.handleSubscribe(m)
+	case *pb.Unsubscribe:
+		s.handleUnsubscribe(m)
+	case *pb.DeliveryAck:
+		s.handleDeliveryAck(m)
+	case *pb.SyncRequest:
+		s.handleSync(m)
+	case *pb.PresenceQuery:
+		s.handlePresence(m)
+	case *pb.Ping:
+		s.sendMsg(&pb.Pong{Nonce: m.Nonce, SentTimeMs: m.SentTimeMs, ServerTimeMs: time.Now().UnixMilli()})
+	case *pb.Pong:
+		// Answers to server pings need no reply; reading them kept the
+		// connection alive.
+	default:
+		t, _ := transport.TypeOf(msg)
+		s.sendError(pb.ErrorCode_ERROR_CODE_BAD_REQUEST, "unexpected frame from client: "+t.String(), 0, "", 0)
+	}
+	return "", false
+}
+
+func (s *session) handleSend(m *pb.Send) (string, bool) {
+	ok, retry := s.rate.Allow()
+	if !ok {
+		if s.rate.Flooding() {
+			s.srv.m.errors.WithLabelValues(pb.ErrorCode_ERROR_CODE_RATE_LIMITED.String()).Inc()
+			s.fail(transport.CloseCodeFor(pb.ErrorCode_ERROR_CODE_RATE_LIMITED), "flooding")
+			return "flooding", true
+		}
+		s.sendError(pb.ErrorCode_ERROR_CODE_RATE_LIMITED, "message rate exceeded", 0, m.ClientMsgId, retry)
+		return "", false
+	}
+	if len(m.Body) > s.srv.cfg.MaxMessageBytes {
+		s.sendError(pb.ErrorCode_ERROR_CODE_TOO_LARGE, fmt.Sprintf("message body of %d bytes exceeds %d", len(m.Body), s.srv.cfg.MaxMessageBytes), 0, m.ClientMsgId, 0)
+		return "", false
+	}
+	if len(m.ClientMsgId) > maxClientMsgID {
+		s.sendError(pb.ErrorCode_ERROR_CODE_BAD_REQUEST, "client_msg_id too long", 0, "", 0)
+		return "", false
+	}
+	switch target := m.Target.(type) {
+	case *pb.Send_Conversation:
+		s.sendOrdered(m, target.Conversation)
+	case *pb.Send_Room:
+		s.sendLive(m, target.Room)
+	default:
+		s.sendError(pb.ErrorCode_ERROR_CODE_BAD_REQUEST, "send needs a conversation or a room", 0, m.ClientMsgId, 0)
+	}
+	return "", false
+}
+
+func (s *session) sendOrdered(m *pb.Send, conv string) {
+	if m.ClientMsgId == "" {
+		s.sendError(pb.ErrorCode_ERROR_CODE_BAD_REQUEST, "ordered messages need a client_msg_id", 0, "", 0)
+		return
+	}
+	if !auth.ValidID(conv) {
+		s.sendError(pb.ErrorCode_ERROR_CODE_BAD_REQUEST, "invalid conversation id", 0, m.ClientMsgId, 0)
+		return
+	}
+	if !s.claims.CanConversation(conv) {
+		s.sendError(pb.ErrorCode_ERROR_CODE_FORBIDDEN, "not allowed in conversation "+conv, 0, m.ClientMsgId, 0)
+		return
+	}
+	ack, err := s.srv.appendOrdered(context.Background(), ordering.Request{
+		Conv: conv, Sender: s.user, SenderDevice: s.device, ClientMsgID: m.ClientMsgId, Body: m.Body,
+	})
+	if err != nil {
+		code := pb.ErrorCode_ERROR_CODE_UNAVAILABLE
+		if errors.Is(err, ordering.ErrOverloaded) {
+			code = pb.ErrorCode_ERROR_CODE_OVERLOADED
+		}
+		s.sendError(code, "message not stored: "+err.Error(), 0, m.ClientMsgId, time.Second)
+		return
+	}
+	s.sendMsg(ack)
+}
+
+func (s *session) sendLive(m *pb.Send, roomID string) {
+	if !auth.ValidID(roomID) {
+		s.sendError(pb.ErrorCode_ERROR_CODE_BAD_REQUEST, "invalid room id", 0, m.ClientMsgId, 0)
+		return
+	}
+	if !s.claims.CanRoom(roomID) {
+		s.sendError(pb.ErrorCode_ERROR_CODE_FORBIDDEN, "not allowed in room "+roomID, 0, m.ClientMsgId, 0)
+		return
+	}
+	seq, now := s.srv.rooms.publish(roomID, &pb.Message{
+		Room: roomID, Sender: s.user, SenderDevice: s.device, ClientMsgId: m.ClientMsgId,
+		Body: m.Body, Class: pb.DeliveryClass_DELIVERY_CLASS_LIVE,
+	})
+	s.sendMsg(&pb.Ack{ClientMsgId: m.ClientMsgId, Room: roomID, Seq: seq, ServerTimeMs: now})
+}
+
+func (s *session) handleSubscribe(m *pb.Subscribe) {
+	s.mu.Lock()
+	n := len(s.convs) + len(s.rooms)
+	s.mu.Unlock()
+	if n+len(m.Conversations)+len(m.Rooms) > s.srv.cfg.MaxSubscriptions {
+		s.sendError(pb.ErrorCode_ERROR_CODE_TOO_MANY_SUBSCRIPTIONS, fmt.Sprintf("at most %d subscriptions per session", s.srv.cfg.MaxSubscriptions), m.RequestId, "", 0)
+		return
+	}
+	for _, p := range m.Conversations {
+		if !auth.ValidID(p.Conversation) {
+			s.sendError(pb.ErrorCode_ERROR_CODE_BAD_REQUEST, "invalid conversation id", m.RequestId, "", 0)
+			return
+		}
+		if !s.claims.CanConversation(p.Conversation) {
+			s.sendError(pb.ErrorCode_ERROR_CODE_FORBIDDEN, "not allowed in conversation "+p.Conversation, m.RequestId, "", 0)
+			return
+		}
+	}
+	for _, r := range m.Rooms {
+		if !auth.ValidID(r) {
+			s.sendError(pb.ErrorCode_ERROR_CODE_BAD_REQUEST, "invalid room id", m.RequestId, "", 0)
+			return
+		}
+		if !s.claims.CanRoom(r) {
+			s.sendError(pb.ErrorCode_ERROR_CODE_FORBIDDEN, "not allowed in room "+r, m.RequestId, "", 0)
+			return
+		}
+	}
+	var stored map[string]uint64
+	reply := &pb.Subscribed{RequestId: m.RequestId}
+	for _, p := range m.Conversations {
+		head, err := s.srv.ord.Head(context.Background(), p.Conversation)
+		if err != nil {
+			s.sendError(pb.ErrorCode_ERROR_CODE_UNAVAILABLE, "store unavailable", m.RequestId, "", time.Second)
+			return
+		}
+		start := p.Seq
+		if start == 0 {
+			// No explicit position: the device's stored one, else the whole
+			// log (or the head with from_head).
+			if stored == nil {
+				stored, _ = s.srv.store.Positions(s.user, s.device)
+			}
+			if sp, ok := stored[p.Conversation]; ok {
+				start = sp
+			} else if m.FromHead {
+				start = head
+			}
+		}
+		if start > head {
+			start = head
+		}
+		s.subscribeConv(p.Conversation, start)
+		reply.Conversations = append(reply.Conversations, &pb.Position{Conversation: p.Conversation, Seq: head})
+	}
+	for _, r := range m.Rooms {
+		viewers := s.srv.rooms.join(r, s)
+		reply.Rooms = append(reply.Rooms, &pb.RoomInfo{Room: r, Viewers: viewers})
+	}
+	// The reply is queued before the subscriptions start delivering only
+	// for new subscriptions marked dirty after this point; deliveries may
+	// precede the reply for already-caught-up ones, which clients accept.
+	s.sendMsg(reply)
+}
+
+// subscribeConv adds or repositions a conversation subscription.
+func (s *session) subscribeConv(conv string, start uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	cs, ok := s.convs[conv]
+	if ok {
+		// Re-subscribing moves the position back only if the client asks
+		// for older messages; what was sent is not sent twice otherwise.
+		if start < cs.sent {
+			cs.sent = start
+			cs.pending = nil
+			cs.catchup = true
+			s.markDirtyLocked(cs)
+		}
+		return
+	}
+	cs = &convSub{conv: conv, sent: start, acked: start, catchup: true}
+	s.convs[conv] = cs
+	s.srv.router.add(conv, s, cs)
+	s.markDirtyLocked(cs)
+}
+
+func (s *session) handleUnsubscribe(m *pb.Unsubscribe) {
+	s.mu.Lock()
+	for _, c := range m.Conversations {
+		if cs, ok := s.convs[c]; ok {
+			cs.removed = true
+			delete(s.convs, c)
+			s.srv.router.remove(c, s)
+		}
+	}
+	var leave []*room
+	for _, r := range m.Rooms {
+		if rm, ok := s.rooms[r]; ok {
+			leave = append(leave, rm)
+		}
+	}
+	s.mu.Unlock()
+	for _, rm := range leave {
+		s.srv.rooms.leave(rm, s)
+	}
+	s.sendMsg(&pb.Subscribed{RequestId: m.RequestId})
+}
+
+func (s *session) handleDeliveryAck(m *pb.DeliveryAck) {
+	upd := make(map[string]uint64, len(m.Positions))
+	s.mu.Lock()
+	for _, p := range m.Positions {
+		cs, ok := s.convs[p.Conversation]
+		if !ok || p.Seq <= cs.acked {
+			continue
+		}
+		seq := p.Seq
+		if seq > cs.sent {
+			// A client cannot have received more than was sent.
+			seq = cs.sent
+		}
+		cs.acked = seq
+		upd[p.Conversation] = seq
+	}
+	s.mu.Unlock()
+	if len(upd) > 0 {
+		s.srv.positions.update(s.user, s.device, upd)
+	}
+}
+
+func (s *session) handleSync(m *pb.SyncRequest) {
+	limit := int(m.Limit)
+	if limit <= 0 || limit > maxSyncPage {
+		limit = maxSyncPage
+	}
+	resp := &pb.SyncResponse{RequestId: m.RequestId}
+	size := 0
+	for _, p := range m.Positions {
+		if !auth.ValidID(p.Conversation) || !s.claims.CanConversation(p.Conversation) {
+			s.sendError(pb.ErrorCode_ERROR_CODE_FORBIDDEN, "not allowed in conversation "+p.Conversation, m.RequestId, "", 0)
+			return
+		}
+		left := limit - len(resp.Messages)
+		if left <= 0 {
+			resp.HasMore = true
+			break
+		}
+		s.srv.m.catchupReads.Inc()
+		msgs, err := s.srv.ord.Read(context.Background(), p.Conversation, p.Seq, left+1)
+		if err != nil {
+			s.sendError(pb.ErrorCode_ERROR_CODE_UNAVAILABLE, "store unavailable", m.RequestId, "", time.Second)
+			return
+		}
+		if len(msgs) > left {
+			msgs = msgs[:left]
+			resp.HasMore = true
+		}
+		for i, msg := range msgs {
+			size += len(msg.Body) + 64
+			if size > s.srv.cfg.MaxFrameBytes-1024 {
+				msgs = msgs[:i]
+				resp.HasMore = true
+				break
+			}
+		}
+		resp.Messages = append(resp.Messages, msgs...)
+		if resp.HasMore {
+			break
+		}
+	}
+	s.sendMsg(resp)
+}
+
+func (s *session) handlePresence(m *pb.PresenceQuery) {
+	switch {
+	case m.Conversation != "":
+		if !auth.ValidID(m.Conversation) || !s.claims.CanConversation(m.Conversation) {
+			s.sendError(pb.ErrorCode_ERROR_CODE_FORBIDDEN, "not allowed in conversation "+m.Conversation, m.RequestId, "", 0)
+			return
+		}
+		users := s.srv.router.presence(m.Conversation)
+		s.sendMsg(&pb.Presence{RequestId: m.RequestId, Conversation: m.Conversation, Users: users})
+	case m.Room != "":
+		if !auth.ValidID(m.Room) || !s.claims.CanRoom(m.Room) {
+			s.sendError(pb.ErrorCode_ERROR_CODE_FORBIDDEN, "not allowed in room "+m.Room, m.RequestId, "", 0)
+			return
+		}
+		users, viewers := s.srv.rooms.presence(m.Room)
+		s.sendMsg(&pb.Presence{RequestId: m.RequestId, Room: m.Room, Users: users, Viewers: viewers})
+	default:
+		s.sendError(pb.ErrorCode_ERROR_CODE_BAD_REQUEST, "presence query needs a conversation or a room", m.RequestId, "", 0)
+	}
+}
