@@ -62,8 +62,8 @@ func (c *gatedConn) Close(code transport.CloseCode, reason string) error {
 	return nil
 }
 func (c *gatedConn) Stats() transport.Stats { return transport.Stats{} }
-func (c *gatedConn) RemoteAddr() net.Addr    { return &net.TCPAddr{} }
-func (c *gatedConn) Transport() string       { return "test" }
+func (c *gatedConn) RemoteAddr() net.Addr   { return &net.TCPAddr{} }
+func (c *gatedConn) Transport() string      { return "test" }
 
 func (c *gatedConn) next(t *testing.T) proto.Message {
 	t.Helper()

@@ -58,7 +58,7 @@ type Server struct {
 	positions *positionWriter
 
 	mu       sync.Mutex
-	sessions map[string]*session            // by logical session id
+	sessions map[string]*session              // by logical session id
 	byUser   map[string]map[*session]struct{} // by user id
 
 	devToken string // Dev mode: a ready-to-use token
