@@ -103,7 +103,7 @@ func TestResumeNoGapNoDuplicate(t *testing.T) {
 	// Erin subscribes explicitly (not through claims) so only resume can
 	// bring the subscription back.
 	r := e.dialRaw(t)
-	tok := e.token("erin", []string{"dm:*"}, []string{"room:live"}, time.Hour)
+	tok := e.token("erin", []string{"dm:**"}, []string{"room:live"}, time.Hour)
 	connected := r.connect(tok, nil)
 	r.send(&pb.Subscribe{RequestId: 7, Conversations: []*pb.Position{{Conversation: conv}}, Rooms: []string{"room:live"}})
 	sub := expect[*pb.Subscribed](r)

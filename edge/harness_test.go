@@ -71,6 +71,8 @@ type rawClient struct {
 	done   chan struct{}
 	mu     sync.Mutex
 	endErr error
+	// held keeps frames skipped by expect, for later calls.
+	held []proto.Message
 }
 
 func (e *testEdge) dialRaw(t *testing.T) *rawClient {
@@ -127,9 +129,23 @@ func (c *rawClient) sendRaw(b []byte) error {
 	return c.conn.WriteFrame(context.Background(), b)
 }
 
-// next returns the next message that is not a Pong, failing after 5 s.
+// next returns the next held or incoming message that is not a Pong,
+// failing after 5 s.
 func (c *rawClient) next() proto.Message {
 	c.t.Helper()
+	return c.nextMatching(func(proto.Message) bool { return true })
+}
+
+// nextMatching returns the first message for which match is true; the
+// others are held, in order, for later calls.
+func (c *rawClient) nextMatching(match func(proto.Message) bool) proto.Message {
+	c.t.Helper()
+	for i, m := range c.held {
+		if match(m) {
+			c.held = append(c.held[:i:i], c.held[i+1:]...)
+			return m
+		}
+	}
 	timer := time.NewTimer(5 * time.Second)
 	defer timer.Stop()
 	for {
@@ -141,7 +157,10 @@ func (c *rawClient) next() proto.Message {
 			if _, pong := m.(*pb.Pong); pong {
 				continue
 			}
-			return m
+			if match(m) {
+				return m
+			}
+			c.held = append(c.held, m)
 		case <-timer.C:
 			c.t.Fatal("timed out waiting for a frame")
 			return nil
@@ -149,9 +168,15 @@ func (c *rawClient) next() proto.Message {
 	}
 }
 
+// expect returns the next message of type T, holding other frames (such as
+// deliveries of the client's own messages) for later.
 func expect[T proto.Message](c *rawClient) T {
 	c.t.Helper()
-	m := c.next()
+	m := c.nextMatching(func(m proto.Message) bool {
+		_, ok := m.(T)
+		_, isErr := m.(*pb.Error)
+		return ok || isErr
+	})
 	v, ok := m.(T)
 	if !ok {
 		c.t.Fatalf("got %T %v, want %T", m, m, *new(T))
@@ -198,11 +223,7 @@ func (c *rawClient) collect(conv string, n int) []*pb.Message {
 	c.t.Helper()
 	var out []*pb.Message
 	for len(out) < n {
-		m := c.next()
-		d, ok := m.(*pb.Deliver)
-		if !ok {
-			continue
-		}
+		d := c.nextMatching(func(m proto.Message) bool { _, ok := m.(*pb.Deliver); return ok }).(*pb.Deliver)
 		for _, msg := range d.Messages {
 			if msg.Conversation == conv || msg.Room == conv {
 				out = append(out, msg)

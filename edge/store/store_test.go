@@ -456,7 +456,7 @@ func TestConcurrentReadersAndCommits(t *testing.T) {
 				}
 				// The head is written in the same batch: everything up to it
 				// is readable, in order, without gaps.
-				if uint64(len(got)) < h || !slices.Equal(seqsOf(got), span(1, uint64(len(got)))) && len(got) > 0 {
+				if uint64(len(got)) < h || (len(got) > 0 && !slices.Equal(seqsOf(got), span(1, uint64(len(got))))) {
 					t.Errorf("head %d but read %v", h, seqsOf(got))
 					return
 				}
