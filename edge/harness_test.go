@@ -37,6 +37,7 @@ func startEdge(t *testing.T, mod func(*Config)) *testEdge {
 		AuthHMACSecret: []byte(testSecret),
 		APIKeys:        []string{"test-api-key-0123456789"},
 		DrainTimeout:   5 * time.Second,
+		Logger:         discardLogger(),
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,11 +80,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.NodeID = h
 	}
 	if cfg.Dev {
-		if len(cfg.AuthHMACSecret) == 0 {
-			cfg.AuthHMACSecret = []byte(fmt.Sprintf("%x", randomBytes(32)))
-		}
-		if len(cfg.APIKeys) == 0 {
-			cfg.APIKeys = []string{"dev-" + fmt.Sprintf("%x", randomBytes(12))}
+		if err := devSecrets(&cfg); err != nil {
+			return nil, err
 		}
 	}
 	if err := cfg.Validate(); err != nil {
@@ -147,6 +145,43 @@ func New(cfg Config) (*Server, error) {
 	srv.goFunc(srv.background)
 	return srv, nil
 }
+
+// devSecrets fills in Dev mode's HMAC secret and API key, kept in the data
+// directory so tokens stay valid across restarts of a dev edge.
+func devSecrets(cfg *Config) error {
+	if cfg.DataDir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("edge: %w", err)
+	}
+	load := func(name string, gen func() string) (string, error) {
+		p := filepath.Join(cfg.DataDir, name)
+		if b, err := os.ReadFile(p); err == nil && len(b) > 0 {
+			return string(b), nil
+		}
+		v := gen()
+		return v, os.WriteFile(p, []byte(v), 0o600)
+	}
+	if len(cfg.AuthHMACSecret) == 0 {
+		v, err := load("dev-hmac-secret", func() string { return fmt.Sprintf("%x", randomBytes(32)) })
+		if err != nil {
+			return fmt.Errorf("edge: dev secret: %w", err)
+		}
+		cfg.AuthHMACSecret = []byte(v)
+	}
+	if len(cfg.APIKeys) == 0 {
+		v, err := load("dev-api-key", func() string { return fmt.Sprintf("dev-%x", randomBytes(12)) })
+		if err != nil {
+			return fmt.Errorf("edge: dev API key: %w", err)
+		}
+		cfg.APIKeys = []string{v}
+	}
+	return nil
+}
+
+// NodeID returns the node's id (the host name unless configured).
+func (srv *Server) NodeID() string { return srv.cfg.NodeID }
 
 func randomBytes(n int) []byte {
 	b := make([]byte, n)

@@ -72,7 +72,7 @@ func run(args []string) error {
 		ErrorLog:          slog.NewLogLogger(h, slog.LevelDebug),
 	}
 	addr := ln.Addr().String()
-	log.Info("edge listening", "addr", addr, "node", cfg.NodeID, "data", cfg.DataDir, "dev", cfg.Dev)
+	log.Info("edge listening", "addr", addr, "node", srv.NodeID(), "data", cfg.DataDir, "dev", cfg.Dev)
 	if cfg.Dev {
 		host := addr
 		if strings.HasPrefix(host, "[::]") || strings.HasPrefix(host, "0.0.0.0") {

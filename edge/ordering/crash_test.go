@@ -84,7 +84,7 @@ func TestCrashSafety(t *testing.T) {
 		id   string
 	}
 	var acks []ack
-	const killAfter = 300
+	const killAfter = 1000
 	sc := bufio.NewScanner(stdout)
 	killed := false
 	for sc.Scan() {

@@ -3,6 +3,8 @@ package store
 import (
 	"fmt"
 	"log/slog"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Defaults for Options fields left at their zero value.
@@ -49,6 +51,10 @@ type Options struct {
 	// MaxOpenFiles is a soft limit on files pebble keeps open. Default
 	// DefaultMaxOpenFiles (256).
 	MaxOpenFiles int
+
+	// fs replaces the OS filesystem (tests simulate power loss with
+	// vfs.NewCrashableMem). Default vfs.Default.
+	fs vfs.FS
 }
 
 // Validate reports whether the options are consistent. Zero values are

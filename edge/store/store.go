@@ -49,6 +49,7 @@ func Open(dir string, o Options) (*Store, error) {
 		MaxOpenFiles:       o.MaxOpenFiles,
 		Logger:             pebbleLogger{o.Logger},
 		FormatMajorVersion: pebble.FormatNewest,
+		FS:                 o.fs,
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
