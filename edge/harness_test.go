@@ -130,13 +130,6 @@ func (c *rawClient) sendRaw(b []byte) error {
 	return c.conn.WriteFrame(context.Background(), b)
 }
 
-// next returns the next held or incoming message that is not a Pong,
-// failing after 5 s.
-func (c *rawClient) next() proto.Message {
-	c.t.Helper()
-	return c.nextMatching(func(proto.Message) bool { return true })
-}
-
 // nextMatching returns the first message for which match is true; the
 // others are held, in order, for later calls.
 func (c *rawClient) nextMatching(match func(proto.Message) bool) proto.Message {

@@ -2,7 +2,6 @@ package edge
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/edgegate/edgegate/transport"
@@ -294,5 +293,3 @@ func (s *session) writeDeliver(msgs []*pb.Message) error {
 	}
 	return nil
 }
-
-var errSessionClosed = errors.New("edge: session closed")
