@@ -55,7 +55,9 @@ func FuzzSessionFrames(f *testing.F) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			srv.serveConn(c, "fuzz")
+			if d := srv.serveConn(c, "fuzz"); d != nil {
+				<-d
+			}
 		}()
 		// Either the session answers the ping after handling the frame,
 		// or it closes the connection.

@@ -63,10 +63,9 @@ func (srv *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		srv.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	// Serve on a fresh goroutine and return, so net/http releases the
-	// request and its buffers: idle connections stay small.
-	remote := r.RemoteAddr
-	srv.goFunc(func() { srv.serveConn(conn, remote) })
+	// The handshake runs here; the session then lives on its own goroutine
+	// and this handler returns, so net/http releases the request.
+	srv.serveConn(conn, r.RemoteAddr)
 }
 
 // clientIP is the peer address of the request. X-Forwarded-For is not

@@ -88,7 +88,9 @@ func startGated(t *testing.T, e *testEdge, tok string) (*gatedConn, func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		e.srv.serveConn(c, "gated")
+		if d := e.srv.serveConn(c, "gated"); d != nil {
+			<-d
+		}
 	}()
 	waitFor(t, func() bool {
 		e.srv.mu.Lock()

@@ -66,6 +66,9 @@ func (h *roomHub) join(id string, s *session) uint64 {
 		n := uint64(len(r.viewers))
 		r.mu.Unlock()
 		s.mu.Lock()
+		if s.rooms == nil {
+			s.rooms = make(map[string]*room)
+		}
 		s.rooms[id] = r
 		s.mu.Unlock()
 		return n

@@ -10,34 +10,55 @@ import (
 // convRouter maps conversations to the local sessions subscribed to them
 // and fans committed messages out. The fan-out never blocks: each session
 // queues (or falls back to the store) on its own.
+//
+// Subscribers are a slice per conversation, not a map: most conversations
+// have one or two local subscribers (1:1 chat), a slice costs far less per
+// idle connection, and fan-out iterates it faster. Removal is linear in the
+// conversation's local subscribers.
 type convRouter struct {
 	mu   sync.RWMutex
-	subs map[string]map[*session]*convSub
+	subs map[string][]subEntry
+}
+
+type subEntry struct {
+	s  *session
+	cs *convSub
 }
 
 func newConvRouter() *convRouter {
-	return &convRouter{subs: make(map[string]map[*session]*convSub)}
+	return &convRouter{subs: make(map[string][]subEntry)}
 }
 
 func (r *convRouter) add(conv string, s *session, cs *convSub) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m := r.subs[conv]
-	if m == nil {
-		m = make(map[*session]*convSub)
-		r.subs[conv] = m
+	list := r.subs[conv]
+	for i := range list {
+		if list[i].s == s {
+			list[i].cs = cs
+			return
+		}
 	}
-	m[s] = cs
+	r.subs[conv] = append(list, subEntry{s, cs})
 }
 
 func (r *convRouter) remove(conv string, s *session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if m := r.subs[conv]; m != nil {
-		delete(m, s)
-		if len(m) == 0 {
-			delete(r.subs, conv)
+	list := r.subs[conv]
+	for i := range list {
+		if list[i].s == s {
+			last := len(list) - 1
+			list[i] = list[last]
+			list[last] = subEntry{}
+			list = list[:last]
+			break
 		}
+	}
+	if len(list) == 0 {
+		delete(r.subs, conv)
+	} else {
+		r.subs[conv] = list
 	}
 }
 
@@ -51,8 +72,8 @@ func (r *convRouter) fanout(msgs []*pb.Message) {
 		for j < len(msgs) && msgs[j].Conversation == msgs[i].Conversation {
 			j++
 		}
-		for s, cs := range r.subs[msgs[i].Conversation] {
-			s.notify(cs, msgs[i:j:j])
+		for _, e := range r.subs[msgs[i].Conversation] {
+			e.s.notify(e.cs, msgs[i:j:j])
 		}
 		i = j
 	}
@@ -63,8 +84,8 @@ func (r *convRouter) fanout(msgs []*pb.Message) {
 func (r *convRouter) presence(conv string) []*pb.PresenceUser {
 	r.mu.RLock()
 	counts := make(map[string]uint32)
-	for s := range r.subs[conv] {
-		counts[s.user]++
+	for _, e := range r.subs[conv] {
+		counts[e.s.user]++
 	}
 	r.mu.RUnlock()
 	return presenceList(counts)

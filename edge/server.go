@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,16 +60,17 @@ type Server struct {
 	positions *positionWriter
 
 	mu       sync.Mutex
-	sessions map[string]*session              // by logical session id
-	byUser   map[string]map[*session]struct{} // by user id
+	sessions map[string]*session   // by logical session id
+	byUser   map[string][]*session // by user id (a few devices each)
 
 	devToken string // Dev mode: a ready-to-use token
 	handler  http.Handler
 
-	draining  atomic.Bool
-	quit      chan struct{}
-	closeOnce sync.Once
-	wg        sync.WaitGroup
+	handshakes atomic.Uint64 // completed handshakes, for burstReleaser
+	draining   atomic.Bool
+	quit       chan struct{}
+	closeOnce  sync.Once
+	wg         sync.WaitGroup
 }
 
 // New opens the store and builds a Server. Call Handler to serve it and
@@ -94,7 +96,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      cfg.Logger.With("node", cfg.NodeID),
 		sessions: make(map[string]*session),
-		byUser:   make(map[string]map[*session]struct{}),
+		byUser:   make(map[string][]*session),
 		quit:     make(chan struct{}),
 	}
 	var err error
@@ -112,6 +114,9 @@ func New(cfg Config) (*Server, error) {
 		ReadTimeout:       cfg.HeartbeatInterval * 5 / 2,
 		HandshakeTimeout:  cfg.HandshakeTimeout,
 		EnableCompression: cfg.EnablePerMessageDeflate,
+		// Small read buffers: idle connections dominate an edge's memory;
+		// larger frames are read in several fills.
+		ReadBufferSize: 512,
 	}); err != nil {
 		return nil, err
 	}
@@ -217,19 +222,51 @@ func (srv *Server) goFunc(f func()) {
 	}()
 }
 
-// background flushes positions and sweeps expired detached sessions.
+// background flushes positions, sweeps expired detached sessions and
+// releases memory after connection bursts.
 func (srv *Server) background() {
 	t := time.NewTicker(positionFlushEvery)
 	defer t.Stop()
+	var burst burstReleaser
 	for {
 		select {
 		case <-srv.quit:
 			srv.positions.flush()
 			return
-		case <-t.C:
+		case now := <-t.C:
 			srv.positions.flush()
 			srv.m.detached.Set(float64(srv.detached.sweep()))
+			burst.tick(now, srv.handshakes.Load())
 		}
+	}
+}
+
+// burstReleaser returns memory to the OS once a burst of connections has
+// settled. Each handshake leaves garbage (token parsing, store reads) that
+// an idle edge would otherwise keep as RSS until the runtime's periodic GC
+// and scavenger get to it minutes later; an edge's memory is dominated by
+// idle connections, so it pays to collect right after the burst.
+type burstReleaser struct {
+	lastCount uint64 // handshakes seen at the last tick
+	sinceFree uint64 // handshakes since the last release
+	quietFrom time.Time
+}
+
+const (
+	burstMin   = 1000            // handshakes that make a burst
+	burstQuiet = 2 * time.Second // how long without handshakes ends it
+)
+
+func (b *burstReleaser) tick(now time.Time, count uint64) {
+	if count != b.lastCount {
+		b.sinceFree += count - b.lastCount
+		b.lastCount = count
+		b.quietFrom = now
+		return
+	}
+	if b.sinceFree >= burstMin && now.Sub(b.quietFrom) >= burstQuiet {
+		b.sinceFree = 0
+		debug.FreeOSMemory()
 	}
 }
 
@@ -243,12 +280,7 @@ func (srv *Server) register(s *session) error {
 		return errDraining
 	}
 	srv.sessions[s.id] = s
-	m := srv.byUser[s.user]
-	if m == nil {
-		m = make(map[*session]struct{})
-		srv.byUser[s.user] = m
-	}
-	m[s] = struct{}{}
+	srv.byUser[s.user] = append(srv.byUser[s.user], s)
 	return nil
 }
 
@@ -277,10 +309,17 @@ func (srv *Server) endSession(s *session) {
 	if srv.sessions[s.id] == s {
 		delete(srv.sessions, s.id)
 	}
-	if m := srv.byUser[s.user]; m != nil {
-		delete(m, s)
-		if len(m) == 0 {
+	if list := srv.byUser[s.user]; len(list) > 0 {
+		for i, x := range list {
+			if x == s {
+				list = append(list[:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(list) == 0 {
 			delete(srv.byUser, s.user)
+		} else {
+			srv.byUser[s.user] = list
 		}
 	}
 	srv.mu.Unlock()
@@ -311,10 +350,7 @@ func (srv *Server) appendOrdered(ctx context.Context, r ordering.Request) (*pb.A
 // disconnectUser closes every session of a user; it returns how many.
 func (srv *Server) disconnectUser(user string, reason string) int {
 	srv.mu.Lock()
-	var ss []*session
-	for s := range srv.byUser[user] {
-		ss = append(ss, s)
-	}
+	ss := append([]*session(nil), srv.byUser[user]...)
 	srv.mu.Unlock()
 	for _, s := range ss {
 		s.takenOver.Store(true) // a kicked session is not kept for resume

@@ -33,7 +33,6 @@ type session struct {
 	claims *auth.Claims
 	comp   *transport.Compressor
 	rate   *limits.MessageLimiter
-	log    *slog.Logger
 	remote string
 
 	mu              sync.Mutex
@@ -75,11 +74,17 @@ func (s *session) fail(code transport.CloseCode, reason string) {
 	})
 }
 
+// logger returns a logger with the session's attributes. Built on demand:
+// a logger per session would cost memory on every idle connection.
+func (s *session) logger() *slog.Logger {
+	return s.srv.log.With("session", s.id, "user", s.user, "device", s.device)
+}
+
 // sendMsg encodes and queues a control message.
 func (s *session) sendMsg(m proto.Message) bool {
 	f, err := transport.Encode(nil, m, s.comp)
 	if err != nil {
-		s.log.Error("encode failed", "err", err)
+		s.logger().Error("encode failed", "err", err)
 		return false
 	}
 	return s.enqueueCtrl(f)

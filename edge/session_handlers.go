@@ -8,7 +8,10 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"golang.org/x/time/rate"
+
 	"github.com/edgegate/edgegate/edge/auth"
+	"github.com/edgegate/edgegate/edge/limits"
 	"github.com/edgegate/edgegate/edge/ordering"
 	"github.com/edgegate/edgegate/transport"
 	"github.com/edgegate/edgegate/transport/pb"
@@ -49,6 +52,10 @@ func (s *session) handle(msg proto.Message) (string, bool) {
 }
 
 func (s *session) handleSend(m *pb.Send) (string, bool) {
+	if s.rate == nil {
+		// Created on first use: most connections are idle viewers.
+		s.rate = limits.NewMessageLimiter(rate.Limit(s.srv.cfg.MessageRate), s.srv.cfg.MessageBurst, s.srv.cfg.FloodViolations, floodWindow)
+	}
 	ok, retry := s.rate.Allow()
 	if !ok {
 		if s.rate.Flooding() {

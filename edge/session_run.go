@@ -6,30 +6,38 @@ import (
 	"fmt"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/edgegate/edgegate/edge/auth"
-	"github.com/edgegate/edgegate/edge/limits"
 	"github.com/edgegate/edgegate/transport"
 	"github.com/edgegate/edgegate/transport/pb"
 )
 
-// serveConn runs one client connection from handshake to close. It owns the
-// read side; the writer goroutine is started on demand by the outbox.
-func (srv *Server) serveConn(conn transport.Conn, remote string) {
-	defer srv.conns.Release()
+// serveConn runs one client connection from handshake to close. The
+// handshake (token check, store reads) runs on the calling goroutine; the
+// read loop then runs on a fresh goroutine, whose stack stays small while
+// the connection idles (the deep handshake stack is not kept for the
+// connection's life). The writer goroutine is started on demand by the
+// outbox. serveConn returns after the handshake; wait for the session with
+// the returned channel (nil when the handshake failed).
+func (srv *Server) serveConn(conn transport.Conn, remote string) <-chan struct{} {
 	tname := conn.Transport()
-	srv.m.connections.WithLabelValues(tname).Inc()
 	srv.m.connsTotal.WithLabelValues(tname).Inc()
-	defer srv.m.connections.WithLabelValues(tname).Dec()
-
 	s, err := srv.handshake(conn, remote)
 	if err != nil {
-		return
+		srv.conns.Release()
+		return nil
 	}
-	reason := s.readLoop()
-	srv.m.closes.WithLabelValues(reason).Inc()
-	srv.endSession(s)
+	srv.m.connections.WithLabelValues(tname).Inc()
+	srv.handshakes.Add(1)
+	done := make(chan struct{})
+	srv.goFunc(func() {
+		defer close(done)
+		defer srv.conns.Release()
+		defer srv.m.connections.WithLabelValues(tname).Dec()
+		reason := s.readLoop()
+		srv.m.closes.WithLabelValues(reason).Inc()
+		srv.endSession(s)
+	})
+	return done
 }
 
 // handshake reads Connect, authenticates and builds the session.
@@ -96,12 +104,9 @@ func (srv *Server) handshake(conn transport.Conn, remote string) (*session, erro
 		device: device,
 		claims: claims,
 		comp:   &transport.Compressor{Codec: codec, Threshold: srv.cfg.CompressThreshold},
-		rate:   limits.NewMessageLimiter(rate.Limit(srv.cfg.MessageRate), srv.cfg.MessageBurst, srv.cfg.FloodViolations, floodWindow),
 		remote: remote,
 		convs:  make(map[string]*convSub),
-		rooms:  make(map[string]*room),
 	}
-	s.log = srv.log.With("session", s.id, "user", s.user, "device", s.device)
 
 	// Work out the subscriptions: token claims, stored positions, the
 	// resumed session and the client's own positions.
@@ -112,7 +117,6 @@ func (srv *Server) handshake(conn transport.Conn, remote string) (*session, erro
 		srv.m.resumes.WithLabelValues(resumeResult).Inc()
 		if resumed != nil {
 			s.id = resumed.id
-			s.log = srv.log.With("session", s.id, "user", s.user, "device", s.device)
 		}
 	}
 	starts := make(map[string]uint64)
@@ -121,7 +125,7 @@ func (srv *Server) handshake(conn transport.Conn, remote string) (*session, erro
 	}
 	stored, err := srv.store.Positions(s.user, s.device)
 	if err != nil {
-		s.log.Warn("reading positions", "err", err)
+		s.logger().Warn("reading positions", "err", err)
 	}
 	for conv, p := range stored {
 		starts[conv] = p
@@ -195,7 +199,7 @@ func (srv *Server) handshake(conn transport.Conn, remote string) (*session, erro
 		}
 	}
 	s.mu.Unlock()
-	s.log.Debug("session started", "remote", remote, "resume", resumeResult, "convs", len(s.convs), "rooms", len(joined))
+	s.logger().Debug("session started", "remote", remote, "resume", resumeResult, "convs", len(s.convs), "rooms", len(joined))
 	return s, nil
 }
 
@@ -238,7 +242,7 @@ func (s *session) readLoop() string {
 		t, msg, err := transport.Decode(b, lim)
 		if err != nil {
 			srv.m.badFrames.Inc()
-			s.log.Debug("bad frame", "err", err)
+			s.logger().Debug("bad frame", "err", err)
 			s.srv.m.errors.WithLabelValues(pb.ErrorCode_ERROR_CODE_BAD_FRAME.String()).Inc()
 			if f, e := transport.Encode(nil, &pb.Error{Code: pb.ErrorCode_ERROR_CODE_BAD_FRAME, Reason: err.Error()}, nil); e == nil {
 				s.enqueueCtrl(f)

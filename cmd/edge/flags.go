@@ -41,6 +41,7 @@ type options struct {
 	drainTimeout   time.Duration
 	drainRedirects string
 	deflate        bool
+	debugAddr      string
 	logLevel       string
 	logJSON        bool
 }
@@ -73,6 +74,7 @@ func defineFlags(fs *flag.FlagSet) *options {
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 0, "graceful drain bound (default 10s)")
 	fs.StringVar(&o.drainRedirects, "drain-redirect", "", "comma-separated URLs sent to clients on drain")
 	fs.BoolVar(&o.deflate, "permessage-deflate", false, "enable WebSocket permessage-deflate")
+	fs.StringVar(&o.debugAddr, "debug-listen", "", "address for /debug/pprof (off by default; keep it private)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&o.logJSON, "log-json", false, "JSON logs")
 	return o

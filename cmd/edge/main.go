@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -83,6 +84,19 @@ func run(args []string) error {
 		fmt.Printf("  demo token:  %s\n", srv.DevToken())
 		fmt.Printf("  HMAC secret: %s   (edgebench --secret)\n", srv.HMACSecret())
 		fmt.Printf("  API key:     %s\n\n", srv.APIKey())
+	}
+	if o.debugAddr != "" {
+		// pprof on its own listener, never on the public one.
+		dmux := http.NewServeMux()
+		dmux.HandleFunc("/debug/pprof/", pprof.Index)
+		dmux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		dmux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		dmux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		go func() {
+			if err := http.ListenAndServe(o.debugAddr, dmux); err != nil {
+				log.Error("debug listener", "err", err)
+			}
+		}()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

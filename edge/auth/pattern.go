@@ -151,12 +151,17 @@ func (p *pattern) match(id string) bool {
 	return cur[n]
 }
 
-// permSet is a compiled convs or rooms claim.
+// permSet is a compiled convs or rooms claim. A session keeps its claims
+// for its whole life, so small sets (the common case) use the order slice
+// alone: a map per idle connection would cost more than a linear scan.
 type permSet struct {
-	exact    map[string]struct{}
-	order    []string // exact entries, deduplicated, in claim order
+	exact    map[string]struct{} // only when there are more than exactMapMin entries
+	order    []string            // exact entries, deduplicated, in claim order
 	patterns []pattern
 }
+
+// exactMapMin is the number of exact entries from which a map is built.
+const exactMapMin = 8
 
 // compilePerms expands and compiles every entry of a claim.
 func compilePerms(entries []string, sub string) (permSet, error) {
@@ -170,16 +175,33 @@ func compilePerms(entries []string, sub string) (permSet, error) {
 			ps.patterns = append(ps.patterns, compilePattern(s))
 			continue
 		}
-		if ps.exact == nil {
-			ps.exact = make(map[string]struct{}, len(entries))
-		}
-		if _, dup := ps.exact[s]; dup {
+		if ps.hasExact(s) {
 			continue
 		}
-		ps.exact[s] = struct{}{}
 		ps.order = append(ps.order, s)
+		if ps.exact != nil {
+			ps.exact[s] = struct{}{}
+		} else if len(ps.order) > exactMapMin {
+			ps.exact = make(map[string]struct{}, len(entries))
+			for _, e := range ps.order {
+				ps.exact[e] = struct{}{}
+			}
+		}
 	}
 	return ps, nil
+}
+
+func (ps *permSet) hasExact(id string) bool {
+	if ps.exact != nil {
+		_, ok := ps.exact[id]
+		return ok
+	}
+	for _, e := range ps.order {
+		if e == id {
+			return true
+		}
+	}
+	return false
 }
 
 // allows reports whether id is permitted by the set.
@@ -187,7 +209,7 @@ func (ps *permSet) allows(id string) bool {
 	if !ValidID(id) {
 		return false
 	}
-	if _, ok := ps.exact[id]; ok {
+	if ps.hasExact(id) {
 		return true
 	}
 	for i := range ps.patterns {

@@ -1,0 +1,285 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/edgegate/edgegate/transport"
+	"github.com/edgegate/edgegate/transport/pb"
+)
+
+// Connection-ending causes raised by the client itself.
+var (
+	errHeartbeatTimeout = errors.New("client: no frame from the server for 2 heartbeat intervals")
+	errResync           = errors.New("client: too many out-of-order messages held; reconnecting to resync")
+	errRedirected       = errors.New("client: redirected")
+)
+
+const (
+	outQueue     = 256  // frames waiting for the writer
+	maxHeld      = 4096 // out-of-order messages held per conversation while a gap is filled
+	syncLimit    = 500  // SyncRequest page size
+	finalAckWait = time.Second
+)
+
+// connection is one live transport connection with its reader and writer
+// goroutines.
+type connection struct {
+	c     *Client
+	conn  transport.Conn
+	hello *pb.Connected
+
+	ctx    context.Context // cancelled when the connection must end
+	cancel context.CancelFunc
+	out    chan proto.Message // to the writer
+	kick   chan struct{}      // asks the writer to flush acks now
+	comp   *transport.Compressor
+	lim    transport.Limits
+	hb     time.Duration
+
+	lastRecv atomic.Int64 // time.Now().UnixNano() of the last frame read or message handed over
+	busy     atomic.Bool  // reader is blocked handing a message to the application
+
+	readerDone, writerDone chan struct{}
+	closeOnce              sync.Once
+
+	mu       sync.Mutex
+	cause    error
+	redirect *pb.Redirect
+	lastErr  *pb.Error // last connection-level Error frame
+	pingID   uint64
+	pingSent time.Time
+
+	// Reader-owned.
+	roomLast map[string]uint64 // highest room seq seen on this connection
+	syncs    map[uint64]string // outstanding SyncRequest id -> conversation
+	// Writer-owned.
+	buf []byte
+}
+
+func newConnection(c *Client, conn transport.Conn, hello *pb.Connected) *connection {
+	ctx, cancel := context.WithCancel(c.ctx)
+	hb := c.cfg.HeartbeatInterval
+	if hb <= 0 {
+		hb = time.Duration(hello.GetHeartbeatIntervalMs()) * time.Millisecond
+	}
+	if hb <= 0 {
+		hb = DefaultHeartbeatInterval
+	}
+	maxFrame := c.cfg.MaxFrameBytes
+	if s := int(hello.GetMaxFrameBytes()); s > maxFrame {
+		maxFrame = min(s, max(maxServerFrameBytes, c.cfg.MaxFrameBytes))
+	}
+	cn := &connection{
+		c: c, conn: conn, hello: hello,
+		ctx: ctx, cancel: cancel,
+		out:        make(chan proto.Message, outQueue),
+		kick:       make(chan struct{}, 1),
+		comp:       &transport.Compressor{Codec: hello.GetCompression(), Threshold: int(hello.GetCompressionThreshold())},
+		lim:        transport.Limits{MaxFrameBytes: maxFrame},
+		hb:         hb,
+		readerDone: make(chan struct{}),
+		writerDone: make(chan struct{}),
+		roomLast:   make(map[string]uint64),
+		syncs:      make(map[uint64]string),
+	}
+	cn.lastRecv.Store(time.Now().UnixNano())
+	return cn
+}
+
+// start launches the reader and writer goroutines.
+func (cn *connection) start() {
+	go cn.readLoop()
+	go cn.writeLoop()
+}
+
+// stop ends the connection and waits for its goroutines. When the client is
+// closing, the writer first flushes a last DeliveryAck.
+func (cn *connection) stop() {
+	cn.cancel()
+	<-cn.writerDone
+	cn.closeConn(transport.CloseNormal, "")
+	<-cn.readerDone
+}
+
+// fail ends the connection because of err, closing it with code.
+func (cn *connection) fail(err error, code transport.CloseCode, reason string) {
+	cn.mu.Lock()
+	if cn.cause == nil {
+		cn.cause = err
+	}
+	cn.mu.Unlock()
+	cn.cancel()
+	cn.closeConn(code, reason)
+}
+
+func (cn *connection) closeConn(code transport.CloseCode, reason string) {
+	cn.closeOnce.Do(func() { _ = cn.conn.Close(code, reason) })
+}
+
+// endCause says why the connection ended, in the terms run decides on.
+func (cn *connection) endCause() error {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.redirect != nil {
+		return &redirectError{cn.redirect}
+	}
+	if cn.cause == nil {
+		return errors.New("client: connection ended")
+	}
+	return closeToError(cn.cause, cn.lastErr)
+}
+
+// enqueue hands m to the writer. It returns false when the connection ended
+// or ctx was done first.
+func (cn *connection) enqueue(ctx context.Context, m proto.Message) bool {
+	select {
+	case cn.out <- m:
+		return true
+	case <-cn.ctx.Done():
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (cn *connection) readLoop() {
+	defer close(cn.readerDone)
+	for {
+		b, err := cn.conn.ReadFrame(cn.ctx)
+		if err != nil {
+			cn.fail(err, transport.CloseNormal, "")
+			return
+		}
+		cn.lastRecv.Store(time.Now().UnixNano())
+		cn.c.stats.framesIn.Add(1)
+		if err := cn.handleFrame(b); err != nil {
+			switch {
+			case errors.Is(err, transport.ErrBadFrame):
+				cn.c.log.Warn("client: bad frame from server", "err", err)
+				cn.fail(err, transport.CloseProtocol, "bad frame")
+			case errors.Is(err, context.Canceled):
+				cn.fail(err, transport.CloseNormal, "")
+			default:
+				cn.fail(err, transport.CloseNormal, err.Error())
+			}
+			return
+		}
+	}
+}
+
+func (cn *connection) writeLoop() {
+	defer close(cn.writerDone)
+	ping := time.NewTicker(cn.hb)
+	defer ping.Stop()
+	watch := time.NewTicker(max(cn.hb/4, time.Millisecond))
+	defer watch.Stop()
+	ack := time.NewTicker(cn.c.cfg.AckInterval)
+	defer ack.Stop()
+
+	if err := cn.sendPing(); err != nil {
+		cn.fail(err, transport.CloseNormal, "")
+		return
+	}
+	for {
+		select {
+		case <-cn.ctx.Done():
+			if cn.c.ctx.Err() != nil {
+				cn.finalAck()
+			}
+			return
+		case m := <-cn.out:
+			if err := cn.write(cn.ctx, m); err != nil {
+				cn.fail(err, transport.CloseNormal, "")
+				return
+			}
+		case <-ping.C:
+			if err := cn.sendPing(); err != nil {
+				cn.fail(err, transport.CloseNormal, "")
+				return
+			}
+		case <-watch.C:
+			if !cn.busy.Load() && time.Since(time.Unix(0, cn.lastRecv.Load())) > 2*cn.hb {
+				cn.c.log.Warn("client: heartbeat timeout", "interval", cn.hb)
+				cn.fail(errHeartbeatTimeout, transport.CloseGoingAway, "heartbeat timeout")
+				return
+			}
+		case <-ack.C:
+			if err := cn.flushAcks(cn.ctx); err != nil {
+				cn.fail(err, transport.CloseNormal, "")
+				return
+			}
+		case <-cn.kick:
+			if err := cn.flushAcks(cn.ctx); err != nil {
+				cn.fail(err, transport.CloseNormal, "")
+				return
+			}
+		}
+	}
+}
+
+// write encodes and sends one frame.
+func (cn *connection) write(ctx context.Context, m proto.Message) error {
+	var err error
+	cn.buf, err = transport.Encode(cn.buf[:0], m, cn.comp)
+	if err != nil {
+		return fmt.Errorf("client: encode: %w", err)
+	}
+	if err := cn.conn.WriteFrame(ctx, cn.buf); err != nil {
+		return err
+	}
+	if _, ok := m.(*pb.Send); ok {
+		cn.c.stats.sent.Add(1)
+	}
+	cn.c.stats.framesOut.Add(1)
+	return nil
+}
+
+func (cn *connection) sendPing() error {
+	now := time.Now()
+	cn.mu.Lock()
+	cn.pingID++
+	id := cn.pingID
+	cn.pingSent = now
+	cn.mu.Unlock()
+	return cn.write(cn.ctx, &pb.Ping{Nonce: id, SentTimeMs: now.UnixMilli()})
+}
+
+func (cn *connection) onPong(p *pb.Pong) {
+	cn.mu.Lock()
+	ok := p.GetNonce() == cn.pingID && !cn.pingSent.IsZero()
+	sent := cn.pingSent
+	cn.mu.Unlock()
+	if ok {
+		cn.c.stats.rtt.Store(int64(time.Since(sent)))
+	}
+}
+
+// flushAcks sends a cumulative DeliveryAck for the conversations whose
+// position advanced since the last one.
+func (cn *connection) flushAcks(ctx context.Context) error {
+	pos := cn.c.recv.takeDirty()
+	if len(pos) == 0 {
+		return nil
+	}
+	if err := cn.write(ctx, &pb.DeliveryAck{Positions: pos}); err != nil {
+		cn.c.recv.remarkDirty(pos)
+		return err
+	}
+	return nil
+}
+
+// finalAck flushes acks while the client closes, bounded in time.
+func (cn *connection) finalAck() {
+	ctx, cancel := context.WithTimeout(context.Background(), finalAckWait)
+	defer cancel()
+	if err := cn.flushAcks(ctx); err != nil {
+		cn.c.log.Debug("client: final ack not sent", "err", err)
+	}
+}

@@ -1,0 +1,77 @@
+package client
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/edgegate/edgegate/transport"
+)
+
+// Stats are a Client's counters.
+type Stats struct {
+	// State is the connection state.
+	State State
+	// Transport names the current transport ("ws", "quic-stream", ...),
+	// empty while disconnected.
+	Transport string
+	// URL is where the client connects (changes after a Redirect).
+	URL string
+	// Reconnects counts sessions established after the first one.
+	Reconnects uint64
+	// RTT is the last round trip measured with Ping/Pong.
+	RTT time.Duration
+	// Sent counts Send frames written (resends included); Resent counts
+	// sends re-sent after a reconnect; Acked counts successful sends;
+	// DuplicateAcks counts acks with duplicate=true.
+	Sent, Resent, Acked, DuplicateAcks uint64
+	// Delivered counts messages handed to Messages().
+	Delivered uint64
+	// DuplicatesDropped counts redelivered messages not passed on.
+	DuplicatesDropped uint64
+	// Gaps counts out-of-order deliveries that started a SyncRequest;
+	// Skipped counts messages the server could not supply to fill them.
+	Gaps, Skipped uint64
+	// LiveDropped counts room comments the server dropped for this client
+	// (Deliver.dropped).
+	LiveDropped uint64
+	// FramesIn and FramesOut count frames on all connections.
+	FramesIn, FramesOut uint64
+	// Conn are the current connection's transport counters.
+	Conn transport.Stats
+}
+
+type counters struct {
+	reconnects, sent, resent, acked, duplicateAcks atomic.Uint64
+	delivered, duplicatesDropped, gaps, skipped    atomic.Uint64
+	liveDropped, framesIn, framesOut               atomic.Uint64
+	rtt                                            atomic.Int64
+}
+
+// Stats returns the client's counters.
+func (c *Client) Stats() Stats {
+	s := Stats{
+		State:             c.State(),
+		Reconnects:        c.stats.reconnects.Load(),
+		RTT:               time.Duration(c.stats.rtt.Load()),
+		Sent:              c.stats.sent.Load(),
+		Resent:            c.stats.resent.Load(),
+		Acked:             c.stats.acked.Load(),
+		DuplicateAcks:     c.stats.duplicateAcks.Load(),
+		Delivered:         c.stats.delivered.Load(),
+		DuplicatesDropped: c.stats.duplicatesDropped.Load(),
+		Gaps:              c.stats.gaps.Load(),
+		Skipped:           c.stats.skipped.Load(),
+		LiveDropped:       c.stats.liveDropped.Load(),
+		FramesIn:          c.stats.framesIn.Load(),
+		FramesOut:         c.stats.framesOut.Load(),
+	}
+	c.mu.Lock()
+	s.URL = c.url
+	cn := c.cur
+	c.mu.Unlock()
+	if cn != nil {
+		s.Transport = cn.conn.Transport()
+		s.Conn = cn.conn.Stats()
+	}
+	return s
+}
