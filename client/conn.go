@@ -154,6 +154,11 @@ func (cn *connection) readLoop() {
 	for {
 		b, err := cn.conn.ReadFrame(cn.ctx)
 		if err != nil {
+			if cn.ctx.Err() != nil {
+				// Ended by us (stop or fail): stop closes the conn after
+				// the writer's last ack.
+				return
+			}
 			cn.fail(err, transport.CloseNormal, "")
 			return
 		}
@@ -164,8 +169,7 @@ func (cn *connection) readLoop() {
 			case errors.Is(err, transport.ErrBadFrame):
 				cn.c.log.Warn("client: bad frame from server", "err", err)
 				cn.fail(err, transport.CloseProtocol, "bad frame")
-			case errors.Is(err, context.Canceled):
-				cn.fail(err, transport.CloseNormal, "")
+			case cn.ctx.Err() != nil:
 			default:
 				cn.fail(err, transport.CloseNormal, err.Error())
 			}
@@ -231,10 +235,18 @@ func (cn *connection) write(ctx context.Context, m proto.Message) error {
 	if err != nil {
 		return fmt.Errorf("client: encode: %w", err)
 	}
+	send, isSend := m.(*pb.Send)
+	if limit := int(cn.hello.GetMaxFrameBytes()); isSend && limit > 0 && len(cn.buf)-transport.HeaderSize > limit {
+		// The server would close the connection (4007) and the resend
+		// after the reconnect would do it again: fail the send instead.
+		cn.c.resolve(reqKey{cmid: send.GetClientMsgId()}, nil, &Error{Code: pb.ErrorCode_ERROR_CODE_TOO_LARGE,
+			Reason: fmt.Sprintf("frame of %d bytes exceeds the server's limit of %d", len(cn.buf)-transport.HeaderSize, limit)})
+		return nil
+	}
 	if err := cn.conn.WriteFrame(ctx, cn.buf); err != nil {
 		return err
 	}
-	if _, ok := m.(*pb.Send); ok {
+	if isSend {
 		cn.c.stats.sent.Add(1)
 	}
 	cn.c.stats.framesOut.Add(1)

@@ -23,14 +23,13 @@ type memShared struct {
 }
 
 type memConn struct {
-	side    int
-	in      chan []byte
-	out     chan []byte
-	sh      *memShared
-	in0     atomic.Uint64
-	out0    atomic.Uint64
-	tname   string
-	maxSize int
+	side  int
+	in    chan []byte
+	out   chan []byte
+	sh    *memShared
+	in0   atomic.Uint64
+	out0  atomic.Uint64
+	tname string
 }
 
 func memPipe(buf int) (a, b *memConn) {

@@ -199,12 +199,12 @@ func (c *Client) serve(cn *connection) error {
 		"resumed", cn.hello.GetResumed(), "transport", cn.conn.Transport())
 
 	cn.start()
+	c.setState(StateConnected)
 	select {
 	case <-c.ready:
 	default:
 		close(c.ready)
 	}
-	c.setState(StateConnected)
 	for _, r := range resend {
 		if !cn.enqueue(c.ctx, r.msg) {
 			break

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -50,7 +51,7 @@ func (c *Client) Send(ctx context.Context, conv string, body []byte) (Ack, error
 //
 // When ctx ends first the message may or may not have been stored: call
 // SendWithID again with the same id to find out without duplicating it.
-// body must not be modified until SendWithID returns.
+// body is copied; the caller may reuse it once SendWithID returns.
 func (c *Client) SendWithID(ctx context.Context, conv, clientMsgID string, body []byte) (Ack, error) {
 	if !validID(conv) {
 		return Ack{}, fmt.Errorf("%w: conversation %q", ErrInvalidID, conv)
@@ -81,6 +82,7 @@ func (c *Client) send(ctx context.Context, m *pb.Send) (Ack, error) {
 		return Ack{}, &Error{Code: pb.ErrorCode_ERROR_CODE_TOO_LARGE,
 			Reason: fmt.Sprintf("body of %d bytes exceeds the server's limit of %d", len(m.GetBody()), limit)}
 	}
+	m.Body = bytes.Clone(m.Body) // the frame may still be queued if ctx ends first
 	resp, err := c.roundTrip(ctx, func() (reqKey, proto.Message) { return reqKey{cmid: m.GetClientMsgId()}, m })
 	if err != nil {
 		return Ack{}, err

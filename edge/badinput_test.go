@@ -151,9 +151,7 @@ func TestFloodIsLimitedThenClosed(t *testing.T) {
 	if code, ok := transport.CloseStatus(c.err()); ok && code != transport.CloseCodeFor(pb.ErrorCode_ERROR_CODE_RATE_LIMITED) {
 		t.Fatalf("close %d", code)
 	}
-	if n := testutil.ToFloat64(e.srv.m.closes.WithLabelValues("flooding")); n != 1 {
-		t.Fatalf("flooding closes = %v", n)
-	}
+	waitFor(t, func() bool { return testutil.ToFloat64(e.srv.m.closes.WithLabelValues("flooding")) == 1 })
 	acks := int(testutil.ToFloat64(e.srv.m.orderedMsgs.WithLabelValues("stored")))
 	limited := testutil.ToFloat64(e.srv.m.errors.WithLabelValues(pb.ErrorCode_ERROR_CODE_RATE_LIMITED.String()))
 	if acks < 5 || acks > 10 || limited < 50 {

@@ -2,6 +2,8 @@ package edge
 
 import (
 	"testing"
+
+	"google.golang.org/protobuf/proto"
 	"time"
 
 	"github.com/edgegate/edgegate/transport/pb"
@@ -185,7 +187,7 @@ func TestPresence(t *testing.T) {
 	b.connect(e.token("bob", []string{conv}, nil, time.Hour), nil)
 	b2.connect(e.token("bob", []string{conv}, nil, time.Hour), func(c *pb.Connect) { c.DeviceId = "d2" })
 	a.send(&pb.PresenceQuery{RequestId: 1, Conversation: conv})
-	p := expect[*pb.Presence](a)
+	p := a.nextMatching(func(m proto.Message) bool { p, ok := m.(*pb.Presence); return ok && p.RequestId == 1 }).(*pb.Presence)
 	if len(p.Users) != 2 || p.Users[0].UserId != "alice" || p.Users[1].UserId != "bob" || p.Users[1].Devices != 2 {
 		t.Fatalf("presence = %v", p)
 	}
@@ -199,5 +201,30 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestPresencePushedOnTransitions(t *testing.T) {
+	e := startEdge(t, nil)
+	conv := "group:push"
+	a := e.dialRaw(t)
+	a.connect(e.token("alice", []string{conv}, nil, time.Hour), nil)
+	b := e.dialRaw(t)
+	b.connect(e.token("bob", []string{conv}, nil, time.Hour), nil)
+	p := expect[*pb.Presence](a)
+	if p.Conversation != conv || len(p.Users) != 1 || p.Users[0].UserId != "bob" || !p.Users[0].Online {
+		t.Fatalf("online push = %v", p)
+	}
+	// A second device of bob is not a transition: no push. Its leaving is
+	// not either; the last device leaving is.
+	b2 := e.dialRaw(t)
+	b2.connect(e.token("bob", []string{conv}, nil, time.Hour), func(c *pb.Connect) { c.DeviceId = "d2" })
+	b2.conn.Close(1000, "")
+	b2.closed()
+	b.conn.Close(1000, "")
+	b.closed()
+	p = expect[*pb.Presence](a)
+	if len(p.Users) != 1 || p.Users[0].UserId != "bob" || p.Users[0].Online {
+		t.Fatalf("offline push = %v", p)
 	}
 }

@@ -36,6 +36,8 @@
 //     order in a conversation; throughput comes from group commit across
 //     sessions.
 //
-// Lock order: Server.mu, roomHub.mu, room.mu, session.mu; the fan-out paths
-// take session.mu last and never block while holding it.
+// Lock order: Server.mu, then convRouter.mu or roomHub.mu then room.mu, then
+// session.mu last. Nothing calls into the router or the rooms while holding
+// a session.mu (the fan-out holds the router lock while taking session
+// locks), and nothing blocks on I/O while holding session.mu.
 package edge

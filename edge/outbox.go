@@ -62,6 +62,18 @@ func (s *session) enqueueCtrl(frame []byte) bool {
 	return true
 }
 
+// enqueueCtrlNoFail queues a best-effort notification (presence): dropped,
+// not fatal, when the control queue is full. Safe under the router lock.
+func (s *session) enqueueCtrlNoFail(frame []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || len(s.ctrl) >= s.srv.cfg.ControlQueue {
+		return
+	}
+	s.ctrl = append(s.ctrl, frame)
+	s.kickLocked()
+}
+
 // notify queues committed messages of one conversation (fan-out path; must
 // not block).
 func (s *session) notify(cs *convSub, msgs []*pb.Message) {
@@ -110,8 +122,7 @@ func (s *session) enqueueLive(f *transport.SharedFrame) {
 // kickLocked starts the writer goroutine if it is not running.
 func (s *session) kickLocked() {
 	if !s.writing && !s.closed {
-		s.writing = true
-		s.srv.goFunc(s.writeLoop)
+		s.writing = s.srv.goFunc(s.writeLoop)
 	}
 }
 
@@ -249,9 +260,9 @@ func (s *session) deliverConv(cs *convSub) error {
 			}
 			return nil
 		}
-		if err := s.writeDeliver(msgs); err != nil {
-			return err
-		}
+		// sent moves before the write: a fast client may ack these before
+		// the write call returns, and acks are capped at sent. If the
+		// write fails the connection is gone and sent no longer matters.
 		s.mu.Lock()
 		if last := msgs[len(msgs)-1].Seq; last > cs.sent {
 			cs.sent = last
@@ -261,6 +272,9 @@ func (s *session) deliverConv(cs *convSub) error {
 		}
 		again := cs.catchup || len(cs.pending) > 0
 		s.mu.Unlock()
+		if err := s.writeDeliver(msgs); err != nil {
+			return err
+		}
 		if !again {
 			return nil
 		}

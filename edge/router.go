@@ -4,6 +4,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/edgegate/edgegate/transport"
 	"github.com/edgegate/edgegate/transport/pb"
 )
 
@@ -40,6 +41,37 @@ func (r *convRouter) add(conv string, s *session, cs *convSub) {
 		}
 	}
 	r.subs[conv] = append(list, subEntry{s, cs})
+	r.presenceChangedLocked(conv, s.user, s, true)
+}
+
+// presenceChangedLocked tells the conversation's other local subscribers
+// when a user's first device comes online or its last one leaves. Only
+// transitions are sent, so a user's extra devices cost nothing.
+func (r *convRouter) presenceChangedLocked(conv, user string, except *session, joined bool) {
+	list := r.subs[conv]
+	devices := uint32(0)
+	for _, e := range list {
+		if e.s.user == user {
+			devices++
+		}
+	}
+	if (joined && devices != 1) || (!joined && devices != 0) {
+		return
+	}
+	var frame []byte
+	for _, e := range list {
+		if e.s.user == user || e.s == except {
+			continue
+		}
+		if frame == nil {
+			var err error
+			frame, err = transport.Encode(nil, &pb.Presence{Conversation: conv, Users: []*pb.PresenceUser{{UserId: user, Devices: devices, Online: devices > 0}}}, nil)
+			if err != nil {
+				return
+			}
+		}
+		e.s.enqueueCtrlNoFail(frame)
+	}
 }
 
 func (r *convRouter) remove(conv string, s *session) {
@@ -59,6 +91,7 @@ func (r *convRouter) remove(conv string, s *session) {
 		delete(r.subs, conv)
 	} else {
 		r.subs[conv] = list
+		r.presenceChangedLocked(conv, s.user, s, false)
 	}
 }
 

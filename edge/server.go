@@ -70,6 +70,8 @@ type Server struct {
 	draining   atomic.Bool
 	quit       chan struct{}
 	closeOnce  sync.Once
+	goMu       sync.Mutex // guards goClosed and wg.Add against Close's wg.Wait
+	goClosed   bool
 	wg         sync.WaitGroup
 }
 
@@ -213,13 +215,20 @@ func (srv *Server) APIKey() string {
 // HMACSecret returns the HS256 secret (generated in Dev mode).
 func (srv *Server) HMACSecret() []byte { return srv.cfg.AuthHMACSecret }
 
-// goFunc runs f in a goroutine that Close waits for.
-func (srv *Server) goFunc(f func()) {
+// goFunc runs f in a goroutine that Close waits for. It reports false, and
+// runs nothing, once Close has begun.
+func (srv *Server) goFunc(f func()) bool {
+	srv.goMu.Lock()
+	defer srv.goMu.Unlock()
+	if srv.goClosed {
+		return false
+	}
 	srv.wg.Add(1)
 	go func() {
 		defer srv.wg.Done()
 		f()
 	}()
+	return true
 }
 
 // background flushes positions, sweeps expired detached sessions and
@@ -411,6 +420,15 @@ func (srv *Server) Close() error {
 		}
 		srv.mu.Unlock()
 		close(srv.quit)
+		srv.goMu.Lock()
+		srv.goClosed = true
+		srv.goMu.Unlock()
+		// Sessions that finished their handshake while Close ran.
+		srv.mu.Lock()
+		for _, s := range srv.sessions {
+			s.fail(transport.CloseGoingAway, "shutdown")
+		}
+		srv.mu.Unlock()
 		srv.wg.Wait()
 		err = errors.Join(srv.local.Close(), srv.store.Close())
 	})

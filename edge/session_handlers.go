@@ -193,11 +193,12 @@ func (s *session) handleSubscribe(m *pb.Subscribe) {
 	s.sendMsg(reply)
 }
 
-// subscribeConv adds or repositions a conversation subscription.
+// subscribeConv adds or repositions a conversation subscription. Called
+// from the read loop only.
 func (s *session) subscribeConv(conv string, start uint64) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return
 	}
 	cs, ok := s.convs[conv]
@@ -210,21 +211,27 @@ func (s *session) subscribeConv(conv string, start uint64) {
 			cs.catchup = true
 			s.markDirtyLocked(cs)
 		}
+		s.mu.Unlock()
 		return
 	}
 	cs = &convSub{conv: conv, sent: start, acked: start, catchup: true}
 	s.convs[conv] = cs
+	s.mu.Unlock()
+	// Not under s.mu: the fan-out takes the router lock, then session locks.
 	s.srv.router.add(conv, s, cs)
+	s.mu.Lock()
 	s.markDirtyLocked(cs)
+	s.mu.Unlock()
 }
 
 func (s *session) handleUnsubscribe(m *pb.Unsubscribe) {
+	var drop []string
 	s.mu.Lock()
 	for _, c := range m.Conversations {
 		if cs, ok := s.convs[c]; ok {
 			cs.removed = true
 			delete(s.convs, c)
-			s.srv.router.remove(c, s)
+			drop = append(drop, c)
 		}
 	}
 	var leave []*room
@@ -234,6 +241,9 @@ func (s *session) handleUnsubscribe(m *pb.Unsubscribe) {
 		}
 	}
 	s.mu.Unlock()
+	for _, c := range drop {
+		s.srv.router.remove(c, s)
+	}
 	for _, rm := range leave {
 		s.srv.rooms.leave(rm, s)
 	}

@@ -29,14 +29,21 @@ func (srv *Server) serveConn(conn transport.Conn, remote string) <-chan struct{}
 	srv.m.connections.WithLabelValues(tname).Inc()
 	srv.handshakes.Add(1)
 	done := make(chan struct{})
-	srv.goFunc(func() {
+	run := func(reason string) {
 		defer close(done)
 		defer srv.conns.Release()
 		defer srv.m.connections.WithLabelValues(tname).Dec()
-		reason := s.readLoop()
+		if reason == "" {
+			reason = s.readLoop()
+		}
 		srv.m.closes.WithLabelValues(reason).Inc()
 		srv.endSession(s)
-	})
+	}
+	if !srv.goFunc(func() { run("") }) {
+		// The node is closing.
+		s.fail(transport.CloseGoingAway, "shutdown")
+		run("shutdown")
+	}
 	return done
 }
 
@@ -191,9 +198,13 @@ func (srv *Server) handshake(conn transport.Conn, remote string) (*session, erro
 		Subscribed:           subscribed,
 		Rooms:                joined,
 	})
-	s.mu.Lock()
+	// The router is never called with session.mu held: fan-out holds the
+	// router lock while taking session locks.
 	for _, cs := range s.convs {
 		srv.router.add(cs.conv, s, cs)
+	}
+	s.mu.Lock()
+	for _, cs := range s.convs {
 		if cs.catchup {
 			s.markDirtyLocked(cs)
 		}

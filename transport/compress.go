@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/klauspost/compress/s2"
@@ -41,9 +42,14 @@ func (c *Compressor) threshold() int {
 }
 
 // zstd encoders and decoders are safe for concurrent EncodeAll/DecodeAll.
+//
+// The encoder writes single-segment frames: only those always carry the
+// frame content size (the library omits it below 256 bytes otherwise), and
+// decompress requires it to bound the allocation before decoding.
 var (
 	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithEncoderConcurrency(1), zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false))
+		zstd.WithEncoderConcurrency(1), zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false),
+		zstd.WithSingleSegment(true))
 	// WithDecodeAllCapLimit makes DecodeAll stop at cap(dst): decompress
 	// sizes dst from the first frame's content size, so a payload that
 	// appends further frames (each claiming a large size) cannot make the
@@ -82,6 +88,9 @@ func decompress(b []byte, isZstd bool, max int) ([]byte, error) {
 			return nil, fmt.Errorf("%w: decompressed payload of %d bytes, limit %d", ErrTooLarge, h.FrameContentSize, max)
 		}
 		out, err := zdec.DecodeAll(b, make([]byte, 0, h.FrameContentSize))
+		if errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+			return nil, fmt.Errorf("%w: zstd payload decompresses past its declared %d bytes", ErrTooLarge, h.FrameContentSize)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: zstd: %v", ErrDecompress, err)
 		}

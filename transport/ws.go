@@ -179,7 +179,7 @@ func (c *wsConn) readError(err error, interrupted bool, ctx context.Context, has
 		return err
 	case interrupted && ctx.Err() != nil:
 		return fmt.Errorf("transport: read: %w", ctx.Err())
-	case errors.Is(err, os.ErrDeadlineExceeded):
+	case isTimeout(err):
 		if hasDeadline && !time.Now().Before(deadline) {
 			return fmt.Errorf("transport: read: %w", context.DeadlineExceeded)
 		}
@@ -246,8 +246,11 @@ func (c *wsConn) write(ctx context.Context, n int, do func() error) error {
 			return errClosed
 		case interrupted && ctx.Err() != nil:
 			return fmt.Errorf("transport: write: %w", ctx.Err())
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			return fmt.Errorf("transport: write timeout: %w", err)
+		case isTimeout(err):
+			if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+				return fmt.Errorf("transport: write: %w", context.DeadlineExceeded)
+			}
+			return fmt.Errorf("transport: write timeout (%v): %w", err, os.ErrDeadlineExceeded)
 		}
 		return fmt.Errorf("transport: write: %w", err)
 	}
@@ -327,3 +330,14 @@ func (c *wsConn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }
 
 // Transport implements Conn.
 func (c *wsConn) Transport() string { return "ws" }
+
+// isTimeout reports whether err is a deadline expiry. gorilla/websocket
+// replaces temporary net errors (deadlines among them) with its own type,
+// which no longer wraps os.ErrDeadlineExceeded but still says Timeout().
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

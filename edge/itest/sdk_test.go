@@ -29,27 +29,6 @@ func dialClient(t *testing.T, url, user, device string, convs, rooms []string) *
 	return c
 }
 
-// receive reads n messages of conv from c, failing after timeout.
-func receive(t *testing.T, c *client.Client, conv string, n int, timeout time.Duration) []*pb.Message {
-	t.Helper()
-	var out []*pb.Message
-	deadline := time.After(timeout)
-	for len(out) < n {
-		select {
-		case m, ok := <-c.Messages():
-			if !ok {
-				t.Fatalf("messages closed after %d of %d", len(out), n)
-			}
-			if m.Conversation == conv {
-				out = append(out, m)
-			}
-		case <-deadline:
-			t.Fatalf("received %d of %d messages of %s", len(out), n, conv)
-		}
-	}
-	return out
-}
-
 func checkOrder(t *testing.T, msgs []*pb.Message, from uint64) {
 	t.Helper()
 	for i, m := range msgs {

@@ -1,0 +1,264 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgegate/edgegate/bench/hist"
+	"github.com/edgegate/edgegate/client"
+)
+
+// RunChat runs the chat scenario: co.Pairs 1:1 conversations
+// (dm:bench-<run>-<i>) of two clients each; each side sends co.Rate
+// messages/s to the other and waits for each ack (durable store) before the
+// next. Receivers check delivery latency, loss, duplicates and order per
+// conversation. procs > 1 spreads the pairs over child processes, which
+// start sending together.
+func RunChat(ctx context.Context, o Options, co ChatOptions, procs int, spawn Spawner) (*Result, error) {
+	if err := co.Validate(); err != nil {
+		return nil, err
+	}
+	co = co.withDefaults()
+	e, err := newEnv(o)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := buildParts(e, "chat", co.Pairs, procs, spawn, childSpec{Chat: &co}, newChatPart(co))
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	connected, failed, cerr := connectParts(ctx, parts)
+	connectS := since(start)
+	if connected == 0 {
+		abortParts(parts)
+		return nil, fmt.Errorf("loadgen: chat: no client connected: %w", cerr)
+	}
+	before, err := e.scrape(ctx)
+	if err != nil {
+		abortParts(parts)
+		return nil, fmt.Errorf("loadgen: chat: reading server metrics: %w", err)
+	}
+	sendStart := time.Now()
+	res, err := finishParts(ctx, parts, finishMsg{})
+	if err != nil {
+		return nil, err
+	}
+	dur := time.Since(sendStart)
+	after, serr := e.scrape(ctx)
+	if serr != nil {
+		res.addError("metrics: %v", serr)
+	}
+	res.Scenario, res.RunID, res.Addrs, res.Procs = "chat", e.o.RunID, e.o.Addrs, max(1, procs)
+	res.Connections, res.ConnectErrors, res.ConnectS = connected, failed, connectS
+	if cerr != nil {
+		res.addError("connect: %v", cerr)
+	}
+	res.Pairs = co.Pairs
+	res.ServerRSSBytes = after.RSSBytes
+	res.ServerCPUSeconds = after.CPUSeconds - before.CPUSeconds
+	res.ServerConnections = after.Connections
+	res.DurationS = dur.Seconds()
+	res.finalize(e.o.Duration)
+	return res, nil
+}
+
+// chatSide is one client of a pair. Receive fields are owned by the
+// receive goroutine, send fields by the send goroutine, until finish has
+// waited for both.
+type chatSide struct {
+	c      *client.Client
+	user   string
+	conv   string
+	stream uint32 // this side's stream id; the peer's is stream^1
+
+	// receive
+	check       StreamCheck
+	lastConvSeq uint64
+	reordered   uint64 // conversation seq went backwards or repeated
+	invalid     uint64
+
+	// send
+	sent, acked, errors uint64
+	failed              []uint64
+	firstErr            error
+}
+
+func msgID(run string, stream uint32, seq uint64) string {
+	return fmt.Sprintf("b-%s-%d-%d", run, stream, seq)
+}
+
+// chatPart holds n pairs.
+type chatPart struct {
+	e       *env
+	co      ChatOptions
+	base, n int
+
+	cls       []*client.Client
+	sides     []chatSide // 2 per pair: index 2*local + side
+	recvWG    sync.WaitGroup
+	latency   *hist.Histogram
+	ack       *hist.Histogram
+	delivered atomic.Uint64
+}
+
+func newChatPart(co ChatOptions) newPartFunc {
+	return func(e *env, base, n int) part {
+		return &chatPart{e: e, co: co, base: base, n: n, latency: hist.New(), ack: hist.New()}
+	}
+}
+
+func (p *chatPart) connect(ctx context.Context) (int, int, error) {
+	run := p.e.o.RunID
+	p.sides = make([]chatSide, 2*p.n)
+	for i := range p.sides {
+		pair := p.base + i/2
+		s := &p.sides[i]
+		s.user = fmt.Sprintf("u-%s-%d-%c", run, pair, 'a'+rune(i%2))
+		s.conv = fmt.Sprintf("dm:bench-%s-%d", run, pair)
+		s.stream = uint32(2*p.base + i)
+	}
+	cls, failed, err := p.e.connectAll(ctx, 2*p.base, 2*p.n, func(gi int) clientSpec {
+		s := &p.sides[gi-2*p.base]
+		return clientSpec{index: gi, user: s.user, convs: []string{s.conv}, buffer: 256}
+	}, func(_ context.Context, local int, c *client.Client) error {
+		s := &p.sides[local]
+		s.c = c
+		p.recvWG.Go(func() { p.receive(s) })
+		return nil
+	})
+	p.cls = cls
+	return countLive(cls), failed, err
+}
+
+func (p *chatPart) receive(s *chatSide) {
+	run := p.e.o.RunID
+	peer := s.stream ^ 1
+	for m := range s.c.Messages() {
+		if m.GetConversation() != s.conv {
+			s.invalid++
+			continue
+		}
+		if seq := m.GetSeq(); seq <= s.lastConvSeq {
+			s.reordered++
+		} else {
+			s.lastConvSeq = seq
+		}
+		if m.GetSender() == s.user {
+			continue // our own message, echoed to every subscriber
+		}
+		b, err := DecodeBody(m.GetBody())
+		if err != nil || b.Stream != peer || m.GetClientMsgId() != msgID(run, b.Stream, b.Seq) {
+			s.invalid++
+			continue
+		}
+		p.latency.Record(time.Now().UnixNano() - b.SentUnixNano)
+		if s.check.Observe(b.Seq) {
+			p.delivered.Add(1)
+		}
+	}
+}
+
+// send is one side's paced, sequential send loop.
+func (p *chatPart) send(ctx context.Context, s *chatSide) {
+	run := p.e.o.RunID
+	interval := time.Duration(float64(time.Second) / p.co.Rate)
+	buf := make([]byte, 0, p.co.Size)
+	// Spread the sides' first sends over one interval.
+	next := time.Now().Add(time.Duration(uint64(s.stream) * 7919 % uint64(max(interval, 1))))
+	for seq := uint64(1); ; seq++ {
+		if wait := time.Until(next); wait > 0 {
+			if sleepCtx(ctx, wait) != nil {
+				return
+			}
+		} else if -wait > time.Second {
+			next = time.Now()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		next = next.Add(interval)
+		t0 := time.Now()
+		buf = AppendBody(buf[:0], Body{Stream: s.stream, Seq: seq, SentUnixNano: t0.UnixNano()}, p.co.Size)
+		s.sent++
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		_, err := s.c.SendWithID(sctx, s.conv, msgID(run, s.stream, seq), buf)
+		cancel()
+		if err != nil {
+			s.errors++
+			s.failed = append(s.failed, seq)
+			if s.firstErr == nil {
+				s.firstErr = err
+			}
+			if errors.Is(err, client.ErrClosed) {
+				return
+			}
+			continue
+		}
+		p.ack.RecordDuration(time.Since(t0))
+		s.acked++
+	}
+}
+
+// finish runs the send phase (Duration), waits up to Drain for every acked
+// message to reach its peer, closes the clients and accounts.
+func (p *chatPart) finish(ctx context.Context, _ finishMsg) (*Result, error) {
+	sctx, cancel := context.WithTimeout(ctx, p.e.o.Duration)
+	var sendWG sync.WaitGroup
+	for i := range p.sides {
+		if s := &p.sides[i]; s.c != nil && p.sides[i^1].c != nil {
+			sendWG.Go(func() { p.send(sctx, s) })
+		}
+	}
+	sendWG.Wait()
+	cancel()
+	var acked uint64
+	for i := range p.sides {
+		acked += p.sides[i].acked
+	}
+	deadline := time.Now().Add(p.e.o.Drain)
+	for p.delivered.Load() < acked && time.Now().Before(deadline) {
+		if sleepCtx(ctx, 10*time.Millisecond) != nil {
+			break
+		}
+	}
+	r := &Result{latency: p.latency, ackLatency: p.ack, Reconnects: reconnects(p.cls)}
+	p.e.closeAll(p.cls)
+	p.recvWG.Wait()
+	for i := range p.sides {
+		s, peer := &p.sides[i], &p.sides[i^1]
+		r.Sent += s.sent
+		r.Acked += s.acked
+		r.SendErrors += s.errors
+		if s.firstErr != nil {
+			r.addError("send %s: %v", s.user, s.firstErr)
+		}
+		if s.c == nil {
+			continue
+		}
+		r.Expected += peer.acked
+		r.Delivered += s.check.Delivered()
+		r.Duplicates += s.check.Duplicates()
+		r.Reordered += s.check.Reordered() + s.reordered
+		r.Invalid += s.invalid + s.check.Invalid()
+		lost := s.check.Lost(peer.sent)
+		for _, f := range peer.failed {
+			if !s.check.Has(f) {
+				lost--
+			}
+		}
+		r.Lost += lost
+	}
+	p.cls = nil
+	return r, nil
+}
+
+func (p *chatPart) abort() {
+	p.e.closeAll(p.cls)
+	p.recvWG.Wait()
+	p.cls = nil
+}

@@ -1,0 +1,207 @@
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/edgegate/edgegate/client"
+	"github.com/edgegate/edgegate/edge/auth"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultDuration        = 10 * time.Second
+	DefaultDrain           = 3 * time.Second
+	DefaultDialConcurrency = 200
+	DefaultConnectTimeout  = 5 * time.Minute
+	DefaultSettle          = 15 * time.Second
+	DefaultRoomsRate       = 20
+	DefaultChatRate        = 1
+	DefaultBodySize        = 64
+)
+
+// ErrConfig is wrapped by every Validate error.
+var ErrConfig = errors.New("loadgen: invalid options")
+
+// Options are the settings shared by every scenario. The zero value of
+// every field except Addrs and Secret is usable.
+type Options struct {
+	// Addrs are the edges' host:port. Clients are spread over them
+	// round-robin. Required.
+	Addrs []string
+	// Secret is the edges' HS256 token secret; tokens are minted with it.
+	// Required.
+	Secret []byte
+	// APIKey, when set, is sent as "Authorization: Bearer" when scraping
+	// /metrics.
+	APIKey string
+	// Duration bounds the send phase. Default 10 s.
+	Duration time.Duration
+	// Drain is how long to wait after the send phase for outstanding
+	// deliveries. Default 3 s.
+	Drain time.Duration
+	// RunID names this run's users, conversations and rooms. Default: a
+	// random id, so runs never see each other's data.
+	RunID string
+	// SourceIPs > 1 spreads connections over local addresses 127.0.0.1 ..
+	// 127.0.0.N (edges must then be on loopback). One source address
+	// gives at most ~28k connections towards one edge. Default 1: the
+	// kernel chooses.
+	SourceIPs int
+	// DialConcurrency bounds connection attempts in flight. Default 200.
+	DialConcurrency int
+	// ConnectTimeout bounds the whole connect phase. Default 5 min.
+	ConnectTimeout time.Duration
+	// Logger receives progress logs. Default: discard.
+	Logger *slog.Logger `json:"-"`
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	var errs []error
+	if len(o.Addrs) == 0 {
+		errs = append(errs, errors.New("at least one edge address is required"))
+	}
+	for _, a := range o.Addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil || strings.Contains(a, "/") {
+			errs = append(errs, fmt.Errorf("address %q is not host:port", a))
+		}
+	}
+	if len(o.Secret) == 0 {
+		errs = append(errs, errors.New("the edge's HMAC secret is required to mint tokens"))
+	}
+	if o.Duration < 0 || o.Drain < 0 || o.ConnectTimeout < 0 {
+		errs = append(errs, errors.New("durations must not be negative"))
+	}
+	if o.SourceIPs < 0 || o.SourceIPs > 254 {
+		errs = append(errs, fmt.Errorf("source IPs %d not in [0, 254]", o.SourceIPs))
+	}
+	if o.DialConcurrency < 0 {
+		errs = append(errs, errors.New("dial concurrency must not be negative"))
+	}
+	if o.RunID != "" && !auth.ValidID("u-"+o.RunID+"-000000-x") {
+		errs = append(errs, fmt.Errorf("run id %q: use [A-Za-z0-9._-], at most 100 bytes", o.RunID))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.Duration == 0 {
+		o.Duration = DefaultDuration
+	}
+	if o.Drain == 0 {
+		o.Drain = DefaultDrain
+	}
+	if o.DialConcurrency == 0 {
+		o.DialConcurrency = DefaultDialConcurrency
+	}
+	if o.ConnectTimeout == 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.SourceIPs == 0 {
+		o.SourceIPs = 1
+	}
+	if o.RunID == "" {
+		o.RunID = client.NewMessageID()[:12]
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// IdleOptions configure the idle scenario.
+type IdleOptions struct {
+	// Conns is the number of idle connections. Required (> 0).
+	Conns int
+	// Settle bounds the wait for the server's RSS to stop moving after
+	// the connections are up. Default 15 s.
+	Settle time.Duration
+}
+
+// Validate checks the options.
+func (o *IdleOptions) Validate() error {
+	if o.Conns <= 0 {
+		return fmt.Errorf("%w: idle: --conns must be positive", ErrConfig)
+	}
+	if o.Settle < 0 {
+		return fmt.Errorf("%w: idle: settle must not be negative", ErrConfig)
+	}
+	return nil
+}
+
+// RoomsOptions configure the rooms scenario.
+type RoomsOptions struct {
+	// Viewers is the number of viewer clients. Required (> 0).
+	Viewers int
+	// Rate is comments per second from the publisher. Default 20.
+	Rate float64
+	// Size is the comment body size in bytes (at least BodyHeaderSize).
+	// Default 64.
+	Size int
+}
+
+// Validate checks the options.
+func (o *RoomsOptions) Validate() error {
+	if o.Viewers <= 0 {
+		return fmt.Errorf("%w: rooms: --viewers must be positive", ErrConfig)
+	}
+	if o.Rate < 0 || o.Rate > 1e6 {
+		return fmt.Errorf("%w: rooms: --rate %v not in (0, 1e6]", ErrConfig, o.Rate)
+	}
+	if o.Size != 0 && (o.Size < BodyHeaderSize || o.Size > 1<<20) {
+		return fmt.Errorf("%w: rooms: --size %d not in [%d, 1 MiB]", ErrConfig, o.Size, BodyHeaderSize)
+	}
+	return nil
+}
+
+func (o RoomsOptions) withDefaults() RoomsOptions {
+	if o.Rate == 0 {
+		o.Rate = DefaultRoomsRate
+	}
+	if o.Size == 0 {
+		o.Size = DefaultBodySize
+	}
+	return o
+}
+
+// ChatOptions configure the chat scenario.
+type ChatOptions struct {
+	// Pairs is the number of 1:1 conversations. Required (> 0).
+	Pairs int
+	// Rate is messages per second sent by each side. Default 1.
+	Rate float64
+	// Size is the message body size (at least BodyHeaderSize). Default 64.
+	Size int
+}
+
+// Validate checks the options.
+func (o *ChatOptions) Validate() error {
+	if o.Pairs <= 0 {
+		return fmt.Errorf("%w: chat: --pairs must be positive", ErrConfig)
+	}
+	if o.Rate < 0 || o.Rate > 1e5 {
+		return fmt.Errorf("%w: chat: --rate %v not in (0, 1e5]", ErrConfig, o.Rate)
+	}
+	if o.Size != 0 && (o.Size < BodyHeaderSize || o.Size > 1<<20) {
+		return fmt.Errorf("%w: chat: --size %d not in [%d, 1 MiB]", ErrConfig, o.Size, BodyHeaderSize)
+	}
+	return nil
+}
+
+func (o ChatOptions) withDefaults() ChatOptions {
+	if o.Rate == 0 {
+		o.Rate = DefaultChatRate
+	}
+	if o.Size == 0 {
+		o.Size = DefaultBodySize
+	}
+	return o
+}

@@ -1,0 +1,157 @@
+package loadgen
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/edgegate/edgegate/bench/hist"
+)
+
+// Percentiles are latency figures in milliseconds.
+type Percentiles struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+	// Count is the number of samples.
+	Count uint64 `json:"count"`
+}
+
+func percentiles(h *hist.Histogram) Percentiles {
+	ms := func(ns int64) float64 { return float64(ns) / 1e6 }
+	return Percentiles{
+		P50: ms(h.Quantile(0.5)), P90: ms(h.Quantile(0.9)), P99: ms(h.Quantile(0.99)),
+		P999: ms(h.Quantile(0.999)), Max: ms(h.Max()), Count: h.Count(),
+	}
+}
+
+// Result is the outcome of one scenario run, printed as one JSON object.
+// Fields without omitempty are present for every scenario.
+type Result struct {
+	Scenario string   `json:"scenario"`
+	RunID    string   `json:"run_id"`
+	Addrs    []string `json:"addrs"`
+	Procs    int      `json:"procs"`
+
+	// Connections counts clients connected; ConnectErrors those that
+	// could not connect within the connect timeout; Reconnects sessions
+	// re-established during the run (should be 0).
+	Connections   int     `json:"connections"`
+	ConnectErrors int     `json:"connect_errors"`
+	Reconnects    uint64  `json:"reconnects"`
+	ConnectS      float64 `json:"connect_s"`
+
+	// Sent counts messages handed to Send, Acked those acknowledged,
+	// Delivered distinct messages received, Expected those that should
+	// have been received (acked x receivers), Lost = expected messages
+	// never received, Duplicates repeated receptions, Reordered receptions
+	// below an already received sequence of the same sender.
+	Sent       uint64 `json:"sent"`
+	Acked      uint64 `json:"acked"`
+	SendErrors uint64 `json:"send_errors"`
+	Delivered  uint64 `json:"delivered"`
+	Expected   uint64 `json:"expected"`
+	Lost       uint64 `json:"lost"`
+	Duplicates uint64 `json:"duplicates"`
+	Reordered  uint64 `json:"reordered"`
+	// Invalid counts received bodies that were not benchmark bodies.
+	Invalid uint64 `json:"invalid"`
+
+	// ThroughputMsgsPerS is acked messages per second of send phase.
+	ThroughputMsgsPerS float64 `json:"throughput_msgs_per_s"`
+	// Latency is delivery latency (receive time - send time).
+	Latency Percentiles `json:"latency_ms"`
+
+	// ServerRSSBytes is the edges' resident memory (summed over edges)
+	// at the end of the run; ServerCPUSeconds the CPU they used during
+	// the measured phase.
+	ServerRSSBytes   uint64  `json:"server_rss_bytes"`
+	ServerCPUSeconds float64 `json:"server_cpu_seconds"`
+	// ServerConnections is edgegate_connections at the end of the run.
+	ServerConnections float64 `json:"server_connections"`
+	// DurationS is the measured phase's length (send phase plus drain;
+	// for idle, the connect phase plus settling).
+	DurationS float64 `json:"duration_s"`
+
+	// idle
+	RSSBeforeBytes uint64   `json:"rss_before_bytes,omitempty"`
+	RSSAfterBytes  uint64   `json:"rss_after_bytes,omitempty"`
+	BytesPerConn   *float64 `json:"bytes_per_conn,omitempty"`
+
+	// rooms
+	Viewers       int     `json:"viewers,omitempty"`
+	RateTarget    float64 `json:"rate_target,omitempty"`
+	BodyBytes     int     `json:"body_bytes,omitempty"`
+	DeliveredPerS float64 `json:"delivered_per_s,omitempty"`
+	// ServerDropped counts comments the edge dropped for slow viewers
+	// (Deliver.dropped); they are part of Lost.
+	ServerDropped uint64 `json:"server_dropped,omitempty"`
+
+	// chat
+	Pairs      int          `json:"pairs,omitempty"`
+	AckLatency *Percentiles `json:"ack_latency_ms,omitempty"`
+
+	// Errors are sample error messages (at most a few).
+	Errors []string `json:"errors,omitempty"`
+
+	latency, ackLatency *hist.Histogram
+}
+
+const maxErrors = 5
+
+func (r *Result) addError(format string, args ...any) {
+	if len(r.Errors) < maxErrors {
+		r.Errors = append(r.Errors, fmt.Sprintf(format, args...))
+	}
+}
+
+// finalize computes the derived fields.
+func (r *Result) finalize(sendPhase time.Duration) {
+	if r.latency != nil {
+		r.Latency = percentiles(r.latency)
+	}
+	if r.ackLatency != nil {
+		p := percentiles(r.ackLatency)
+		r.AckLatency = &p
+	}
+	if s := sendPhase.Seconds(); s > 0 {
+		r.ThroughputMsgsPerS = float64(r.Acked) / s
+	}
+	if r.Scenario == "rooms" && r.DurationS > 0 {
+		r.DeliveredPerS = float64(r.Delivered) / r.DurationS
+	}
+}
+
+// WriteText prints a human-readable summary.
+func (r *Result) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "scenario %s (run %s) against %s, %d process(es)\n", r.Scenario, r.RunID, strings.Join(r.Addrs, ","), r.Procs)
+	fmt.Fprintf(&b, "  connections   %d (errors %d, reconnects %d, connect %.1fs)\n", r.Connections, r.ConnectErrors, r.Reconnects, r.ConnectS)
+	if r.Scenario != "idle" {
+		fmt.Fprintf(&b, "  sent/acked    %d / %d (send errors %d), %.1f msg/s\n", r.Sent, r.Acked, r.SendErrors, r.ThroughputMsgsPerS)
+		fmt.Fprintf(&b, "  delivered     %d of %d expected: lost %d, duplicates %d, reordered %d, invalid %d\n",
+			r.Delivered, r.Expected, r.Lost, r.Duplicates, r.Reordered, r.Invalid)
+		l := r.Latency
+		fmt.Fprintf(&b, "  latency ms    p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", l.P50, l.P90, l.P99, l.P999, l.Max)
+		if a := r.AckLatency; a != nil {
+			fmt.Fprintf(&b, "  ack ms        p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", a.P50, a.P90, a.P99, a.P999, a.Max)
+		}
+		if r.Scenario == "rooms" {
+			fmt.Fprintf(&b, "  rooms         %d viewers, %.0f comments/s of %d B, %.0f deliveries/s, server dropped %d\n",
+				r.Viewers, r.RateTarget, r.BodyBytes, r.DeliveredPerS, r.ServerDropped)
+		}
+	}
+	if r.BytesPerConn != nil {
+		fmt.Fprintf(&b, "  memory        RSS %d -> %d bytes: %.0f bytes/conn\n", r.RSSBeforeBytes, r.RSSAfterBytes, *r.BytesPerConn)
+	}
+	fmt.Fprintf(&b, "  server        RSS %.1f MiB, CPU %.2fs over %.1fs, %v connections\n",
+		float64(r.ServerRSSBytes)/(1<<20), r.ServerCPUSeconds, r.DurationS, r.ServerConnections)
+	for _, e := range r.Errors {
+		fmt.Fprintf(&b, "  error: %s\n", e)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,78 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/edgegate/edgegate/bench/metrics"
+)
+
+// scrape reads every edge's /metrics and sums the figures.
+func (e *env) scrape(ctx context.Context) (metrics.NodeStats, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var sum metrics.NodeStats
+	var errs []error
+	for _, a := range e.o.Addrs {
+		n, err := e.scraper.ScrapeNode(ctx, "http://"+a+"/metrics")
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		sum.RSSBytes += n.RSSBytes
+		sum.CPUSeconds += n.CPUSeconds
+		sum.Connections += n.Connections
+	}
+	return sum, errors.Join(errs...)
+}
+
+// settle polls the edges until their RSS stops moving (three consecutive
+// samples within 1% or 256 KiB of each other) and, when the edges export
+// edgegate_connections, at least wantConns are open — or until max has
+// passed. It returns the last sample.
+func (e *env) settle(ctx context.Context, wantConns int, maxWait time.Duration) (metrics.NodeStats, error) {
+	deadline := time.Now().Add(maxWait)
+	const interval = 500 * time.Millisecond
+	var last metrics.NodeStats
+	stable := 0
+	for i := 0; ; i++ {
+		n, err := e.scrape(ctx)
+		if err != nil {
+			return n, err
+		}
+		if i > 0 {
+			d := math.Abs(float64(n.RSSBytes) - float64(last.RSSBytes))
+			if d <= max(0.01*float64(last.RSSBytes), 256<<10) {
+				stable++
+			} else {
+				stable = 0
+			}
+		}
+		last = n
+		connsOK := n.Connections == 0 || n.Connections >= float64(wantConns)
+		if (stable >= 3 && connsOK) || !time.Now().Before(deadline) {
+			return last, nil
+		}
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return last, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,216 @@
+// Command edgebench is edgegate's load generator: it drives real client SDK
+// connections against running edges and prints a summary, or with --json
+// exactly one JSON object on stdout. Progress logs go to stderr.
+//
+//	edgebench idle  --addr 127.0.0.1:8080 --secret S --conns 10000 --json
+//	edgebench rooms --addr 127.0.0.1:8080 --secret S --viewers 1000 --rate 50 --size 64
+//	edgebench chat  --addr 127.0.0.1:8080 --secret S --pairs 100 --rate 5
+//
+// See bench/README.md for every flag and how to reproduce the numbers.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/edgegate/edgegate/bench/loadgen"
+)
+
+const usage = `usage: edgebench <scenario> [flags]
+
+scenarios:
+  idle   --conns N                       idle subscribed connections; server bytes per connection
+  rooms  --viewers N --rate R --size B   one room, one publisher, N viewers
+  chat   --pairs N --rate R --size B     N 1:1 conversations, both sides sending with acks
+
+run "edgebench <scenario> -h" for the flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	if _, err := loadgen.RaiseFileLimit(); err != nil {
+		fmt.Fprintln(stderr, "edgebench: warning:", err)
+	}
+	if args[0] == "child" {
+		// Internal: one share of a --procs run; see loadgen.ServeChild.
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		if err := loadgen.ServeChild(ctx, os.Stdin, stdout, log); err != nil {
+			fmt.Fprintln(stderr, "edgebench child:", err)
+			return 1
+		}
+		return 0
+	}
+	res, err := runScenario(ctx, args[0], args[1:], stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "edgebench:", err)
+		return 1
+	}
+	if res.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(res.r)
+	} else {
+		err = res.r.WriteText(stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "edgebench:", err)
+		return 1
+	}
+	return 0
+}
+
+type output struct {
+	r    *loadgen.Result
+	json bool
+}
+
+// common holds the flags every scenario has.
+type common struct {
+	addr, addrs, secret, apiKey, runID, logLevel string
+	duration, drain, connectTimeout              time.Duration
+	sourceIPs, dialConc, procs                   int
+	json                                         bool
+}
+
+func (c *common) define(fs *flag.FlagSet) {
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "edge host:port")
+	fs.StringVar(&c.addrs, "addrs", "", "comma-separated edge host:port list; clients are spread round-robin (overrides --addr)")
+	fs.StringVar(&c.secret, "secret", "", "the edge's HMAC token secret (printed by edge --dev; env EDGEBENCH_SECRET)")
+	fs.StringVar(&c.apiKey, "api-key", "", "the edge's API key (sent when scraping /metrics; env EDGEBENCH_API_KEY)")
+	fs.DurationVar(&c.duration, "duration", loadgen.DefaultDuration, "send phase length")
+	fs.DurationVar(&c.drain, "drain", loadgen.DefaultDrain, "max wait after the send phase for outstanding deliveries")
+	fs.DurationVar(&c.connectTimeout, "connect-timeout", loadgen.DefaultConnectTimeout, "bound on the whole connect phase")
+	fs.IntVar(&c.sourceIPs, "source-ips", 1, "spread connections over source addresses 127.0.0.1..127.0.0.N (loopback edges only)")
+	fs.IntVar(&c.dialConc, "dial-concurrency", loadgen.DefaultDialConcurrency, "connection attempts in flight")
+	fs.IntVar(&c.procs, "procs", 1, "spread the clients over this many child edgebench processes")
+	fs.StringVar(&c.runID, "run-id", "", "name for this run's users/conversations/rooms (default random)")
+	fs.StringVar(&c.logLevel, "log-level", "warn", "progress log level on stderr: debug, info, warn, error")
+	fs.BoolVar(&c.json, "json", false, "print one JSON object instead of a summary")
+}
+
+func (c *common) options(stderr io.Writer) (loadgen.Options, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return loadgen.Options{}, fmt.Errorf("--log-level: %w", err)
+	}
+	secret := c.secret
+	if secret == "" {
+		secret = os.Getenv("EDGEBENCH_SECRET")
+	}
+	apiKey := c.apiKey
+	if apiKey == "" {
+		apiKey = os.Getenv("EDGEBENCH_API_KEY")
+	}
+	addrs := []string{c.addr}
+	if c.addrs != "" {
+		addrs = nil
+		for _, a := range strings.Split(c.addrs, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				addrs = append(addrs, a)
+			}
+		}
+	}
+	if c.procs < 1 || c.procs > 64 {
+		return loadgen.Options{}, fmt.Errorf("--procs %d not in [1, 64]", c.procs)
+	}
+	o := loadgen.Options{
+		Addrs: addrs, Secret: []byte(secret), APIKey: apiKey,
+		Duration: c.duration, Drain: c.drain, ConnectTimeout: c.connectTimeout,
+		RunID: c.runID, SourceIPs: c.sourceIPs, DialConcurrency: c.dialConc,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}
+	return o, o.Validate()
+}
+
+// spawner re-executes this binary as "edgebench child".
+func spawner(stderr io.Writer) (loadgen.Spawner, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("--procs: finding own executable: %w", err)
+	}
+	return func(ctx context.Context) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, exe, "child")
+		cmd.Stderr = stderr
+		cmd.WaitDelay = 30 * time.Second
+		return cmd
+	}, nil
+}
+
+func runScenario(ctx context.Context, name string, args []string, stderr io.Writer) (output, error) {
+	fs := flag.NewFlagSet("edgebench "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.define(fs)
+	var (
+		conns, viewers, pairs, size int
+		rate                        float64
+		settle                      time.Duration
+	)
+	switch name {
+	case "idle":
+		fs.IntVar(&conns, "conns", 1000, "idle connections")
+		fs.DurationVar(&settle, "settle", loadgen.DefaultSettle, "max wait for the server's RSS to settle after connecting")
+	case "rooms":
+		fs.IntVar(&viewers, "viewers", 100, "viewer connections")
+		fs.Float64Var(&rate, "rate", loadgen.DefaultRoomsRate, "comments per second from the publisher")
+		fs.IntVar(&size, "size", loadgen.DefaultBodySize, "comment body bytes (min 23)")
+	case "chat":
+		fs.IntVar(&pairs, "pairs", 10, "1:1 conversations (two clients each)")
+		fs.Float64Var(&rate, "rate", loadgen.DefaultChatRate, "messages per second sent by each side")
+		fs.IntVar(&size, "size", loadgen.DefaultBodySize, "message body bytes (min 23)")
+	default:
+		return output{}, fmt.Errorf("unknown scenario %q\n%s", name, usage)
+	}
+	if err := fs.Parse(args); err != nil {
+		return output{}, err
+	}
+	if fs.NArg() > 0 {
+		return output{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	o, err := c.options(stderr)
+	if err != nil {
+		return output{}, err
+	}
+	var spawn loadgen.Spawner
+	if c.procs > 1 {
+		if spawn, err = spawner(stderr); err != nil {
+			return output{}, err
+		}
+	}
+	var r *loadgen.Result
+	switch name {
+	case "idle":
+		r, err = loadgen.RunIdle(ctx, o, loadgen.IdleOptions{Conns: conns, Settle: settle}, c.procs, spawn)
+	case "rooms":
+		r, err = loadgen.RunRooms(ctx, o, loadgen.RoomsOptions{Viewers: viewers, Rate: rate, Size: size}, c.procs, spawn)
+	case "chat":
+		r, err = loadgen.RunChat(ctx, o, loadgen.ChatOptions{Pairs: pairs, Rate: rate, Size: size}, c.procs, spawn)
+	}
+	return output{r: r, json: c.json}, err
+}
