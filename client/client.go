@@ -94,7 +94,8 @@ func newClient(cfg Config) *Client {
 	return c
 }
 
-// Messages returns the channel of delivered messages: conversation
+// Messages returns the channel of delivered messages (unless
+// Config.OnMessage is set; the channel then only closes): conversation
 // messages in seq order per conversation, without gaps or duplicates, also
 // across reconnects; and room (live) comments, which may have gaps (slow
 // viewers lose comments; see Stats().LiveDropped). It is closed after the

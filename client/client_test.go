@@ -710,3 +710,60 @@ func TestSendOverFrameLimitFailsWithoutReconnectLoop(t *testing.T) {
 		}
 	})
 }
+
+func TestAckIntervalFlushesAfterFirstDelivery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := newFakeServer(t)
+		defer srv.close()
+		cfg := testConfig(srv)
+		cfg.AckInterval = 250 * time.Millisecond
+		cfg.AckEvery = 1000 // only the timer flushes
+		c := mustDial(t, cfg)
+		defer c.Close()
+		if _, err := c.Subscribe(testCtx(t), "c1"); err != nil {
+			t.Fatal(err)
+		}
+		srv.publish("c1", "m")
+		recv(t, c, 1)
+		start := time.Now()
+		srv.waitFor("ack from the interval timer", func() bool { return srv.stored["dev1\x00c1"] == 1 })
+		if d := time.Since(start); d > cfg.AckInterval {
+			t.Fatalf("ack after %v, want within AckInterval %v", d, cfg.AckInterval)
+		}
+		// Later deliveries arm the timer again.
+		srv.publish("c1", "m")
+		recv(t, c, 1)
+		srv.waitFor("second ack", func() bool { return srv.stored["dev1\x00c1"] == 2 })
+	})
+}
+
+func TestOnMessageReceivesInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := newFakeServer(t)
+		defer srv.close()
+		cfg := testConfig(srv)
+		got := make(chan *pb.Message, 16)
+		cfg.OnMessage = func(m *pb.Message) { got <- m }
+		c := mustDial(t, cfg)
+		if _, err := c.Subscribe(testCtx(t), "c1"); err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			srv.publish("c1", "m")
+		}
+		var seqsSeen []uint64
+		for len(seqsSeen) < 5 {
+			seqsSeen = append(seqsSeen, (<-got).GetSeq())
+		}
+		if !slices.Equal(seqsSeen, []uint64{1, 2, 3, 4, 5}) {
+			t.Fatalf("OnMessage got seqs %v", seqsSeen)
+		}
+		c.Close()
+		if m, ok := <-c.Messages(); ok {
+			t.Fatalf("Messages() delivered %v while OnMessage is set", m)
+		}
+		if n := c.Stats().Delivered; n != 5 {
+			t.Fatalf("Stats().Delivered = %d, want 5", n)
+		}
+	})
+}

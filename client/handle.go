@@ -154,15 +154,15 @@ func (cn *connection) pushChain(st *convState, m *pb.Message) error {
 		}
 		r.mu.Lock()
 		st.last, st.known = m.GetSeq(), true
-		kick := r.advanced(m.GetConversation(), cn.c.cfg.AckEvery)
+		kick, first := r.advanced(m.GetConversation(), cn.c.cfg.AckEvery)
 		next := st.held[m.GetSeq()+1]
 		delete(st.held, m.GetSeq()+1)
 		r.mu.Unlock()
-		if kick {
-			select {
-			case cn.kick <- struct{}{}:
-			default:
-			}
+		switch {
+		case kick:
+			cn.kickAcks()
+		case first:
+			cn.armAckTimer()
 		}
 		m = next
 	}
@@ -172,6 +172,14 @@ func (cn *connection) pushChain(st *convState, m *pb.Message) error {
 // push hands m to the application, blocking (back-pressure) until it is
 // taken or the connection ends.
 func (cn *connection) push(m *pb.Message) error {
+	if h := cn.c.cfg.OnMessage; h != nil {
+		cn.busy.Store(true)
+		h(m)
+		cn.busy.Store(false)
+		cn.lastRecv.Store(time.Now().UnixNano())
+		cn.c.stats.delivered.Add(1)
+		return nil
+	}
 	select {
 	case cn.c.msgs <- m:
 	default:

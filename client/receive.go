@@ -43,11 +43,13 @@ func (r *recvState) state(conv string) *convState {
 }
 
 // advanced records a delivery; it reports whether an ack should be flushed
-// now. Caller holds r.mu.
-func (r *recvState) advanced(conv string, every int) bool {
+// now, and whether this is the first unacknowledged delivery since the last
+// flush (the caller then arms the AckInterval timer). Caller holds r.mu.
+func (r *recvState) advanced(conv string, every int) (flushNow, first bool) {
+	first = len(r.dirty) == 0
 	r.dirty[conv] = struct{}{}
 	r.since++
-	return r.since >= every
+	return r.since >= every, first
 }
 
 // set replaces conv's position (0: unknown, let the server choose).

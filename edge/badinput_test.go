@@ -214,3 +214,43 @@ func mustEncode(t *testing.T, m proto.Message) []byte {
 	}
 	return b
 }
+
+func TestConnectionRatePerIP(t *testing.T) {
+	dialStatus := func(e *testEdge) int {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn, resp, err := transport.DialWS(ctx, e.url, transport.WSDialOptions{})
+		if err == nil {
+			conn.Close(1000, "")
+			return 101
+		}
+		if resp == nil {
+			t.Fatalf("dial: %v", err)
+		}
+		resp.Body.Close()
+		if resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("status %d without Retry-After", resp.StatusCode)
+		}
+		return resp.StatusCode
+	}
+	// A rate so low that no token comes back during the test.
+	e := startEdge(t, func(c *Config) { c.ConnRatePerIP, c.ConnBurstPerIP = 0.001, 3 })
+	for i := range 3 {
+		if s := dialStatus(e); s != 101 {
+			t.Fatalf("connection %d within the burst: status %d", i, s)
+		}
+	}
+	if s := dialStatus(e); s != 429 {
+		t.Fatalf("connection past the burst: status %d, want 429", s)
+	}
+	if got := testutil.ToFloat64(e.srv.m.connRejects.WithLabelValues("ip_rate")); got != 1 {
+		t.Fatalf("ip_rate rejects metric %v, want 1", got)
+	}
+	// Negative disables the limit.
+	e = startEdge(t, func(c *Config) { c.ConnRatePerIP, c.ConnBurstPerIP = -1, 1 })
+	for i := range 20 {
+		if s := dialStatus(e); s != 101 {
+			t.Fatalf("unlimited: connection %d: status %d", i, s)
+		}
+	}
+}

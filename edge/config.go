@@ -46,7 +46,9 @@ type Config struct {
 	// The process's open-file limit must be higher (see README).
 	MaxConnections int
 	// ConnRatePerIP and ConnBurstPerIP limit new connections per client IP.
-	// Defaults 20/s and 100.
+	// Defaults 20/s and 100. A negative ConnRatePerIP disables the limit:
+	// for load tests from one host, or when a trusted L4 balancer in front
+	// already limits per client (behind it every client shares its IP).
 	ConnRatePerIP  float64
 	ConnBurstPerIP int
 	// MessageRate and MessageBurst limit Send frames per session.
@@ -83,6 +85,13 @@ type Config struct {
 	// RoomBatchMax flushes a room batch early at this many comments.
 	// Default 256.
 	RoomBatchMax int
+	// RoomFanoutQuorum and RoomBatchMaxDelay make room batching adapt to
+	// load (see rooms_batch.go): a room's next batch waits until this
+	// fraction of the previous batch's viewers has written it, but never
+	// longer than RoomBatchMaxDelay after that fan-out began. Defaults
+	// 0.95 and 250 ms.
+	RoomFanoutQuorum  float64
+	RoomBatchMaxDelay time.Duration
 	// ViewerQueue is the number of room batches queued per viewer before
 	// the oldest are dropped. Default 64.
 	ViewerQueue int
@@ -133,7 +142,9 @@ func (c *Config) setDefaults() {
 		}
 	}
 	def(&c.MaxConnections, 100000)
-	defF(&c.ConnRatePerIP, 20)
+	if c.ConnRatePerIP == 0 {
+		c.ConnRatePerIP = 20
+	}
 	def(&c.ConnBurstPerIP, 100)
 	defF(&c.MessageRate, 50)
 	def(&c.MessageBurst, 100)
@@ -148,6 +159,8 @@ func (c *Config) setDefaults() {
 	def(&c.MaxDetached, 100000)
 	defD(&c.RoomBatchWindow, 20*time.Millisecond)
 	def(&c.RoomBatchMax, 256)
+	defF(&c.RoomFanoutQuorum, 0.95)
+	defD(&c.RoomBatchMaxDelay, 250*time.Millisecond)
 	def(&c.ViewerQueue, 64)
 	def(&c.ConvQueue, 256)
 	def(&c.ControlQueue, 1024)
@@ -175,6 +188,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxMessageBytes+1024 > c.MaxFrameBytes {
 		errs = append(errs, fmt.Errorf("MaxFrameBytes (%d) must exceed MaxMessageBytes (%d) by at least 1 KiB", c.MaxFrameBytes, c.MaxMessageBytes))
+	}
+	if c.RoomFanoutQuorum > 1 {
+		errs = append(errs, fmt.Errorf("RoomFanoutQuorum %v is over 1", c.RoomFanoutQuorum))
+	}
+	if c.RoomBatchMaxDelay > 10*time.Second {
+		errs = append(errs, fmt.Errorf("RoomBatchMaxDelay %v is over 10s", c.RoomBatchMaxDelay))
 	}
 	if c.RoomBatchWindow > time.Second {
 		errs = append(errs, fmt.Errorf("RoomBatchWindow %v is over 1s", c.RoomBatchWindow))

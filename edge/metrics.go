@@ -10,32 +10,35 @@ import (
 type metrics struct {
 	reg *prometheus.Registry
 
-	connections     *prometheus.GaugeVec
-	connsTotal      *prometheus.CounterVec
-	connRejects     *prometheus.CounterVec
-	closes          *prometheus.CounterVec
-	framesIn        *prometheus.CounterVec
-	framesOut       prometheus.Counter
-	bytesIn         prometheus.Counter
-	bytesOut        prometheus.Counter
-	badFrames       prometheus.Counter
-	errors          *prometheus.CounterVec
-	resumes         *prometheus.CounterVec
-	orderedMsgs     *prometheus.CounterVec
-	appendSeconds   prometheus.Histogram
-	delivered       *prometheus.CounterVec
-	catchupReads    prometheus.Counter
-	convOverflows   prometheus.Counter
-	liveComments    prometheus.Counter
-	liveBatches     prometheus.Counter
-	liveDropped     prometheus.Counter
-	rooms           prometheus.Gauge
-	viewers         prometheus.Gauge
-	detached        prometheus.Gauge
-	slowClosed      prometheus.Counter
-	apiRequests     *prometheus.CounterVec
-	orderingBatches prometheus.CounterFunc
-	orderingFsyncs  prometheus.CounterFunc
+	connections   *prometheus.GaugeVec
+	connsTotal    *prometheus.CounterVec
+	connRejects   *prometheus.CounterVec
+	closes        *prometheus.CounterVec
+	framesIn      *prometheus.CounterVec
+	framesOut     prometheus.Counter
+	bytesIn       prometheus.Counter
+	bytesOut      prometheus.Counter
+	badFrames     prometheus.Counter
+	errors        *prometheus.CounterVec
+	resumes       *prometheus.CounterVec
+	orderedMsgs   *prometheus.CounterVec
+	appendSeconds prometheus.Histogram
+	delivered     *prometheus.CounterVec
+	catchupReads  prometheus.Counter
+	convOverflows prometheus.Counter
+	liveComments  prometheus.Counter
+	liveBatches   prometheus.Counter
+	liveDropped   prometheus.Counter
+	// liveFanoutTimeouts counts room batches sent at RoomBatchMaxDelay
+	// because the previous fan-out had not reached its quorum.
+	liveFanoutTimeouts prometheus.Counter
+	rooms              prometheus.Gauge
+	viewers            prometheus.Gauge
+	detached           prometheus.Gauge
+	slowClosed         prometheus.Counter
+	apiRequests        *prometheus.CounterVec
+	orderingBatches    prometheus.CounterFunc
+	orderingFsyncs     prometheus.CounterFunc
 }
 
 func newMetrics(orderingStats func() (batches, fsyncs float64)) *metrics {
@@ -63,12 +66,13 @@ func newMetrics(orderingStats func() (batches, fsyncs float64)) *metrics {
 	m.liveComments = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_live_comments_total", Help: "Room comments accepted."})
 	m.liveBatches = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_live_batches_total", Help: "Room batches encoded (once per batch for all viewers)."})
 	m.liveDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_live_dropped_total", Help: "Room batches dropped for slow viewers (oldest first)."})
+	m.liveFanoutTimeouts = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_live_fanout_timeouts_total", Help: "Room batches sent at the max delay because the previous fan-out had not reached its quorum (slow viewers)."})
 	m.rooms = prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgegate_rooms", Help: "Rooms with at least one viewer."})
 	m.viewers = prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgegate_room_viewers", Help: "Room memberships across all rooms."})
 	m.detached = prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgegate_detached_sessions", Help: "Disconnected sessions kept for resumption."})
 	m.slowClosed = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_slow_consumers_closed_total", Help: "Sessions closed because they did not read their replies."})
 	m.apiRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgegate_api_requests_total", Help: "Backend HTTP API requests by route and status."}, []string{"route", "status"})
-	for _, c := range []prometheus.Collector{m.connections, m.connsTotal, m.connRejects, m.closes, m.framesIn, m.framesOut, m.bytesIn, m.bytesOut, m.badFrames, m.errors, m.resumes, m.orderedMsgs, m.appendSeconds, m.delivered, m.catchupReads, m.convOverflows, m.liveComments, m.liveBatches, m.liveDropped, m.rooms, m.viewers, m.detached, m.slowClosed, m.apiRequests} {
+	for _, c := range []prometheus.Collector{m.connections, m.connsTotal, m.connRejects, m.closes, m.framesIn, m.framesOut, m.bytesIn, m.bytesOut, m.badFrames, m.errors, m.resumes, m.orderedMsgs, m.appendSeconds, m.delivered, m.catchupReads, m.convOverflows, m.liveComments, m.liveBatches, m.liveDropped, m.liveFanoutTimeouts, m.rooms, m.viewers, m.detached, m.slowClosed, m.apiRequests} {
 		f(c)
 	}
 	if orderingStats != nil {

@@ -103,20 +103,24 @@ func (s *session) markDirtyLocked(cs *convSub) {
 }
 
 // enqueueLive queues a room batch, dropping the oldest when the ring is full.
-func (s *session) enqueueLive(f *transport.SharedFrame) {
+// It reports false when the session is closed (the batch is not queued).
+func (s *session) enqueueLive(it liveItem) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return
+		return false
 	}
 	if len(s.live) >= s.srv.cfg.ViewerQueue {
+		old := s.live[0]
 		copy(s.live, s.live[1:])
 		s.live = s.live[:len(s.live)-1]
 		s.liveDropped++
 		s.srv.m.liveDropped.Inc()
+		old.batch.done()
 	}
-	s.live = append(s.live, f)
+	s.live = append(s.live, it)
 	s.kickLocked()
+	return true
 }
 
 // kickLocked starts the writer goroutine if it is not running.
@@ -151,10 +155,15 @@ func (s *session) writeLoop() {
 		if err := s.writeBatch(ctrl, live, dirty, dropped); err != nil {
 			s.fail(transport.CloseInternal, "write failed")
 		}
+		releaseLive(live) // what was not written (after an error)
 	}
 }
 
-func (s *session) writeBatch(ctrl [][]byte, live []*transport.SharedFrame, dirty []*convSub, dropped uint64) error {
+// writeBatch writes what the writer took from the queues. Written live items
+// are released (and cleared from live) as they go. Writes use no context:
+// the connection applies WriteTimeout itself, and a context per frame costs
+// a timer and an AfterFunc registration on the hottest path (room fan-out).
+func (s *session) writeBatch(ctrl [][]byte, live []liveItem, dirty []*convSub, dropped uint64) error {
 	for _, f := range ctrl {
 		if err := s.write(f); err != nil {
 			return err
@@ -174,23 +183,26 @@ func (s *session) writeBatch(ctrl [][]byte, live []*transport.SharedFrame, dirty
 			return err
 		}
 	}
-	for _, f := range live {
-		ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.WriteTimeout)
-		err := s.conn.WriteShared(ctx, f)
-		cancel()
+	var n float64
+	for i := range live {
+		err := s.conn.WriteShared(context.Background(), live[i].frame)
+		live[i].batch.done()
 		if err != nil {
+			live[i] = liveItem{}
 			return err
 		}
-		s.srv.m.framesOut.Inc()
-		s.srv.m.bytesOut.Add(float64(len(f.Bytes())))
+		n += float64(len(live[i].frame.Bytes()))
+		live[i] = liveItem{}
+	}
+	if len(live) > 0 {
+		s.srv.m.framesOut.Add(float64(len(live)))
+		s.srv.m.bytesOut.Add(n)
 	}
 	return nil
 }
 
 func (s *session) write(frame []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.WriteTimeout)
-	defer cancel()
-	if err := s.conn.WriteFrame(ctx, frame); err != nil {
+	if err := s.conn.WriteFrame(context.Background(), frame); err != nil {
 		return err
 	}
 	s.srv.m.framesOut.Inc()

@@ -141,9 +141,25 @@ func TestSlowViewerDropsOldest(t *testing.T) {
 	sub, _ := transport.Encode(nil, &pb.Subscribe{RequestId: 1, Rooms: []string{room}}, nil)
 	c.in <- sub
 	waitFor(t, func() bool { return e.srv.rooms.viewerCount(room) == 1 })
+	// Fast viewers reach the fan-out quorum (95%) without the slow one, so
+	// the room does not wait for it: the slow viewer's ring overflows.
+	const fast = 30
+	for i := range fast {
+		f := e.dialRaw(t)
+		f.connect(e.token(fmt.Sprint("fast", i), nil, []string{room}, time.Hour), nil)
+		f.send(&pb.Subscribe{RequestId: 1, Rooms: []string{room}})
+	}
+	waitFor(t, func() bool { return e.srv.rooms.viewerCount(room) == fast+1 })
+	r := e.srv.rooms.get(room, false)
 	const n = 20
 	for i := 0; i < n; i++ {
 		e.srv.rooms.publish(room, &pb.Message{Room: room, Sender: "pub", Body: []byte(fmt.Sprint(i))})
+		// Each comment is its own batch: wait for its fan-out's quorum.
+		waitFor(t, func() bool {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			return len(r.pending) == 0 && (r.inflight == nil || r.inflight.reached())
+		})
 	}
 	// The writer may hold one batch while blocked; the ring keeps 3.
 	dropped := testutil.ToFloat64(e.srv.m.liveDropped)
@@ -173,5 +189,85 @@ func TestSlowViewerDropsOldest(t *testing.T) {
 	}
 	if reported != uint64(dropped) {
 		t.Fatalf("viewer told of %d drops, metric says %v", reported, dropped)
+	}
+}
+
+// TestRoomBatchingAdaptsToSlowFanout checks that a room does not start a
+// fan-out while the previous one is below its quorum: comments gather into
+// one batch instead of multiplying frames, and nothing is dropped.
+func TestRoomBatchingAdaptsToSlowFanout(t *testing.T) {
+	e := startEdge(t, func(c *Config) {
+		c.RoomBatchWindow = time.Millisecond
+		c.RoomBatchMax = 1
+		c.RoomBatchMaxDelay = 10 * time.Second
+	})
+	room := "live:adaptive"
+	c, stop := startGated(t, e, e.token("viewer", nil, []string{room}, time.Hour))
+	defer stop()
+	sub, _ := transport.Encode(nil, &pb.Subscribe{RequestId: 1, Rooms: []string{room}}, nil)
+	c.in <- sub
+	waitFor(t, func() bool { return e.srv.rooms.viewerCount(room) == 1 })
+	const n = 50
+	for i := 0; i < n; i++ {
+		e.srv.rooms.publish(room, &pb.Message{Room: room, Sender: "pub", Body: []byte(fmt.Sprint(i))})
+	}
+	if got := testutil.ToFloat64(e.srv.m.liveBatches); got != 1 {
+		t.Fatalf("%v batches while the first fan-out is unwritten, want 1", got)
+	}
+	close(c.gate)
+	var bodies []string
+	deliveries := 0
+	for len(bodies) < n {
+		if d, ok := c.next(t).(*pb.Deliver); ok {
+			deliveries++
+			for _, m := range d.Messages {
+				bodies = append(bodies, string(m.Body))
+			}
+		}
+	}
+	for i, b := range bodies {
+		if b != fmt.Sprint(i) {
+			t.Fatalf("comment %d is %q", i, b)
+		}
+	}
+	if deliveries != 2 || testutil.ToFloat64(e.srv.m.liveDropped) != 0 {
+		t.Fatalf("%d deliveries, %v dropped; want 2 and 0", deliveries, testutil.ToFloat64(e.srv.m.liveDropped))
+	}
+}
+
+// TestRoomMaxDelayBoundsAStuckFanout checks that a fan-out that never
+// reaches its quorum delays the next batch by RoomBatchMaxDelay only.
+func TestRoomMaxDelayBoundsAStuckFanout(t *testing.T) {
+	e := startEdge(t, func(c *Config) {
+		c.RoomBatchWindow = time.Millisecond
+		c.RoomBatchMax = 1
+		c.RoomBatchMaxDelay = 30 * time.Millisecond
+	})
+	room := "live:stuck"
+	c, stop := startGated(t, e, e.token("viewer", nil, []string{room}, time.Hour))
+	defer stop()
+	sub, _ := transport.Encode(nil, &pb.Subscribe{RequestId: 1, Rooms: []string{room}}, nil)
+	c.in <- sub
+	waitFor(t, func() bool { return e.srv.rooms.viewerCount(room) == 1 })
+	e.srv.rooms.publish(room, &pb.Message{Room: room, Sender: "pub", Body: []byte("a")})
+	e.srv.rooms.publish(room, &pb.Message{Room: room, Sender: "pub", Body: []byte("b")})
+	waitFor(t, func() bool { return testutil.ToFloat64(e.srv.m.liveBatches) == 2 })
+	if got := testutil.ToFloat64(e.srv.m.liveFanoutTimeouts); got != 1 {
+		t.Fatalf("fan-out timeouts %v, want 1", got)
+	}
+	close(c.gate)
+}
+
+func TestQuorumTrigger(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		q    float64
+		want int64
+	}{
+		{1, 0.95, 0}, {10, 0.95, 0}, {20, 0.95, 1}, {10000, 0.95, 500}, {10, 1, 0}, {10, 0.5, 5}, {3, 0.01, 2},
+	} {
+		if got := quorumTrigger(tc.n, tc.q); got != tc.want {
+			t.Errorf("quorumTrigger(%d, %v) = %d, want %d", tc.n, tc.q, got, tc.want)
+		}
 	}
 }

@@ -26,8 +26,13 @@ type room struct {
 	viewers map[*session]struct{}
 	seq     uint64
 	pending []*pb.Message
-	armed   bool
-	scratch []*session
+	armed   bool // a window timer is running
+	// due is set when the window elapsed (or the batch is full) but the
+	// previous fan-out had not reached its quorum: the batch goes when it
+	// does (fanoutDone) or at the max-delay timer.
+	due      bool
+	inflight *liveBatch // the last fan-out, until it reaches its quorum
+	scratch  []*session
 }
 
 func newRoomHub(srv *Server) *roomHub {
@@ -89,7 +94,7 @@ func (h *roomHub) leave(r *room, s *session) {
 		delete(r.viewers, s)
 		h.srv.m.viewers.Dec()
 	}
-	if len(r.viewers) == 0 && len(r.pending) == 0 && !r.armed && h.rooms[r.id] == r {
+	if len(r.viewers) == 0 && len(r.pending) == 0 && !r.armed && !r.due && h.rooms[r.id] == r {
 		delete(h.rooms, r.id)
 		r.viewers = nil
 		h.srv.m.rooms.Dec()
@@ -113,17 +118,75 @@ func (h *roomHub) publish(id string, m *pb.Message) (uint64, int64) {
 		m.ServerTimeMs = time.Now().UnixMilli()
 		r.pending = append(r.pending, m)
 		h.srv.m.liveComments.Inc()
-		flushNow := len(r.pending) >= h.srv.cfg.RoomBatchMax
-		if !r.armed && !flushNow {
+		flushNow := len(r.pending) >= h.srv.cfg.RoomBatchMax && !r.due
+		if !r.armed && !r.due && !flushNow {
 			r.armed = true
-			time.AfterFunc(h.srv.cfg.RoomBatchWindow, r.flush)
+			time.AfterFunc(h.srv.cfg.RoomBatchWindow, r.windowElapsed)
 		}
 		seq := m.Seq
 		r.mu.Unlock()
 		if flushNow {
-			r.flush()
+			r.tryFlush()
 		}
 		return seq, m.ServerTimeMs
+	}
+}
+
+// windowElapsed runs when a batch's window is over.
+func (r *room) windowElapsed() {
+	r.mu.Lock()
+	r.armed = false
+	r.mu.Unlock()
+	r.tryFlush()
+}
+
+// tryFlush sends the pending batch now, unless the previous fan-out is
+// still below its quorum and younger than RoomBatchMaxDelay: then the batch
+// is marked due and goes when that fan-out reaches its quorum or at the
+// max-delay timer, whichever is first.
+func (r *room) tryFlush() {
+	cfg := &r.hub.srv.cfg
+	r.mu.Lock()
+	if b := r.inflight; b != nil && !b.reached() {
+		if wait := cfg.RoomBatchMaxDelay - time.Since(b.started); wait > 0 {
+			if !r.due {
+				r.due = true
+				time.AfterFunc(wait, func() { r.maxDelayElapsed(b) })
+			}
+			r.mu.Unlock()
+			return
+		}
+	}
+	r.due = false
+	r.mu.Unlock()
+	r.flush() // replaces inflight when it sends a batch
+}
+
+// fanoutDone runs when batch b reached its quorum.
+func (r *room) fanoutDone(b *liveBatch) {
+	r.mu.Lock()
+	if r.inflight != b {
+		r.mu.Unlock()
+		return
+	}
+	r.inflight = nil
+	due := r.due
+	r.mu.Unlock()
+	if due {
+		// On a fresh goroutine: this runs on a viewer's writer. After
+		// Close nothing is sent any more, so a refused start is fine.
+		r.hub.srv.goFunc(r.tryFlush)
+	}
+}
+
+// maxDelayElapsed sends a due batch whose predecessor b is too slow.
+func (r *room) maxDelayElapsed(b *liveBatch) {
+	r.mu.Lock()
+	stuck := r.inflight == b && r.due
+	r.mu.Unlock()
+	if stuck {
+		r.hub.srv.m.liveFanoutTimeouts.Inc()
+		r.tryFlush()
 	}
 }
 
@@ -133,15 +196,21 @@ func (r *room) flush() {
 	r.mu.Lock()
 	batch := r.pending
 	r.pending = nil
-	r.armed = false
+	r.due = false
 	viewers := r.scratch[:0]
 	for v := range r.viewers {
 		viewers = append(viewers, v)
 	}
 	r.scratch = nil
 	empty := len(r.viewers) == 0
-	r.mu.Unlock()
+	var lb *liveBatch
 	if len(batch) > 0 && len(viewers) > 0 {
+		lb = &liveBatch{room: r, started: time.Now(), trigger: quorumTrigger(len(viewers), h.srv.cfg.RoomFanoutQuorum)}
+		lb.remaining.Store(int64(len(viewers)))
+		r.inflight = lb
+	}
+	r.mu.Unlock()
+	if lb != nil {
 		var frames [3]*transport.SharedFrame
 		for _, v := range viewers {
 			c := v.comp.Codec
@@ -157,7 +226,9 @@ func (r *room) flush() {
 				frames[c] = transport.NewSharedFrame(b)
 				h.srv.m.liveBatches.Inc()
 			}
-			v.enqueueLive(frames[c])
+			if !v.enqueueLive(liveItem{frame: frames[c], batch: lb}) {
+				lb.done()
+			}
 		}
 		h.srv.m.delivered.WithLabelValues("live").Add(float64(len(batch) * len(viewers)))
 	}
@@ -170,7 +241,7 @@ func (r *room) flush() {
 	if empty {
 		h.mu.Lock()
 		r.mu.Lock()
-		if len(r.viewers) == 0 && len(r.pending) == 0 && !r.armed && h.rooms[r.id] == r {
+		if len(r.viewers) == 0 && len(r.pending) == 0 && !r.armed && !r.due && h.rooms[r.id] == r {
 			delete(h.rooms, r.id)
 			r.viewers = nil
 			h.srv.m.rooms.Dec()

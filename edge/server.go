@@ -123,7 +123,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	srv.conns = limits.NewCounter(int64(cfg.MaxConnections))
-	srv.ipLimiter = limits.NewKeyedLimiter(rate.Limit(cfg.ConnRatePerIP), cfg.ConnBurstPerIP, 100000)
+	ipRate := rate.Limit(cfg.ConnRatePerIP)
+	if cfg.ConnRatePerIP < 0 {
+		ipRate = rate.Inf
+	}
+	srv.ipLimiter = limits.NewKeyedLimiter(ipRate, cfg.ConnBurstPerIP, 100000)
 	srv.router = newConvRouter()
 	srv.rooms = newRoomHub(srv)
 	srv.detached = newDetachedSet(cfg.MaxDetached)

@@ -41,7 +41,7 @@ type session struct {
 	convs           map[string]*convSub
 	rooms           map[string]*room
 	ctrl            [][]byte
-	live            []*transport.SharedFrame
+	live            []liveItem
 	liveDropped     uint64
 	dirty           []*convSub
 	closeAfterFlush *closeReq
@@ -69,7 +69,10 @@ func (s *session) fail(code transport.CloseCode, reason string) {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
+		live := s.live
+		s.live = nil
 		s.mu.Unlock()
+		releaseLive(live)
 		_ = s.conn.Close(code, reason)
 	})
 }

@@ -18,7 +18,7 @@ const (
 	DefaultDrain           = 3 * time.Second
 	DefaultDialConcurrency = 200
 	DefaultConnectTimeout  = 5 * time.Minute
-	DefaultSettle          = 15 * time.Second
+	DefaultSettle          = 30 * time.Second
 	DefaultRoomsRate       = 20
 	DefaultChatRate        = 1
 	DefaultBodySize        = 64

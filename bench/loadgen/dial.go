@@ -12,6 +12,7 @@ import (
 	"github.com/edgegate/edgegate/bench/metrics"
 	"github.com/edgegate/edgegate/client"
 	"github.com/edgegate/edgegate/edge/auth"
+	"github.com/edgegate/edgegate/transport/pb"
 )
 
 // env is what every scenario needs: options with defaults and a scraper.
@@ -39,6 +40,9 @@ type clientSpec struct {
 	convs  []string
 	rooms  []string
 	buffer int // Messages() capacity
+	// onMessage, when set, receives messages on the SDK's reader
+	// (client.Config.OnMessage) instead of the Messages() channel.
+	onMessage func(*pb.Message)
 }
 
 // dial connects one client, retrying transient failures (HTTP 429/503,
@@ -57,6 +61,7 @@ func (e *env) dial(ctx context.Context, s clientSpec) (*client.Client, error) {
 		Token:         tok,
 		DeviceID:      "d-" + s.user,
 		MessageBuffer: s.buffer,
+		OnMessage:     s.onMessage,
 		MinBackoff:    50 * time.Millisecond,
 		MaxBackoff:    2 * time.Second,
 	}

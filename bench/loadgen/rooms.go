@@ -159,7 +159,6 @@ type roomsPart struct {
 
 	cls       []*client.Client
 	viewers   []viewer
-	wg        sync.WaitGroup
 	latency   *hist.Histogram
 	delivered atomic.Uint64
 }
@@ -175,31 +174,30 @@ func (p *roomsPart) connect(ctx context.Context) (int, int, error) {
 	room := roomName(run)
 	p.viewers = make([]viewer, p.n)
 	cls, failed, err := p.e.connectAll(ctx, p.base, p.n, func(i int) clientSpec {
-		return clientSpec{index: i, user: fmt.Sprintf("v-%s-%d", run, i), rooms: []string{room}, buffer: 64}
+		v := &p.viewers[i-p.base]
+		return clientSpec{index: i, user: fmt.Sprintf("v-%s-%d", run, i), rooms: []string{room}, buffer: 1,
+			onMessage: func(m *pb.Message) { p.observe(v, m) }}
 	}, func(ctx context.Context, local int, c *client.Client) error {
-		if _, err := c.JoinRoom(ctx, room); err != nil {
-			return err
-		}
-		p.wg.Go(func() { p.receive(c, &p.viewers[local]) })
-		return nil
+		_, err := c.JoinRoom(ctx, room)
+		return err
 	})
 	p.cls = cls
 	return countLive(cls), failed, err
 }
 
-// receive is a viewer's whole per-message work: decode, one histogram
-// add, one bitmap update.
-func (p *roomsPart) receive(c *client.Client, v *viewer) {
-	for m := range c.Messages() {
-		b, err := DecodeBody(m.GetBody())
-		if err != nil || b.Stream != 0 || m.GetClass() == pb.DeliveryClass_DELIVERY_CLASS_ORDERED {
-			v.invalid++
-			continue
-		}
-		p.latency.Record(time.Now().UnixNano() - b.SentUnixNano)
-		if v.check.Observe(b.Seq) {
-			p.delivered.Add(1)
-		}
+// observe is a viewer's whole per-message work, run on the SDK's reader
+// goroutine (client.Config.OnMessage): decode, one histogram add, one
+// bitmap update. The viewer's state is only touched there, and read after
+// the client is closed.
+func (p *roomsPart) observe(v *viewer, m *pb.Message) {
+	b, err := DecodeBody(m.GetBody())
+	if err != nil || b.Stream != 0 || m.GetClass() == pb.DeliveryClass_DELIVERY_CLASS_ORDERED {
+		v.invalid++
+		return
+	}
+	p.latency.Record(time.Now().UnixNano() - b.SentUnixNano)
+	if v.check.Observe(b.Seq) {
+		p.delivered.Add(1)
 	}
 }
 
@@ -220,8 +218,7 @@ func (p *roomsPart) finish(ctx context.Context, f finishMsg) (*Result, error) {
 			r.ServerDropped += c.Stats().LiveDropped
 		}
 	}
-	p.e.closeAll(p.cls)
-	p.wg.Wait() // receivers end when Messages() closes
+	p.e.closeAll(p.cls) // returns after each client's reader has stopped
 	for i, c := range p.cls {
 		if c == nil {
 			continue
@@ -246,6 +243,5 @@ func (p *roomsPart) finish(ctx context.Context, f finishMsg) (*Result, error) {
 
 func (p *roomsPart) abort() {
 	p.e.closeAll(p.cls)
-	p.wg.Wait()
 	p.cls = nil
 }

@@ -52,7 +52,10 @@ func (e *env) settle(ctx context.Context, wantConns int, maxWait time.Duration) 
 		}
 		last = n
 		connsOK := n.Connections == 0 || n.Connections >= float64(wantConns)
-		if (stable >= 3 && connsOK) || !time.Now().Before(deadline) {
+		// Stable for 5 s: long enough to span a GC cycle and the edge's
+		// post-burst memory release (2 s after the last handshake), so
+		// the figure is the steady state a long-lived edge sees.
+		if (stable >= 10 && connsOK) || !time.Now().Before(deadline) {
 			return last, nil
 		}
 		t := time.NewTimer(interval)

@@ -37,6 +37,8 @@ type options struct {
 	heartbeat      time.Duration
 	resumeGrace    time.Duration
 	roomWindow     time.Duration
+	roomMaxDelay   time.Duration
+	roomQuorum     float64
 	viewerQueue    int
 	drainTimeout   time.Duration
 	drainRedirects string
@@ -61,7 +63,7 @@ func defineFlags(fs *flag.FlagSet) *options {
 	fs.StringVar(&o.resumeSecret, "resume-secret", "", "hex secret for resume tokens (default: random per process)")
 	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated browser origins allowed (default: same host)")
 	fs.IntVar(&o.maxConns, "max-connections", 0, "max concurrent connections (default 100000)")
-	fs.Float64Var(&o.connRate, "conn-rate-per-ip", 0, "new connections per second per IP (default 20)")
+	fs.Float64Var(&o.connRate, "conn-rate-per-ip", 0, "new connections per second per IP (default 20; negative disables, e.g. for edgebench from one host)")
 	fs.Float64Var(&o.msgRate, "message-rate", 0, "messages per second per session (default 50)")
 	fs.IntVar(&o.msgBurst, "message-burst", 0, "message burst per session (default 100)")
 	fs.IntVar(&o.maxFrame, "max-frame-bytes", 0, "max frame size (default 65536)")
@@ -70,6 +72,8 @@ func defineFlags(fs *flag.FlagSet) *options {
 	fs.DurationVar(&o.heartbeat, "heartbeat", 0, "client heartbeat interval (default 25s)")
 	fs.DurationVar(&o.resumeGrace, "resume-grace", 0, "how long disconnected sessions can resume (default 2m)")
 	fs.DurationVar(&o.roomWindow, "room-batch-window", 0, "room comment batching window (default 20ms)")
+	fs.DurationVar(&o.roomMaxDelay, "room-batch-max-delay", 0, "longest a room batch waits for the previous fan-out (default 250ms)")
+	fs.Float64Var(&o.roomQuorum, "room-fanout-quorum", 0, "fraction of viewers that must have written a room batch before the next goes (default 0.95)")
 	fs.IntVar(&o.viewerQueue, "viewer-queue", 0, "room batches queued per viewer (default 64)")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 0, "graceful drain bound (default 10s)")
 	fs.StringVar(&o.drainRedirects, "drain-redirect", "", "comma-separated URLs sent to clients on drain")
@@ -167,6 +171,8 @@ func (o *options) config() (edge.Config, error) {
 		HeartbeatInterval:         o.heartbeat,
 		ResumeGrace:               o.resumeGrace,
 		RoomBatchWindow:           o.roomWindow,
+		RoomBatchMaxDelay:         o.roomMaxDelay,
+		RoomFanoutQuorum:          o.roomQuorum,
 		ViewerQueue:               o.viewerQueue,
 		DrainTimeout:              o.drainTimeout,
 		DrainRedirectURLs:         splitList(o.drainRedirects),

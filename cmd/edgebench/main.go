@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgegate/edgegate/bench/edgeproc"
 	"github.com/edgegate/edgegate/bench/loadgen"
 )
 
@@ -51,6 +52,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	// EDGEBENCH_CPUPROFILE=DIR writes a CPU profile of this process (and
+	// of every --procs child, which inherits the variable) into DIR, to
+	// see whether the load generator or the edge is the bottleneck.
+	if dir := os.Getenv("EDGEBENCH_CPUPROFILE"); dir != "" {
+		stopProf, err := startCPUProfile(dir, args[0])
+		if err != nil {
+			fmt.Fprintln(stderr, "edgebench:", err)
+			return 1
+		}
+		defer stopProf()
+	}
 	if _, err := loadgen.RaiseFileLimit(); err != nil {
 		fmt.Fprintln(stderr, "edgebench: warning:", err)
 	}
@@ -74,8 +86,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if res.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		err = enc.Encode(res.r)
+		if len(res.all) > 1 {
+			err = enc.Encode(multiResult{Result: res.r, MedianOf: len(res.all), Runs: res.all})
+		} else {
+			err = enc.Encode(res.r)
+		}
 	} else {
+		if len(res.all) > 1 {
+			fmt.Fprintf(stdout, "median of %d runs (each figure on its own)\n", len(res.all))
+		}
 		err = res.r.WriteText(stdout)
 	}
 	if err != nil {
@@ -87,15 +106,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 type output struct {
 	r    *loadgen.Result
+	all  []*loadgen.Result // every run when --runs > 1
 	json bool
 }
 
 // common holds the flags every scenario has.
 type common struct {
 	addr, addrs, secret, apiKey, runID, logLevel string
+	edgeBin, edgeArgs                            string
 	duration, drain, connectTimeout              time.Duration
-	sourceIPs, dialConc, procs                   int
-	json                                         bool
+	sourceIPs, dialConc, procs, runs             int
+	json, edgeLogs                               bool
 }
 
 func (c *common) define(fs *flag.FlagSet) {
@@ -112,6 +133,10 @@ func (c *common) define(fs *flag.FlagSet) {
 	fs.StringVar(&c.runID, "run-id", "", "name for this run's users/conversations/rooms (default random)")
 	fs.StringVar(&c.logLevel, "log-level", "warn", "progress log level on stderr: debug, info, warn, error")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object instead of a summary")
+	fs.StringVar(&c.edgeBin, "edge-bin", "", "start a fresh edge from this binary for every run (--dev on 127.0.0.1:0, temporary data dir); --addr, --secret and --api-key then come from it")
+	fs.StringVar(&c.edgeArgs, "edge-args", "", "extra flags for the edge started by --edge-bin (space-separated)")
+	fs.BoolVar(&c.edgeLogs, "edge-logs", false, "copy the logs of the edge started by --edge-bin to stderr")
+	fs.IntVar(&c.runs, "runs", 1, "repeat the scenario N times and report per-field medians (use with --edge-bin for independent runs)")
 }
 
 func (c *common) options(stderr io.Writer) (loadgen.Options, error) {
@@ -122,6 +147,9 @@ func (c *common) options(stderr io.Writer) (loadgen.Options, error) {
 	secret := c.secret
 	if secret == "" {
 		secret = os.Getenv("EDGEBENCH_SECRET")
+	}
+	if c.edgeBin != "" {
+		secret = "replaced-by-the-edge-started-by-edge-bin"
 	}
 	apiKey := c.apiKey
 	if apiKey == "" {
@@ -203,14 +231,54 @@ func runScenario(ctx context.Context, name string, args []string, stderr io.Writ
 			return output{}, err
 		}
 	}
-	var r *loadgen.Result
-	switch name {
-	case "idle":
-		r, err = loadgen.RunIdle(ctx, o, loadgen.IdleOptions{Conns: conns, Settle: settle}, c.procs, spawn)
-	case "rooms":
-		r, err = loadgen.RunRooms(ctx, o, loadgen.RoomsOptions{Viewers: viewers, Rate: rate, Size: size}, c.procs, spawn)
-	case "chat":
-		r, err = loadgen.RunChat(ctx, o, loadgen.ChatOptions{Pairs: pairs, Rate: rate, Size: size}, c.procs, spawn)
+	if c.runs < 1 || c.runs > 100 {
+		return output{}, fmt.Errorf("--runs %d not in [1, 100]", c.runs)
 	}
-	return output{r: r, json: c.json}, err
+	once := func(o loadgen.Options) (*loadgen.Result, error) {
+		switch name {
+		case "idle":
+			return loadgen.RunIdle(ctx, o, loadgen.IdleOptions{Conns: conns, Settle: settle}, c.procs, spawn)
+		case "rooms":
+			return loadgen.RunRooms(ctx, o, loadgen.RoomsOptions{Viewers: viewers, Rate: rate, Size: size}, c.procs, spawn)
+		default:
+			return loadgen.RunChat(ctx, o, loadgen.ChatOptions{Pairs: pairs, Rate: rate, Size: size}, c.procs, spawn)
+		}
+	}
+	var all []*loadgen.Result
+	for i := range c.runs {
+		r, err := runOnce(ctx, c, o, stderr, once)
+		if err != nil {
+			return output{}, fmt.Errorf("run %d of %d: %w", i+1, c.runs, err)
+		}
+		all = append(all, r)
+		o.Logger.Info("run done", "run", i+1, "of", c.runs)
+	}
+	if len(all) == 1 {
+		return output{r: all[0], json: c.json}, nil
+	}
+	med, err := medianResult(all)
+	return output{r: med, all: all, json: c.json}, err
+}
+
+// runOnce runs the scenario once, against a fresh edge when --edge-bin is
+// set.
+func runOnce(ctx context.Context, c common, o loadgen.Options, stderr io.Writer,
+	once func(loadgen.Options) (*loadgen.Result, error)) (*loadgen.Result, error) {
+	if c.edgeBin == "" {
+		return once(o)
+	}
+	eo := edgeproc.Options{Bin: c.edgeBin, Args: strings.Fields(c.edgeArgs)}
+	if c.edgeLogs {
+		eo.Stderr = stderr
+	}
+	p, err := edgeproc.Start(ctx, eo)
+	if err != nil {
+		return nil, err
+	}
+	o.Addrs, o.Secret, o.APIKey = []string{p.Addr}, []byte(p.Secret), p.APIKey
+	r, err := once(o)
+	if serr := p.Stop(); serr != nil && err == nil {
+		o.Logger.Warn("edge did not stop cleanly", "err", serr)
+	}
+	return r, err
 }

@@ -1,0 +1,177 @@
+package edgeproc
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Options configure Start.
+type Options struct {
+	// Bin is the edge binary. Required.
+	Bin string
+	// Args are extra flags after the defaults (--dev --listen 127.0.0.1:0
+	// --data DIR --conn-rate-per-ip -1); later flags win.
+	Args []string
+	// DataDir is the data directory; empty means a new temporary one that
+	// Stop removes.
+	DataDir string
+	// Stderr receives the edge's logs; nil discards them.
+	Stderr io.Writer
+	// StartTimeout bounds the wait for the banner and /readyz. Default 30 s.
+	StartTimeout time.Duration
+}
+
+// Proc is a running edge.
+type Proc struct {
+	// Addr is the edge's HTTP and WebSocket host:port.
+	Addr string
+	// Secret is the edge's HMAC token secret.
+	Secret string
+	// APIKey is the edge's backend API key.
+	APIKey string
+
+	cmd     *exec.Cmd
+	tmpDir  string
+	done    chan struct{}
+	waitErr error
+	stop    sync.Once
+}
+
+// Start runs the edge and waits until it is ready.
+func Start(ctx context.Context, o Options) (*Proc, error) {
+	if o.Bin == "" {
+		return nil, errors.New("edgeproc: no edge binary")
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = 30 * time.Second
+	}
+	p := &Proc{done: make(chan struct{})}
+	data := o.DataDir
+	if data == "" {
+		d, err := os.MkdirTemp("", "edgebench-edge-")
+		if err != nil {
+			return nil, fmt.Errorf("edgeproc: %w", err)
+		}
+		p.tmpDir, data = d, d
+	}
+	// Per-IP connection limiting is off: every benchmark client comes from
+	// the same host.
+	args := append([]string{"--dev", "--listen", "127.0.0.1:0", "--data", data, "--conn-rate-per-ip", "-1"}, o.Args...)
+	p.cmd = exec.Command(o.Bin, args...)
+	p.cmd.Stderr = o.Stderr
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		p.cleanup()
+		return nil, fmt.Errorf("edgeproc: %w", err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		p.cleanup()
+		return nil, fmt.Errorf("edgeproc: start %s: %w", o.Bin, err)
+	}
+	banner := make(chan error, 1)
+	go func() {
+		banner <- p.readBanner(out)
+		_, _ = io.Copy(io.Discard, out)
+		p.waitErr = p.cmd.Wait()
+		close(p.done)
+	}()
+	ctx, cancel := context.WithTimeout(ctx, o.StartTimeout)
+	defer cancel()
+	select {
+	case err = <-banner:
+	case <-ctx.Done():
+		err = fmt.Errorf("edgeproc: no banner from the edge: %w", ctx.Err())
+	}
+	if err == nil {
+		err = p.waitReady(ctx)
+	}
+	if err != nil {
+		p.Stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// readBanner parses the --dev banner printed by cmd/edge.
+func (p *Proc) readBanner(r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(line, "edgegate dev edge is up: http://"):
+			p.Addr = strings.TrimSuffix(strings.TrimPrefix(line, "edgegate dev edge is up: http://"), "/")
+		case strings.HasPrefix(line, "HMAC secret:"):
+			if f := strings.Fields(strings.TrimPrefix(line, "HMAC secret:")); len(f) > 0 {
+				p.Secret = f[0]
+			}
+		case strings.HasPrefix(line, "API key:"):
+			p.APIKey = strings.TrimSpace(strings.TrimPrefix(line, "API key:"))
+		}
+		if p.Addr != "" && p.Secret != "" && p.APIKey != "" {
+			return nil
+		}
+	}
+	return fmt.Errorf("edgeproc: edge exited before printing its dev banner (see its logs)")
+}
+
+func (p *Proc) waitReady(ctx context.Context) error {
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.Addr+"/readyz", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("edgeproc: edge at %s not ready: %w", p.Addr, ctx.Err())
+		case <-p.done:
+			t.Stop()
+			return fmt.Errorf("edgeproc: edge exited while starting: %v", p.waitErr)
+		case <-t.C:
+		}
+	}
+}
+
+// Stop sends SIGTERM, waits up to 30 s for the drain, then kills the edge,
+// and removes a temporary data directory. It returns the exit error of a
+// process that did not stop cleanly.
+func (p *Proc) Stop() error {
+	var err error
+	p.stop.Do(func() {
+		if p.cmd.Process != nil {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			t := time.NewTimer(30 * time.Second)
+			select {
+			case <-p.done:
+			case <-t.C:
+				_ = p.cmd.Process.Kill()
+				<-p.done
+			}
+			t.Stop()
+			err = p.waitErr
+		}
+		p.cleanup()
+	})
+	return err
+}
+
+func (p *Proc) cleanup() {
+	if p.tmpDir != "" {
+		_ = os.RemoveAll(p.tmpDir)
+	}
+}
