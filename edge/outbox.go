@@ -62,6 +62,52 @@ func (s *session) enqueueCtrl(frame []byte) bool {
 	return true
 }
 
+// reply sends a control frame from the session's own read loop (only
+// there: it may block on the write). When nothing is queued or being
+// written it writes inline instead of starting the writer goroutine: an
+// ack then costs no goroutine hand-off and, above all, does not wait in
+// the scheduler's run queue behind a room fan-out's ten thousand viewer
+// writers (which made a danmaku publisher's ack as slow as a whole
+// fan-out). Otherwise it queues behind what is there, keeping order.
+func (s *session) reply(frame []byte) bool {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	if s.writing || s.queuedLocked() || s.closeAfterFlush != nil {
+		s.mu.Unlock()
+		return s.enqueueCtrl(frame)
+	}
+	s.writing = true // this goroutine is the writer until it is done
+	s.mu.Unlock()
+	err := s.write(frame)
+	s.mu.Lock()
+	s.writing = false
+	req := s.closeAfterFlush
+	if s.queuedLocked() && !s.closed {
+		s.kickLocked() // the writer takes over, closeAfterFlush included
+		req = nil
+	} else {
+		s.closeAfterFlush = nil
+	}
+	s.mu.Unlock()
+	if req != nil {
+		s.fail(req.code, req.reason)
+		close(req.flushed)
+	}
+	if err != nil {
+		s.fail(transport.CloseInternal, "write failed")
+		return false
+	}
+	return true
+}
+
+// queuedLocked reports whether anything waits for the writer.
+func (s *session) queuedLocked() bool {
+	return len(s.ctrl) > 0 || len(s.live) > 0 || len(s.dirty) > 0 || s.liveDropped > 0
+}
+
 // enqueueCtrlNoFail queues a best-effort notification (presence): dropped,
 // not fatal, when the control queue is full. Safe under the router lock.
 func (s *session) enqueueCtrlNoFail(frame []byte) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -269,5 +270,43 @@ func TestQuorumTrigger(t *testing.T) {
 		if got := quorumTrigger(tc.n, tc.q); got != tc.want {
 			t.Errorf("quorumTrigger(%d, %v) = %d, want %d", tc.n, tc.q, got, tc.want)
 		}
+	}
+}
+
+// TestReplyQueuesBehindPendingWrites checks that an ack written from the
+// read loop never overtakes control frames already queued or being written
+// (here Connected and Subscribed, stuck behind a blocked connection), and
+// that control frames go before queued live batches (by design: a room
+// must not delay a sender's acks).
+func TestReplyQueuesBehindPendingWrites(t *testing.T) {
+	e := startEdge(t, func(c *Config) { c.RoomBatchMax = 1 })
+	room := "live:order"
+	c, stop := startGated(t, e, e.token("viewer", nil, []string{room}, time.Hour))
+	defer stop()
+	sub, _ := transport.Encode(nil, &pb.Subscribe{RequestId: 1, Rooms: []string{room}}, nil)
+	c.in <- sub
+	waitFor(t, func() bool { return e.srv.rooms.viewerCount(room) == 1 })
+	e.srv.rooms.publish(room, &pb.Message{Room: room, Sender: "pub", Body: []byte("first")})
+	send, _ := transport.Encode(nil, &pb.Send{ClientMsgId: "m1", Target: &pb.Send_Room{Room: room}, Body: []byte("second")}, nil)
+	c.in <- send
+	// The read loop handled the Send (and queued its ack) once the
+	// comment is in the room's sequence.
+	waitFor(t, func() bool { return testutil.ToFloat64(e.srv.m.liveComments) == 2 })
+	close(c.gate)
+	var order []string
+	for len(order) < 4 {
+		switch m := c.next(t).(type) {
+		case *pb.Deliver:
+			for _, msg := range m.Messages {
+				order = append(order, string(msg.Body))
+			}
+		case *pb.Ack:
+			order = append(order, "ack")
+		case *pb.Connected, *pb.Subscribed:
+			order = append(order, "hello")
+		}
+	}
+	if got := strings.Join(order, ","); got != "hello,hello,ack,first" {
+		t.Fatalf("frames in order %s, want hello,hello,ack,first", got)
 	}
 }

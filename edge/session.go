@@ -93,6 +93,17 @@ func (s *session) sendMsg(m proto.Message) bool {
 	return s.enqueueCtrl(f)
 }
 
+// replyMsg encodes and sends a control message from the read loop (see
+// reply).
+func (s *session) replyMsg(m proto.Message) bool {
+	f, err := transport.Encode(nil, m, s.comp)
+	if err != nil {
+		s.logger().Error("encode failed", "err", err)
+		return false
+	}
+	return s.reply(f)
+}
+
 // sendError queues an Error frame and counts it.
 func (s *session) sendError(code pb.ErrorCode, reason string, reqID uint64, clientMsgID string, retryAfter time.Duration) {
 	s.srv.m.errors.WithLabelValues(code.String()).Inc()

@@ -40,7 +40,7 @@ func (s *session) handle(msg proto.Message) (string, bool) {
 	case *pb.PresenceQuery:
 		s.handlePresence(m)
 	case *pb.Ping:
-		s.sendMsg(&pb.Pong{Nonce: m.Nonce, SentTimeMs: m.SentTimeMs, ServerTimeMs: time.Now().UnixMilli()})
+		s.replyMsg(&pb.Pong{Nonce: m.Nonce, SentTimeMs: m.SentTimeMs, ServerTimeMs: time.Now().UnixMilli()})
 	case *pb.Pong:
 		// Answers to server pings need no reply; reading them kept the
 		// connection alive.
@@ -109,7 +109,7 @@ func (s *session) sendOrdered(m *pb.Send, conv string) {
 		s.sendError(code, "message not stored: "+err.Error(), 0, m.ClientMsgId, time.Second)
 		return
 	}
-	s.sendMsg(ack)
+	s.replyMsg(ack)
 }
 
 func (s *session) sendLive(m *pb.Send, roomID string) {
@@ -125,7 +125,7 @@ func (s *session) sendLive(m *pb.Send, roomID string) {
 		Room: roomID, Sender: s.user, SenderDevice: s.device, ClientMsgId: m.ClientMsgId,
 		Body: m.Body, Class: pb.DeliveryClass_DELIVERY_CLASS_LIVE,
 	})
-	s.sendMsg(&pb.Ack{ClientMsgId: m.ClientMsgId, Room: roomID, Seq: seq, ServerTimeMs: now})
+	s.replyMsg(&pb.Ack{ClientMsgId: m.ClientMsgId, Room: roomID, Seq: seq, ServerTimeMs: now})
 }
 
 func (s *session) handleSubscribe(m *pb.Subscribe) {

@@ -20,7 +20,8 @@ type Options struct {
 	// Bin is the edge binary. Required.
 	Bin string
 	// Args are extra flags after the defaults (--dev --listen 127.0.0.1:0
-	// --data DIR --conn-rate-per-ip -1); later flags win.
+	// --data DIR --conn-rate-per-ip -1 --message-rate 10000
+	// --message-burst 10000); later flags win.
 	Args []string
 	// DataDir is the data directory; empty means a new temporary one that
 	// Stop removes.
@@ -64,9 +65,12 @@ func Start(ctx context.Context, o Options) (*Proc, error) {
 		}
 		p.tmpDir, data = d, d
 	}
-	// Per-IP connection limiting is off: every benchmark client comes from
-	// the same host.
-	args := append([]string{"--dev", "--listen", "127.0.0.1:0", "--data", data, "--conn-rate-per-ip", "-1"}, o.Args...)
+	// Per-IP connection limiting is off (every benchmark client comes from
+	// the same host) and the per-session message rate is far above what a
+	// scenario asks of one client (a rooms publisher sends --rate
+	// comments/s; the production default of 50/s would cap it).
+	args := append([]string{"--dev", "--listen", "127.0.0.1:0", "--data", data, "--conn-rate-per-ip", "-1",
+		"--message-rate", "10000", "--message-burst", "10000"}, o.Args...)
 	p.cmd = exec.Command(o.Bin, args...)
 	p.cmd.Stderr = o.Stderr
 	out, err := p.cmd.StdoutPipe()
