@@ -24,9 +24,17 @@
 //     shared by all viewers (a prepared WebSocket message), and a viewer
 //     that falls ViewerQueue batches behind loses the oldest batches
 //     (counted, and reported to it in Deliver.dropped).
+//   - Room batching adapts to load (rooms_batch.go): a room's next batch
+//     waits until RoomFanoutQuorum of the previous batch's viewers have
+//     written it (at most RoomBatchMaxDelay), so under load batches grow
+//     instead of frames per second outgrowing the CPU, and slow viewers
+//     never hold the room.
 //   - The write side of a session has no goroutine while idle; one is
-//     started when there is something to send. The read side runs on a
-//     fresh goroutine after the upgrade so net/http frees the request.
+//     started when there is something to send. Replies to the session's
+//     own requests (acks, pongs) are written inline by the read loop when
+//     nothing else is queued, so they never wait in the scheduler behind a
+//     room fan-out. The read side runs on a fresh goroutine after the
+//     upgrade so net/http frees the request.
 //   - Resume: the resume token (HMAC-signed session id, user, device,
 //     expiry) brings back the session's subscriptions kept for
 //     ResumeGrace; the client's own positions decide where delivery
