@@ -95,6 +95,11 @@ type Config struct {
 	// ViewerQueue is the number of room batches queued per viewer before
 	// the oldest are dropped. Default 64.
 	ViewerQueue int
+	// LiveMaxAge drops a queued room batch instead of writing it when it
+	// waited longer than this for a slow viewer: a danmaku comment is
+	// worth showing only next to the moment of the stream it was about.
+	// Default 5 s.
+	LiveMaxAge time.Duration
 	// ConvQueue is the number of ordered notifications queued per
 	// subscribed conversation before the session falls back to reading the
 	// store (nothing is lost). Default 256.
@@ -161,6 +166,7 @@ func (c *Config) setDefaults() {
 	def(&c.RoomBatchMax, 256)
 	defF(&c.RoomFanoutQuorum, 0.95)
 	defD(&c.RoomBatchMaxDelay, 250*time.Millisecond)
+	defD(&c.LiveMaxAge, 5*time.Second)
 	def(&c.ViewerQueue, 64)
 	def(&c.ConvQueue, 256)
 	def(&c.ControlQueue, 1024)

@@ -32,6 +32,10 @@ type metrics struct {
 	// liveFanoutTimeouts counts room batches sent at RoomBatchMaxDelay
 	// because the previous fan-out had not reached its quorum.
 	liveFanoutTimeouts prometheus.Counter
+	// liveStale counts room batches dropped for being older than
+	// LiveMaxAge when their viewer's writer reached them (also in
+	// liveDropped).
+	liveStale prometheus.Counter
 	rooms              prometheus.Gauge
 	viewers            prometheus.Gauge
 	detached           prometheus.Gauge
@@ -65,14 +69,15 @@ func newMetrics(orderingStats func() (batches, fsyncs float64)) *metrics {
 	m.convOverflows = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_conv_queue_overflows_total", Help: "Ordered notifications dropped from a full per-conversation queue (recovered from the store)."})
 	m.liveComments = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_live_comments_total", Help: "Room comments accepted."})
 	m.liveBatches = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_live_batches_total", Help: "Room batches encoded (once per batch for all viewers)."})
-	m.liveDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_live_dropped_total", Help: "Room batches dropped for slow viewers (oldest first)."})
+	m.liveDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_live_dropped_total", Help: "Live comments dropped for slow viewers: oldest batches when a viewer queue is full, or batches older than the live max age."})
+	m.liveStale = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_live_stale_dropped_total", Help: "Live comments dropped because their batch waited longer than the live max age for a slow viewer (also counted in edgegate_live_dropped_total)."})
 	m.liveFanoutTimeouts = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_live_fanout_timeouts_total", Help: "Room batches sent at the max delay because the previous fan-out had not reached its quorum (slow viewers)."})
 	m.rooms = prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgegate_rooms", Help: "Rooms with at least one viewer."})
 	m.viewers = prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgegate_room_viewers", Help: "Room memberships across all rooms."})
 	m.detached = prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgegate_detached_sessions", Help: "Disconnected sessions kept for resumption."})
 	m.slowClosed = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_slow_consumers_closed_total", Help: "Sessions closed because they did not read their replies."})
 	m.apiRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgegate_api_requests_total", Help: "Backend HTTP API requests by route and status."}, []string{"route", "status"})
-	for _, c := range []prometheus.Collector{m.connections, m.connsTotal, m.connRejects, m.closes, m.framesIn, m.framesOut, m.bytesIn, m.bytesOut, m.badFrames, m.errors, m.resumes, m.orderedMsgs, m.appendSeconds, m.delivered, m.catchupReads, m.convOverflows, m.liveComments, m.liveBatches, m.liveDropped, m.liveFanoutTimeouts, m.rooms, m.viewers, m.detached, m.slowClosed, m.apiRequests} {
+	for _, c := range []prometheus.Collector{m.connections, m.connsTotal, m.connRejects, m.closes, m.framesIn, m.framesOut, m.bytesIn, m.bytesOut, m.badFrames, m.errors, m.resumes, m.orderedMsgs, m.appendSeconds, m.delivered, m.catchupReads, m.convOverflows, m.liveComments, m.liveBatches, m.liveDropped, m.liveFanoutTimeouts, m.liveStale, m.rooms, m.viewers, m.detached, m.slowClosed, m.apiRequests} {
 		f(c)
 	}
 	if orderingStats != nil {

@@ -160,8 +160,8 @@ func (s *session) enqueueLive(it liveItem) bool {
 		old := s.live[0]
 		copy(s.live, s.live[1:])
 		s.live = s.live[:len(s.live)-1]
-		s.liveDropped++
-		s.srv.m.liveDropped.Inc()
+		s.liveDropped += old.batch.size()
+		s.srv.m.liveDropped.Add(float64(old.batch.size()))
 		old.batch.done()
 	}
 	s.live = append(s.live, it)
@@ -230,7 +230,16 @@ func (s *session) writeBatch(ctrl [][]byte, live []liveItem, dirty []*convSub, d
 		}
 	}
 	var n float64
+	var stale uint64 // comments in batches too old to write
+	written := 0
+	maxAge := s.srv.cfg.LiveMaxAge
 	for i := range live {
+		if time.Since(live[i].batch.started) > maxAge {
+			stale += live[i].batch.size()
+			live[i].batch.done()
+			live[i] = liveItem{}
+			continue
+		}
 		err := s.conn.WriteShared(context.Background(), live[i].frame)
 		live[i].batch.done()
 		if err != nil {
@@ -238,11 +247,22 @@ func (s *session) writeBatch(ctrl [][]byte, live []liveItem, dirty []*convSub, d
 			return err
 		}
 		n += float64(len(live[i].frame.Bytes()))
+		written++
 		live[i] = liveItem{}
 	}
-	if len(live) > 0 {
-		s.srv.m.framesOut.Add(float64(len(live)))
+	if written > 0 {
+		s.srv.m.framesOut.Add(float64(written))
 		s.srv.m.bytesOut.Add(n)
+	}
+	if stale > 0 {
+		// Counted like ring drops, and the viewer is told.
+		s.srv.m.liveDropped.Add(float64(stale))
+		s.srv.m.liveStale.Add(float64(stale))
+		f, err := transport.Encode(nil, &pb.Deliver{Dropped: stale}, nil)
+		if err != nil {
+			return err
+		}
+		return s.write(f)
 	}
 	return nil
 }

@@ -310,3 +310,47 @@ func TestReplyQueuesBehindPendingWrites(t *testing.T) {
 		t.Fatalf("frames in order %s, want hello,hello,ack,first", got)
 	}
 }
+
+// TestStaleLiveBatchesAreDropped checks that a batch that waited longer
+// than LiveMaxAge for a blocked viewer is dropped, counted and reported to
+// the viewer instead of being shown late.
+func TestStaleLiveBatchesAreDropped(t *testing.T) {
+	const maxAge = 50 * time.Millisecond
+	e := startEdge(t, func(c *Config) {
+		c.LiveMaxAge = maxAge
+		c.RoomBatchMax = 1
+	})
+	room := "live:stale"
+	c, stop := startGated(t, e, e.token("viewer", nil, []string{room}, time.Hour))
+	defer stop()
+	sub, _ := transport.Encode(nil, &pb.Subscribe{RequestId: 1, Rooms: []string{room}}, nil)
+	c.in <- sub
+	waitFor(t, func() bool { return e.srv.rooms.viewerCount(room) == 1 })
+	e.srv.rooms.publish(room, &pb.Message{Room: room, Sender: "pub", Body: []byte("old")})
+	// The writer is blocked on the gate; let the comment age past the
+	// limit (the behaviour under test is defined by elapsed time).
+	time.Sleep(2 * maxAge)
+	close(c.gate)
+	var dropped uint64
+	for dropped == 0 {
+		if d, ok := c.next(t).(*pb.Deliver); ok {
+			if len(d.Messages) > 0 {
+				t.Fatalf("stale comment %q delivered", d.Messages[0].Body)
+			}
+			dropped = d.Dropped
+		}
+	}
+	if dropped != 1 || testutil.ToFloat64(e.srv.m.liveStale) != 1 || testutil.ToFloat64(e.srv.m.liveDropped) != 1 {
+		t.Fatalf("viewer told %d, stale metric %v, dropped metric %v; want 1, 1, 1",
+			dropped, testutil.ToFloat64(e.srv.m.liveStale), testutil.ToFloat64(e.srv.m.liveDropped))
+	}
+	e.srv.rooms.publish(room, &pb.Message{Room: room, Sender: "pub", Body: []byte("fresh")})
+	for {
+		if d, ok := c.next(t).(*pb.Deliver); ok && len(d.Messages) > 0 {
+			if string(d.Messages[0].Body) != "fresh" {
+				t.Fatalf("got %q, want the fresh comment", d.Messages[0].Body)
+			}
+			break
+		}
+	}
+}

@@ -205,7 +205,7 @@ func (r *room) flush() {
 	empty := len(r.viewers) == 0
 	var lb *liveBatch
 	if len(batch) > 0 && len(viewers) > 0 {
-		lb = &liveBatch{room: r, started: time.Now(), trigger: quorumTrigger(len(viewers), h.srv.cfg.RoomFanoutQuorum)}
+		lb = &liveBatch{room: r, started: time.Now(), comments: uint64(len(batch)), trigger: quorumTrigger(len(viewers), h.srv.cfg.RoomFanoutQuorum)}
 		lb.remaining.Store(int64(len(viewers)))
 		r.inflight = lb
 	}

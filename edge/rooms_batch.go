@@ -27,6 +27,7 @@ import (
 type liveBatch struct {
 	room      *room
 	started   time.Time
+	comments  uint64 // in the batch: what a viewer loses if it is dropped
 	remaining atomic.Int64
 	// trigger is the remaining count at which the room may send its next
 	// batch; the viewer whose done() reaches it (exactly one) kicks the
@@ -48,6 +49,14 @@ func (b *liveBatch) done() {
 	if b.remaining.Add(-1) == b.trigger {
 		b.room.fanoutDone(b)
 	}
+}
+
+// size returns the number of comments in the batch (0 for nil).
+func (b *liveBatch) size() uint64 {
+	if b == nil {
+		return 0
+	}
+	return b.comments
 }
 
 // reached reports whether the quorum of viewers has written the batch.

@@ -38,6 +38,7 @@ type options struct {
 	resumeGrace    time.Duration
 	roomWindow     time.Duration
 	roomMaxDelay   time.Duration
+	liveMaxAge     time.Duration
 	roomQuorum     float64
 	viewerQueue    int
 	drainTimeout   time.Duration
@@ -72,6 +73,7 @@ func defineFlags(fs *flag.FlagSet) *options {
 	fs.DurationVar(&o.heartbeat, "heartbeat", 0, "client heartbeat interval (default 25s)")
 	fs.DurationVar(&o.resumeGrace, "resume-grace", 0, "how long disconnected sessions can resume (default 2m)")
 	fs.DurationVar(&o.roomWindow, "room-batch-window", 0, "room comment batching window (default 20ms)")
+	fs.DurationVar(&o.liveMaxAge, "live-max-age", 0, "drop room comments that waited longer than this for a slow viewer (default 5s)")
 	fs.DurationVar(&o.roomMaxDelay, "room-batch-max-delay", 0, "longest a room batch waits for the previous fan-out (default 250ms)")
 	fs.Float64Var(&o.roomQuorum, "room-fanout-quorum", 0, "fraction of viewers that must have written a room batch before the next goes (default 0.95)")
 	fs.IntVar(&o.viewerQueue, "viewer-queue", 0, "room batches queued per viewer (default 64)")
@@ -172,6 +174,7 @@ func (o *options) config() (edge.Config, error) {
 		ResumeGrace:               o.resumeGrace,
 		RoomBatchWindow:           o.roomWindow,
 		RoomBatchMaxDelay:         o.roomMaxDelay,
+		LiveMaxAge:                o.liveMaxAge,
 		RoomFanoutQuorum:          o.roomQuorum,
 		ViewerQueue:               o.viewerQueue,
 		DrainTimeout:              o.drainTimeout,
