@@ -35,14 +35,14 @@ type metrics struct {
 	// liveStale counts room batches dropped for being older than
 	// LiveMaxAge when their viewer's writer reached them (also in
 	// liveDropped).
-	liveStale prometheus.Counter
-	rooms              prometheus.Gauge
-	viewers            prometheus.Gauge
-	detached           prometheus.Gauge
-	slowClosed         prometheus.Counter
-	apiRequests        *prometheus.CounterVec
-	orderingBatches    prometheus.CounterFunc
-	orderingFsyncs     prometheus.CounterFunc
+	liveStale       prometheus.Counter
+	rooms           prometheus.Gauge
+	viewers         prometheus.Gauge
+	detached        prometheus.Gauge
+	slowClosed      prometheus.Counter
+	apiRequests     *prometheus.CounterVec
+	orderingBatches prometheus.CounterFunc
+	orderingFsyncs  prometheus.CounterFunc
 }
 
 func newMetrics(orderingStats func() (batches, fsyncs float64)) *metrics {
