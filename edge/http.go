@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/edgegate/edgegate/edge/auth"
+	"github.com/edgegate/edgegate/edge/webui"
 )
 
 // routes builds the node's HTTP handler.
@@ -28,6 +29,9 @@ func (srv *Server) routes() http.Handler {
 		w.Write([]byte("ready\n"))
 	})
 	srv.apiRoutes(mux)
+	srv.statusRoutes(mux)
+	// The browser SDK, at a stable path, in every mode.
+	mux.Handle("GET /sdk/", http.StripPrefix("/sdk", webui.SDKHandler()))
 	if srv.cfg.Dev {
 		srv.devRoutes(mux)
 	}
@@ -107,7 +111,7 @@ func newVerifier(cfg Config) (*auth.Verifier, error) {
 	return auth.NewVerifier(ac)
 }
 
-// devRoutes serves the dev-mode token minting and a minimal landing page.
+// devRoutes serves dev-mode token minting and the demo page.
 func (srv *Server) devRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/dev/token", func(w http.ResponseWriter, r *http.Request) {
 		user := r.URL.Query().Get("user")
@@ -118,23 +122,14 @@ func (srv *Server) devRoutes(mux *http.ServeMux) {
 			http.Error(w, "invalid user id", http.StatusBadRequest)
 			return
 		}
-		tok, err := auth.MintHS256(srv.cfg.AuthHMACSecret, auth.MintClaims{Subject: user, Convs: []string{"*"}, Rooms: []string{"*"}, TTL: 24 * time.Hour})
+		tok, err := auth.MintHS256(srv.cfg.AuthHMACSecret, auth.MintClaims{Subject: user, Convs: []string{"**"}, Rooms: []string{"**"}, TTL: 24 * time.Hour})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"token": tok, "user": user})
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, devPage, srv.cfg.NodeID)
-	})
+	// The demo page and its assets.
+	mux.Handle("GET /{$}", webui.FileHandler("index.html", "text/html; charset=utf-8"))
+	mux.Handle("GET /demo/", http.StripPrefix("/demo", http.FileServerFS(webui.Static())))
 }
-
-const devPage = `<!doctype html><meta charset="utf-8"><title>edgegate dev edge</title>
-<h1>edgegate edge %s (dev mode)</h1>
-<ul>
-<li>WebSocket: <code>/v1/ws</code></li>
-<li>Demo token: <a href="/v1/dev/token?user=alice">/v1/dev/token?user=alice</a></li>
-<li><a href="/metrics">/metrics</a>, <a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a></li>
-</ul>`

@@ -41,9 +41,10 @@ type Orderer interface {
 // Server is one edge node: client sessions over WebSocket, ordered chat,
 // live rooms, the backend HTTP API and metrics.
 type Server struct {
-	cfg Config
-	log *slog.Logger
-	m   *metrics
+	cfg     Config
+	log     *slog.Logger
+	m       *metrics
+	started time.Time
 
 	store        *store.Store
 	ord          Orderer
@@ -122,6 +123,7 @@ func New(cfg Config) (*Server, error) {
 	}); err != nil {
 		return nil, err
 	}
+	srv.started = time.Now()
 	srv.conns = limits.NewCounter(int64(cfg.MaxConnections))
 	ipRate := rate.Limit(cfg.ConnRatePerIP)
 	if cfg.ConnRatePerIP < 0 {
@@ -150,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 		return float64(st.Batches), float64(st.Fsyncs)
 	})
 	if cfg.Dev {
-		srv.devToken, _ = auth.MintHS256(cfg.AuthHMACSecret, auth.MintClaims{Subject: "demo", Convs: []string{"*"}, Rooms: []string{"*"}, TTL: 24 * time.Hour})
+		srv.devToken, _ = auth.MintHS256(cfg.AuthHMACSecret, auth.MintClaims{Subject: "demo", Convs: []string{"**"}, Rooms: []string{"**"}, TTL: 24 * time.Hour})
 	}
 	srv.handler = srv.routes()
 	srv.goFunc(srv.background)

@@ -29,8 +29,8 @@ func CheckAPIKey(got string, keys []string) bool {
 }
 
 // APIKeyFromRequest returns the API key sent as "Authorization: Bearer K"
-// (scheme case-insensitive) or, failing that, as "X-API-Key: K". It returns
-// "" when neither is present.
+// (scheme case-insensitive), as the password of HTTP Basic auth, or as
+// "X-API-Key: K", in that order. It returns "" when none is present.
 func APIKeyFromRequest(r *http.Request) string {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, rest, ok := strings.Cut(strings.TrimSpace(h), " ")
@@ -38,6 +38,11 @@ func APIKeyFromRequest(r *http.Request) string {
 			if k := strings.TrimSpace(rest); k != "" {
 				return k
 			}
+		}
+		// HTTP Basic with the key as password (any user name): what a
+		// browser sends after its login prompt, for the status page.
+		if _, pass, ok := r.BasicAuth(); ok && pass != "" {
+			return pass
 		}
 	}
 	return strings.TrimSpace(r.Header.Get("X-API-Key"))

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"encoding/base64"
 	"net/http/httptest"
 	"testing"
 )
@@ -34,6 +35,8 @@ func TestAPIKeyFromRequest(t *testing.T) {
 		{"Bearer k1", "", "k1"},
 		{"bearer   k1 ", "", "k1"},
 		{"Basic abc", "k2", "k2"},
+		{"Basic " + base64.StdEncoding.EncodeToString([]byte("ops:k4")), "", "k4"},
+		{"Basic " + base64.StdEncoding.EncodeToString([]byte("ops:")), "k2", "k2"},
 		{"Bearer ", "k2", "k2"},
 		{"", " k3 ", "k3"},
 		{"Bearer k1", "k2", "k1"},

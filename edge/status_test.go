@@ -1,0 +1,100 @@
+package edge
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/edgegate/edgegate/transport/pb"
+)
+
+func TestStatusNeedsAPIKeyOutsideDev(t *testing.T) {
+	e := startEdge(t, nil)
+	resp, err := http.Get(e.hs.URL + "/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+		t.Fatalf("no key: status %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	req, _ := http.NewRequest("GET", e.hs.URL+"/v1/status", nil)
+	req.SetBasicAuth("ops", e.apiKey)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("basic auth with the API key: status %d", resp.StatusCode)
+	}
+	// The demo page exists only in dev mode.
+	resp, err = http.Get(e.hs.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET / outside dev: status %d", resp.StatusCode)
+	}
+}
+
+func TestStatusReportsTheMetrics(t *testing.T) {
+	e := startEdge(t, func(c *Config) { c.MaxConnections = 4 })
+	c := e.dialRaw(t)
+	c.connect(e.token("ann", []string{"c:s"}, nil, time.Hour), nil)
+	sendConv(c, "c:s", "m1", "hi")
+	expect[*pb.Ack](c)
+	code, st := e.api(t, "GET", "/v1/status", e.apiKey, "")
+	if code != http.StatusOK {
+		t.Fatalf("status %d", code)
+	}
+	conns := st["connections"].(map[string]any)["ws"].(float64)
+	if conns != 1 || st["ordered_messages_total"].(float64) != 1 || st["node_id"] != "test" {
+		t.Fatalf("status %v", st)
+	}
+	h := st["health"].(map[string]any)
+	if h["score"].(float64) != 100 {
+		t.Fatalf("health %v at 1 of 4 connections", h)
+	}
+}
+
+func TestScoreHealth(t *testing.T) {
+	for _, tc := range []struct {
+		draining    bool
+		conns, max  float64
+		want        int
+		withReasons bool
+	}{
+		{false, 0, 100, 100, false},
+		{false, 70, 100, 100, false},
+		{false, 85, 100, 55, true},
+		{false, 100, 100, 10, true},
+		{true, 0, 100, 0, true},
+	} {
+		h := scoreHealth(tc.draining, tc.conns, tc.max)
+		if h.Score != tc.want || (len(h.Reasons) > 0) != tc.withReasons {
+			t.Errorf("scoreHealth(%v, %v, %v) = %+v, want score %d", tc.draining, tc.conns, tc.max, h, tc.want)
+		}
+	}
+}
+
+func TestSDKServedWithCORS(t *testing.T) {
+	e := startEdge(t, nil)
+	resp, err := http.Get(e.hs.URL + "/sdk/edgegate.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("status %d, CORS %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	resp, err = http.Get(e.hs.URL + "/sdk/../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		t.Fatal("the SDK path serves files outside the SDK")
+	}
+}
