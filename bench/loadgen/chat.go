@@ -23,21 +23,11 @@ func RunChat(ctx context.Context, o Options, co ChatOptions, procs int, spawn Sp
 		return nil, err
 	}
 	co = co.withDefaults()
-	e, err := newEnv(o)
+	st, err := startScenario(ctx, o, "chat", "client", co.Pairs, procs, spawn, childSpec{Chat: &co}, newChatPart(co))
 	if err != nil {
 		return nil, err
 	}
-	parts, err := buildParts(e, "chat", co.Pairs, procs, spawn, childSpec{Chat: &co}, newChatPart(co))
-	if err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	connected, failed, cerr := connectParts(ctx, parts)
-	connectS := since(start)
-	if connected == 0 {
-		abortParts(parts)
-		return nil, fmt.Errorf("loadgen: chat: no client connected: %w", cerr)
-	}
+	e, parts, connected, failed, cerr, connectS := st.e, st.parts, st.connected, st.failed, st.connectErr, st.connectS
 	before, err := e.scrape(ctx)
 	if err != nil {
 		abortParts(parts)

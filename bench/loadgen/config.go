@@ -153,13 +153,7 @@ func (o *RoomsOptions) Validate() error {
 	if o.Viewers <= 0 {
 		return fmt.Errorf("%w: rooms: --viewers must be positive", ErrConfig)
 	}
-	if o.Rate < 0 || o.Rate > 1e6 {
-		return fmt.Errorf("%w: rooms: --rate %v not in (0, 1e6]", ErrConfig, o.Rate)
-	}
-	if o.Size != 0 && (o.Size < BodyHeaderSize || o.Size > 1<<20) {
-		return fmt.Errorf("%w: rooms: --size %d not in [%d, 1 MiB]", ErrConfig, o.Size, BodyHeaderSize)
-	}
-	return nil
+	return validateRateSize("rooms", o.Rate, 1e6, o.Size)
 }
 
 func (o RoomsOptions) withDefaults() RoomsOptions {
@@ -187,11 +181,17 @@ func (o *ChatOptions) Validate() error {
 	if o.Pairs <= 0 {
 		return fmt.Errorf("%w: chat: --pairs must be positive", ErrConfig)
 	}
-	if o.Rate < 0 || o.Rate > 1e5 {
-		return fmt.Errorf("%w: chat: --rate %v not in (0, 1e5]", ErrConfig, o.Rate)
+	return validateRateSize("chat", o.Rate, 1e5, o.Size)
+}
+
+// validateRateSize checks a scenario's --rate (0 means its default) and
+// --size (0 means DefaultBodySize).
+func validateRateSize(scenario string, rate, maxRate float64, size int) error {
+	if rate < 0 || rate > maxRate {
+		return fmt.Errorf("%w: %s: --rate %v not in (0, %g]", ErrConfig, scenario, rate, maxRate)
 	}
-	if o.Size != 0 && (o.Size < BodyHeaderSize || o.Size > 1<<20) {
-		return fmt.Errorf("%w: chat: --size %d not in [%d, 1 MiB]", ErrConfig, o.Size, BodyHeaderSize)
+	if size != 0 && (size < BodyHeaderSize || size > 1<<20) {
+		return fmt.Errorf("%w: %s: --size %d not in [%d, 1 MiB]", ErrConfig, scenario, size, BodyHeaderSize)
 	}
 	return nil
 }

@@ -142,3 +142,35 @@ func buildParts(e *env, scenario string, n, procs int, spawn Spawner, spec child
 
 // since returns seconds since t.
 func since(t time.Time) float64 { return time.Since(t).Seconds() }
+
+// started is a scenario whose clients are connected.
+type started struct {
+	e                 *env
+	parts             []part
+	connected, failed int
+	connectErr        error
+	connectS          float64
+}
+
+// startScenario builds the scenario's parts (n clients over procs
+// processes) and connects them; it fails when no client connected.
+func startScenario(ctx context.Context, o Options, scenario, what string, n, procs int, spawn Spawner,
+	spec childSpec, local newPartFunc) (*started, error) {
+	e, err := newEnv(o)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := buildParts(e, scenario, n, procs, spawn, spec, local)
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	st := &started{e: e, parts: parts}
+	st.connected, st.failed, st.connectErr = connectParts(ctx, parts)
+	st.connectS = since(t0)
+	if st.connected == 0 {
+		abortParts(parts)
+		return nil, fmt.Errorf("loadgen: %s: no %s connected: %w", scenario, what, st.connectErr)
+	}
+	return st, nil
+}

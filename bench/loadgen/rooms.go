@@ -23,22 +23,12 @@ func RunRooms(ctx context.Context, o Options, ro RoomsOptions, procs int, spawn 
 		return nil, err
 	}
 	ro = ro.withDefaults()
-	e, err := newEnv(o)
+	st, err := startScenario(ctx, o, "rooms", "viewer", ro.Viewers, procs, spawn, childSpec{Rooms: &ro}, newRoomsPart(ro))
 	if err != nil {
 		return nil, err
 	}
-	parts, err := buildParts(e, "rooms", ro.Viewers, procs, spawn, childSpec{Rooms: &ro}, newRoomsPart(ro))
-	if err != nil {
-		return nil, err
-	}
+	e, parts, connected, failed, cerr, connectS := st.e, st.parts, st.connected, st.failed, st.connectErr, st.connectS
 	room := roomName(e.o.RunID)
-	start := time.Now()
-	connected, failed, cerr := connectParts(ctx, parts)
-	connectS := since(start)
-	if connected == 0 {
-		abortParts(parts)
-		return nil, fmt.Errorf("loadgen: rooms: no viewer connected: %w", cerr)
-	}
 	pub, err := e.dial(ctx, clientSpec{index: ro.Viewers, user: fmt.Sprintf("pub-%s", e.o.RunID), rooms: []string{room}, buffer: 64})
 	if err != nil {
 		abortParts(parts)
