@@ -14,7 +14,7 @@ TEST_TIMEOUT ?= 12m
 FUZZ_TARGETS = $(shell for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
 	for fn in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do echo "./$$(dirname $${f#./}):$$fn"; done; done)
 
-.PHONY: all build run test race unit fuzz fuzz-short bench lint vet staticcheck fmt-check tidy tidy-check generate check-generated deps clean edge edgebench
+.PHONY: all build run test race unit fuzz fuzz-short bench lint vet staticcheck fmt-check tidy tidy-check generate check-generated deps clean edge edgebench screenshots
 
 all: build
 
@@ -30,11 +30,15 @@ edgebench:
 run: edge
 	$(BIN)/edge --dev
 
-## deps: tools the build and tests need that Go does not fetch itself.
+## deps: tools the build and tests need that Go does not fetch itself
+## (protoc; Chromium for edge/itest's browser test, screenshots in artifacts/).
 deps:
 	@command -v protoc >/dev/null 2>&1 || { \
 	  echo "installing protobuf-compiler (Debian)"; \
 	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler >/dev/null; }
+	@test -x /usr/bin/chromium || { \
+	  echo "installing chromium (Debian) for the browser end-to-end test"; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 ## generate: regenerate the Protobuf code (committed).
 generate: deps
@@ -87,6 +91,11 @@ fuzz:
 ## test: the whole suite, as CI runs it.
 test: deps check-generated tidy-check lint race fuzz-short
 	@echo "make test: all checks passed"
+
+## screenshots: the browser end-to-end test alone; it saves PNGs of the demo
+## and status pages under artifacts/screenshots/ (git-ignored; make clean removes them).
+screenshots: deps
+	$(GO) test -race -count=1 -run '^TestBrowser' -v ./edge/itest
 
 ## bench: Go benchmarks (medians: run with COUNT=5 and compare with benchstat).
 COUNT ?= 3
