@@ -84,9 +84,11 @@ fuzz-short:
 	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
 	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; done
 
-## fuzz: every fuzz target for FUZZTIME_LONG.
+## fuzz: every fuzz target for FUZZTIME_LONG, and the browser SDK's
+## decoder (a Node mutation fuzzer, edge/webui/fuzz_node_test.go) for 5M inputs.
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=$(FUZZTIME_LONG)
+	EDGEGATE_JS_FUZZ_RUNS=5000000 $(GO) test -count=1 -run '^TestJSDecoderFuzz$$' -timeout 30m ./edge/webui
 
 ## test: the whole suite, as CI runs it.
 test: deps check-generated tidy-check lint race fuzz-short
