@@ -110,7 +110,7 @@ func TestChatAgainstFreshEdgesWithMedians(t *testing.T) {
 
 func TestRoomsDeliversEveryComment(t *testing.T) {
 	m := runJSON(t, "rooms", "--edge-bin", filepath.Join(binDir, "edge"), "--viewers", "50", "--rate", "50",
-		"--size", "100", "--duration", "1s", "--json")
+		"--size", "100", "--duration", "1s", "--source-ips", "3", "--json")
 	requireFields(t, m)
 	if m["acked"].(float64) < 20 || m["lost"] != 0.0 || m["duplicates"] != 0.0 || m["delivered"] != m["expected"] {
 		t.Fatalf("acked %v delivered %v expected %v lost %v dup %v", m["acked"], m["delivered"], m["expected"], m["lost"], m["duplicates"])
