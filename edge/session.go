@@ -63,6 +63,31 @@ func newSessionID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// closeLinger bounds how long a session closed for bad input keeps reading
+// (and discarding) so its close code reaches the client (see
+// transport.Lingerer).
+const closeLinger = time.Second
+
+// failLinger is fail for closes decided by the read loop because of what
+// the client sent (oversized or malformed frames, floods): the client may
+// still be writing, and lingering lets it read the close code instead of a
+// reset. Only the read loop (or code it waits for) may call it.
+func (s *session) failLinger(code transport.CloseCode, reason string) {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		live := s.live
+		s.live = nil
+		s.mu.Unlock()
+		releaseLive(live)
+		if l, ok := s.conn.(transport.Lingerer); ok {
+			_ = l.CloseLinger(code, reason, closeLinger)
+			return
+		}
+		_ = s.conn.Close(code, reason)
+	})
+}
+
 // fail closes the session's connection with a code. Safe to call more than
 // once and from any goroutine; the read loop then cleans up.
 func (s *session) fail(code transport.CloseCode, reason string) {

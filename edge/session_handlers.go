@@ -60,7 +60,7 @@ func (s *session) handleSend(m *pb.Send) (string, bool) {
 	if !ok {
 		if s.rate.Flooding() {
 			s.srv.m.errors.WithLabelValues(pb.ErrorCode_ERROR_CODE_RATE_LIMITED.String()).Inc()
-			s.fail(transport.CloseCodeFor(pb.ErrorCode_ERROR_CODE_RATE_LIMITED), "flooding")
+			s.failLinger(transport.CloseCodeFor(pb.ErrorCode_ERROR_CODE_RATE_LIMITED), "flooding")
 			return "flooding", true
 		}
 		s.sendError(pb.ErrorCode_ERROR_CODE_RATE_LIMITED, "message rate exceeded", 0, m.ClientMsgId, retry)

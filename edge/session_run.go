@@ -232,11 +232,11 @@ func (s *session) readLoop() string {
 			case errors.Is(err, transport.ErrTooLarge):
 				srv.m.badFrames.Inc()
 				srv.m.errors.WithLabelValues(pb.ErrorCode_ERROR_CODE_TOO_LARGE.String()).Inc()
-				s.fail(transport.CloseTooLarge, fmt.Sprintf("frame over %d bytes", srv.cfg.MaxFrameBytes))
+				s.failLinger(transport.CloseTooLarge, fmt.Sprintf("frame over %d bytes", srv.cfg.MaxFrameBytes))
 				return "too_large"
 			case errors.Is(err, transport.ErrBadFrame):
 				srv.m.badFrames.Inc()
-				s.fail(transport.CloseProtocol, "malformed frame")
+				s.failLinger(transport.CloseProtocol, "malformed frame")
 				return "bad_frame"
 			case errors.Is(err, transport.ErrIdleTimeout):
 				s.fail(transport.CloseGoingAway, "idle timeout")

@@ -41,6 +41,16 @@ type Conn interface {
 	Transport() string
 }
 
+// Lingerer is implemented by connections that can close without resetting
+// a peer that is still sending (see wsConn.CloseLinger): the close code then
+// reaches a client that sent an oversized or malformed frame, or flooded.
+type Lingerer interface {
+	// CloseLinger closes like Close, then discards the peer's input for
+	// at most d before releasing the socket. Only the goroutine that
+	// reads the connection may call it.
+	CloseLinger(code CloseCode, reason string, d time.Duration) error
+}
+
 // Stats are a connection's counters and link measurements.
 type Stats struct {
 	FramesIn, FramesOut uint64

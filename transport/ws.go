@@ -263,15 +263,39 @@ func (c *wsConn) write(ctx context.Context, n int, do func() error) error {
 // short deadline), half-closes and closes the socket. Blocked reads and
 // writes return errors wrapping net.ErrClosed. Later calls return nil.
 func (c *wsConn) Close(code CloseCode, reason string) error {
+	return c.closeWith(code, reason, 0)
+}
+
+// CloseLinger implements Lingerer: Close, but between the FIN and the
+// release of the socket it reads and discards what the peer still sends
+// (until the peer closes, d passes or maxLingerBytes were read). Closing a
+// socket with unread input makes the kernel reset the connection, and a
+// reset destroys the close frame still on its way: a client that was in
+// the middle of writing an oversized frame would see "connection reset"
+// instead of 1009. It blocks up to d; call it only from the goroutine that
+// reads the connection (nothing else may read it).
+func (c *wsConn) CloseLinger(code CloseCode, reason string, d time.Duration) error {
+	return c.closeWith(code, reason, d)
+}
+
+// maxLingerBytes bounds what CloseLinger discards.
+const maxLingerBytes = 8 << 20
+
+func (c *wsConn) closeWith(code CloseCode, reason string, linger time.Duration) error {
 	err := net.ErrClosed
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		msg := websocket.FormatCloseMessage(int(sendableCode(code)), truncateReason(reason))
 		werr := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeWriteTimeout))
-		if cw, ok := c.ws.NetConn().(interface{ CloseWrite() error }); ok && werr == nil {
+		nc := c.ws.NetConn()
+		if cw, ok := nc.(interface{ CloseWrite() error }); ok && werr == nil {
 			// FIN right after the close frame, so the peer reads the
 			// close frame before it sees the connection go away.
 			_ = cw.CloseWrite()
+			if linger > 0 {
+				_ = nc.SetReadDeadline(time.Now().Add(linger))
+				_, _ = io.CopyN(io.Discard, nc, maxLingerBytes)
+			}
 		}
 		c.closeErr = c.ws.Close()
 		err = c.closeErr
