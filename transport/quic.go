@@ -1,0 +1,395 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/quic-go"
+)
+
+// QUICALPN is the TLS application protocol of edgegate over QUIC.
+const QUICALPN = "edgegate/1"
+
+// Defaults for QUIC connections.
+const (
+	// DefaultQUICIdleTimeout closes a QUIC connection on which nothing
+	// arrived for this long (QUIC's max_idle_timeout).
+	DefaultQUICIdleTimeout = 60 * time.Second
+	// quicCloseWait bounds the close handshake (see quicConn.Close).
+	quicCloseWait = 2 * time.Second
+)
+
+// QUICConfig configures QUIC listeners and dialers (mode quic-stream:
+// frames on one reliable bidirectional stream opened by the client).
+type QUICConfig struct {
+	// TLS is required: the server's certificates, or the client's roots
+	// (or a VerifyPeerCertificate that pins the dev certificate). The ALPN
+	// is set to QUICALPN.
+	TLS *tls.Config
+	// MaxFrameBytes limits frames read. Default DefaultMaxFrameBytes.
+	MaxFrameBytes int
+	// IdleTimeout is QUIC's idle timeout. Default DefaultQUICIdleTimeout.
+	IdleTimeout time.Duration
+	// KeepAlive makes the dialer send keep-alives this often (QUIC
+	// PINGs, which also keep NAT bindings open). Default IdleTimeout/3 for
+	// dialers, off for listeners (clients ping).
+	KeepAlive time.Duration
+	// WriteTimeout bounds one frame write. Default DefaultWSWriteTimeout.
+	WriteTimeout time.Duration
+	// HandshakeTimeout bounds the QUIC handshake and, on the server, the
+	// wait for the client's stream. Default DefaultWSHandshakeTimeout.
+	HandshakeTimeout time.Duration
+}
+
+func (c QUICConfig) quic(dialer bool) *quic.Config {
+	idle := orDefault(c.IdleTimeout, DefaultQUICIdleTimeout)
+	qc := &quic.Config{
+		MaxIdleTimeout:       idle,
+		HandshakeIdleTimeout: orDefault(c.HandshakeTimeout, DefaultWSHandshakeTimeout),
+		// One stream per connection: refuse more.
+		MaxIncomingStreams:    1,
+		MaxIncomingUniStreams: -1,
+	}
+	if dialer {
+		qc.KeepAlivePeriod = orDefault(c.KeepAlive, idle/3)
+	}
+	return qc
+}
+
+func (c QUICConfig) tls() (*tls.Config, error) {
+	if c.TLS == nil {
+		return nil, errors.New("transport: QUICConfig.TLS is required")
+	}
+	t := c.TLS.Clone()
+	t.NextProtos = []string{QUICALPN}
+	t.MinVersion = tls.VersionTLS13
+	return t, nil
+}
+
+// QUICListener accepts QUIC connections.
+type QUICListener struct {
+	tr  *quic.Transport
+	udp *net.UDPConn
+	ln  *quic.Listener
+	cfg QUICConfig
+}
+
+// ListenQUIC listens on the UDP address addr.
+func ListenQUIC(addr string, cfg QUICConfig) (*QUICListener, error) {
+	tc, err := cfg.tls()
+	if err != nil {
+		return nil, err
+	}
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("transport: quic listen %s: %w", addr, err)
+	}
+	udp, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return nil, fmt.Errorf("transport: quic listen %s: %w", addr, err)
+	}
+	tr := &quic.Transport{Conn: udp}
+	ln, err := tr.Listen(tc, cfg.quic(false))
+	if err != nil {
+		_ = tr.Close()
+		_ = udp.Close()
+		return nil, fmt.Errorf("transport: quic listen %s: %w", addr, err)
+	}
+	return &QUICListener{tr: tr, udp: udp, ln: ln, cfg: cfg}, nil
+}
+
+// Accept returns the next connection once its handshake is done. The
+// client's stream is accepted by the first ReadFrame, so one slow client
+// never holds up the accept loop.
+func (l *QUICListener) Accept(ctx context.Context) (Conn, error) {
+	qc, err := l.ln.Accept(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return newQUICConn(qc, nil, l.cfg), nil
+}
+
+// Addr is the listener's UDP address.
+func (l *QUICListener) Addr() net.Addr { return l.ln.Addr() }
+
+// Close stops accepting and closes the UDP socket, ending every
+// connection still open: close (drain) the sessions first.
+func (l *QUICListener) Close() error {
+	err := l.ln.Close()
+	_ = l.tr.Close()
+	_ = l.udp.Close()
+	return err
+}
+
+// DialQUIC connects to a QUIC listener at addr (host:port) and opens the
+// frame stream.
+func DialQUIC(ctx context.Context, addr string, cfg QUICConfig) (Conn, error) {
+	tc, err := cfg.tls()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, orDefault(cfg.HandshakeTimeout, DefaultWSHandshakeTimeout))
+	defer cancel()
+	qc, err := quic.DialAddr(ctx, addr, tc, cfg.quic(true))
+	if err != nil {
+		return nil, fmt.Errorf("transport: quic dial %s: %w", addr, err)
+	}
+	st, err := qc.OpenStreamSync(ctx)
+	if err != nil {
+		_ = qc.CloseWithError(quic.ApplicationErrorCode(CloseInternal), "no stream")
+		return nil, fmt.Errorf("transport: quic dial %s: open stream: %w", addr, err)
+	}
+	return newQUICConn(qc, st, cfg), nil
+}
+
+// quicConn is a Conn over one bidirectional QUIC stream.
+//
+// Closing: CONNECTION_CLOSE discards stream data not yet delivered, so a
+// frame written just before Close (a Redirect before a drain) could be
+// lost. Close therefore sends FIN after the queued frames and only closes
+// the connection, with its code, when the peer has read everything and
+// answered with its own FIN (seen by this side's reader), or after
+// quicCloseWait. A reader that meets the peer's FIN answers with FIN and
+// waits (as long at most) for the peer's CONNECTION_CLOSE to learn the
+// code: the same handshake as WebSocket's close frames.
+type quicConn struct {
+	qc    *quic.Conn
+	cfg   QUICConfig
+	limit Limits
+
+	streamOnce sync.Once
+	streamErr  error
+	stream     *quic.Stream
+	streamCh   chan struct{} // closed once stream or streamErr is set
+	rmu        sync.Mutex // one reader at a time: ReadFrame, or Close's drain
+	br         *bufio.Reader
+	rbuf       []byte
+
+	wmu       sync.Mutex
+	closing   atomic.Bool
+	closeOnce sync.Once
+	peerFIN   chan struct{}
+	finOnce   sync.Once
+
+	framesIn, framesOut, bytesIn, bytesOut atomic.Uint64
+}
+
+func newQUICConn(qc *quic.Conn, st *quic.Stream, cfg QUICConfig) *quicConn {
+	c := &quicConn{qc: qc, cfg: cfg, limit: Limits{MaxFrameBytes: cfg.MaxFrameBytes},
+		streamCh: make(chan struct{}), peerFIN: make(chan struct{})}
+	if st != nil {
+		c.setStream(st, nil)
+	}
+	return c
+}
+
+func (c *quicConn) setStream(st *quic.Stream, err error) {
+	c.streamOnce.Do(func() {
+		c.stream, c.streamErr = st, err
+		if st != nil {
+			c.br = bufio.NewReaderSize(st, 4096)
+		}
+		close(c.streamCh)
+	})
+}
+
+// getStream returns the stream, accepting the client's on the server.
+func (c *quicConn) getStream(ctx context.Context) (*quic.Stream, error) {
+	select {
+	case <-c.streamCh:
+		return c.stream, c.streamErr
+	default:
+	}
+	actx, cancel := context.WithTimeout(ctx, orDefault(c.cfg.HandshakeTimeout, DefaultWSHandshakeTimeout))
+	defer cancel()
+	st, err := c.qc.AcceptStream(actx)
+	if err != nil {
+		err = fmt.Errorf("transport: quic: no stream from the client: %w", c.mapErr(err))
+	}
+	c.setStream(st, err)
+	<-c.streamCh
+	return c.stream, c.streamErr
+}
+
+// ReadFrame implements Conn.
+func (c *quicConn) ReadFrame(ctx context.Context) ([]byte, error) {
+	st, err := c.getStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { _ = st.SetReadDeadline(aLongTimeAgo) })
+		defer func() {
+			if !stop() {
+				_ = st.SetReadDeadline(time.Time{})
+			}
+		}()
+	}
+	for {
+		_, buf, err := ReadFrame(c.br, c.rbuf, c.limit)
+		c.rbuf = buf[:0]
+		if err != nil {
+			return nil, c.readErr(ctx, st, err)
+		}
+		if c.closing.Load() {
+			continue // closed locally: drain until the peer's FIN
+		}
+		c.framesIn.Add(1)
+		c.bytesIn.Add(uint64(len(buf)))
+		return buf, nil
+	}
+}
+
+func (c *quicConn) readErr(ctx context.Context, st *quic.Stream, err error) error {
+	if errors.Is(err, ErrBadFrame) || errors.Is(err, ErrTooLarge) {
+		return err
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		c.finOnce.Do(func() { close(c.peerFIN) })
+		if c.closing.Load() {
+			return errClosed
+		}
+		// The peer is closing: answer with our FIN and wait for its
+		// CONNECTION_CLOSE, which carries the code.
+		_ = st.Close()
+		t := time.NewTimer(quicCloseWait)
+		defer t.Stop()
+		select {
+		case <-c.qc.Context().Done():
+			return c.mapErr(context.Cause(c.qc.Context()))
+		case <-t.C:
+			return fmt.Errorf("transport: connection lost: %w", io.ErrUnexpectedEOF)
+		}
+	}
+	if os.IsTimeout(err) && ctx.Err() != nil {
+		return fmt.Errorf("transport: read: %w", ctx.Err())
+	}
+	return c.mapErr(err)
+}
+
+// mapErr turns quic-go errors into the package's.
+func (c *quicConn) mapErr(err error) error {
+	var ae *quic.ApplicationError
+	var idle *quic.IdleTimeoutError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ae) && ae.Remote:
+		return &CloseError{Code: CloseCode(ae.ErrorCode), Reason: ae.ErrorMessage}
+	case c.closing.Load():
+		return errClosed
+	case errors.As(err, &idle):
+		return fmt.Errorf("%w: QUIC idle timeout", ErrIdleTimeout)
+	}
+	return fmt.Errorf("transport: quic: %w", err)
+}
+
+// WriteFrame implements Conn.
+func (c *quicConn) WriteFrame(ctx context.Context, frame []byte) error {
+	if c.closing.Load() {
+		return errClosed
+	}
+	st, err := c.getStream(ctx)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	deadline := time.Now().Add(orDefault(c.cfg.WriteTimeout, DefaultWSWriteTimeout))
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = st.SetWriteDeadline(deadline)
+	if _, err := st.Write(frame); err != nil {
+		if c.closing.Load() {
+			return errClosed
+		}
+		if os.IsTimeout(err) {
+			return fmt.Errorf("transport: write timeout (%v): %w", err, os.ErrDeadlineExceeded)
+		}
+		return c.mapErr(err)
+	}
+	c.framesOut.Add(1)
+	c.bytesOut.Add(uint64(len(frame)))
+	return nil
+}
+
+// WriteShared implements Conn (QUIC has nothing to prepare).
+func (c *quicConn) WriteShared(ctx context.Context, f *SharedFrame) error {
+	return c.WriteFrame(ctx, f.Bytes())
+}
+
+// Close implements Conn: FIN after the queued frames, then CONNECTION_CLOSE
+// with code once the peer answered (or after quicCloseWait), in the
+// background. It returns at once.
+func (c *quicConn) Close(code CloseCode, reason string) error {
+	c.closeOnce.Do(func() {
+		c.closing.Store(true)
+		c.wmu.Lock() // after an in-flight write
+		select {
+		case <-c.streamCh:
+			if c.stream != nil {
+				_ = c.stream.Close()
+			}
+		default:
+			c.setStream(nil, errClosed)
+		}
+		c.wmu.Unlock()
+		go func() {
+			c.awaitPeerFIN()
+			_ = c.qc.CloseWithError(quic.ApplicationErrorCode(sendableCode(code)), truncateReason(reason))
+		}()
+	})
+	return nil
+}
+
+// awaitPeerFIN returns when the peer has answered our FIN with its own (it
+// read everything we sent), the connection ended, or quicCloseWait passed.
+// With no ReadFrame running it reads (and discards) the stream itself.
+func (c *quicConn) awaitPeerFIN() {
+	if c.rmu.TryLock() {
+		if c.stream != nil {
+			_ = c.stream.SetReadDeadline(time.Now().Add(quicCloseWait))
+			_, _ = io.Copy(io.Discard, c.br)
+		}
+		c.rmu.Unlock()
+		return
+	}
+	t := time.NewTimer(quicCloseWait)
+	defer t.Stop()
+	select {
+	case <-c.peerFIN:
+	case <-t.C:
+	case <-c.qc.Context().Done():
+	}
+}
+
+// Stats implements Conn: QUIC's own RTT estimate and lost packets.
+func (c *quicConn) Stats() Stats {
+	qs := c.qc.ConnectionStats()
+	return Stats{
+		FramesIn: c.framesIn.Load(), FramesOut: c.framesOut.Load(),
+		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
+		RTT: qs.SmoothedRTT, Retransmits: qs.PacketsLost,
+	}
+}
+
+// RemoteAddr implements Conn.
+func (c *quicConn) RemoteAddr() net.Addr { return c.qc.RemoteAddr() }
+
+// Transport implements Conn.
+func (c *quicConn) Transport() string { return "quic-stream" }
