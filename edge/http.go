@@ -39,25 +39,21 @@ func (srv *Server) routes() http.Handler {
 }
 
 // handleWS admits a client connection: drain, connection cap and per-IP
-// rate are checked before the upgrade so refused clients cost little.
+// rate (admit) are checked before the upgrade so refused clients cost
+// little.
 func (srv *Server) handleWS(w http.ResponseWriter, r *http.Request) {
-	if srv.draining.Load() {
-		srv.m.connRejects.WithLabelValues("draining").Inc()
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "draining", http.StatusServiceUnavailable)
-		return
-	}
-	ip := clientIP(r)
-	if !srv.ipLimiter.Allow(ip) {
-		srv.m.connRejects.WithLabelValues("ip_rate").Inc()
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "connection rate exceeded", http.StatusTooManyRequests)
-		return
-	}
-	if !srv.conns.TryAcquire() {
-		srv.m.connRejects.WithLabelValues("max_connections").Inc()
-		w.Header().Set("Retry-After", "5")
-		http.Error(w, "connection limit reached", http.StatusServiceUnavailable)
+	if ok, reason := srv.admit(clientIP(r)); !ok {
+		switch reason {
+		case "ip_rate":
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "connection rate exceeded", http.StatusTooManyRequests)
+		case "max_connections":
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "connection limit reached", http.StatusServiceUnavailable)
+		default:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+		}
 		return
 	}
 	conn, err := srv.acceptor.Accept(w, r)

@@ -81,6 +81,9 @@ type QUICListener struct {
 	udp *net.UDPConn
 	ln  *quic.Listener
 	cfg QUICConfig
+
+	mu    sync.Mutex
+	conns map[*quic.Conn]struct{} // open, for Close
 }
 
 // ListenQUIC listens on the UDP address addr.
@@ -104,7 +107,7 @@ func ListenQUIC(addr string, cfg QUICConfig) (*QUICListener, error) {
 		_ = udp.Close()
 		return nil, fmt.Errorf("transport: quic listen %s: %w", addr, err)
 	}
-	return &QUICListener{tr: tr, udp: udp, ln: ln, cfg: cfg}, nil
+	return &QUICListener{tr: tr, udp: udp, ln: ln, cfg: cfg, conns: make(map[*quic.Conn]struct{})}, nil
 }
 
 // Accept returns the next connection once its handshake is done. The
@@ -115,16 +118,47 @@ func (l *QUICListener) Accept(ctx context.Context) (Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.mu.Lock()
+	l.conns[qc] = struct{}{}
+	l.mu.Unlock()
+	context.AfterFunc(qc.Context(), func() {
+		l.mu.Lock()
+		delete(l.conns, qc)
+		l.mu.Unlock()
+	})
 	return newQUICConn(qc, nil, l.cfg), nil
 }
 
 // Addr is the listener's UDP address.
 func (l *QUICListener) Addr() net.Addr { return l.ln.Addr() }
 
-// Close stops accepting and closes the UDP socket, ending every
-// connection still open: close (drain) the sessions first.
+// Close stops accepting, waits (at most quicCloseWait) for connections to
+// end on their own, closes the rest with CloseGoingAway (no close
+// handshake: drain the sessions first, as the edge's Shutdown does) and
+// closes the UDP socket.
 func (l *QUICListener) Close() error {
 	err := l.ln.Close()
+	// Close handshakes already under way (a drained session's redirect
+	// still in flight) get quicCloseWait to finish.
+	deadline := time.Now().Add(quicCloseWait)
+	for time.Now().Before(deadline) {
+		l.mu.Lock()
+		n := len(l.conns)
+		l.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	l.mu.Lock()
+	open := make([]*quic.Conn, 0, len(l.conns))
+	for qc := range l.conns {
+		open = append(open, qc)
+	}
+	l.mu.Unlock()
+	for _, qc := range open {
+		_ = qc.CloseWithError(quic.ApplicationErrorCode(CloseGoingAway), "shutdown")
+	}
 	_ = l.tr.Close()
 	_ = l.udp.Close()
 	return err
@@ -170,7 +204,7 @@ type quicConn struct {
 	streamErr  error
 	stream     *quic.Stream
 	streamCh   chan struct{} // closed once stream or streamErr is set
-	rmu        sync.Mutex // one reader at a time: ReadFrame, or Close's drain
+	rmu        sync.Mutex    // one reader at a time: ReadFrame, or Close's drain
 	br         *bufio.Reader
 	rbuf       []byte
 
@@ -359,22 +393,31 @@ func (c *quicConn) Close(code CloseCode, reason string) error {
 
 // awaitPeerFIN returns when the peer has answered our FIN with its own (it
 // read everything we sent), the connection ended, or quicCloseWait passed.
-// With no ReadFrame running it reads (and discards) the stream itself.
+// When no ReadFrame is running (or the one running returns, e.g. on a
+// cancelled context) it reads, and discards, the stream itself.
 func (c *quicConn) awaitPeerFIN() {
-	if c.rmu.TryLock() {
-		if c.stream != nil {
-			_ = c.stream.SetReadDeadline(time.Now().Add(quicCloseWait))
-			_, _ = io.Copy(io.Discard, c.br)
+	deadline := time.Now().Add(quicCloseWait)
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		if c.rmu.TryLock() {
+			if c.stream != nil {
+				_ = c.stream.SetReadDeadline(deadline)
+				_, _ = io.Copy(io.Discard, c.br)
+			}
+			c.rmu.Unlock()
+			return
 		}
-		c.rmu.Unlock()
-		return
-	}
-	t := time.NewTimer(quicCloseWait)
-	defer t.Stop()
-	select {
-	case <-c.peerFIN:
-	case <-t.C:
-	case <-c.qc.Context().Done():
+		select {
+		case <-c.peerFIN:
+			return
+		case <-c.qc.Context().Done():
+			return
+		case <-poll.C:
+			if time.Now().After(deadline) {
+				return
+			}
+		}
 	}
 }
 

@@ -204,3 +204,29 @@ func TestQUICRejectsWrongPin(t *testing.T) {
 		t.Fatal("bad fingerprint accepted")
 	}
 }
+
+// TestQUICPeerCloseHandshake: only the client closes; the server's read
+// loop sees the code and both connections end promptly.
+func TestQUICPeerCloseHandshake(t *testing.T) {
+	c, s := quicPair(t)
+	ctx := readCtx(t)
+	if err := c.WriteFrame(ctx, mustEncode(t, &pb.Ping{Nonce: 1})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReadFrame(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srvErr := make(chan error, 1)
+	go func() {
+		_, err := s.ReadFrame(ctx)
+		srvErr <- err
+	}()
+	start := time.Now()
+	c.Close(4003, "bye")
+	err := <-srvErr
+	if code, ok := CloseStatus(err); !ok || code != 4003 {
+		t.Fatalf("server read: %v, want close 4003", err)
+	}
+	waitQUICClosed(t, c, s)
+	t.Logf("close handshake took %v", time.Since(start))
+}

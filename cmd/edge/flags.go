@@ -45,6 +45,9 @@ type options struct {
 	drainRedirects string
 	deflate        bool
 	debugAddr      string
+	quicListen     string
+	quicCert       string
+	quicKey        string
 	logLevel       string
 	logJSON        bool
 }
@@ -80,6 +83,9 @@ func defineFlags(fs *flag.FlagSet) *options {
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 0, "graceful drain bound (default 10s)")
 	fs.StringVar(&o.drainRedirects, "drain-redirect", "", "comma-separated URLs sent to clients on drain")
 	fs.BoolVar(&o.deflate, "permessage-deflate", false, "enable WebSocket permessage-deflate")
+	fs.StringVar(&o.quicListen, "quic-listen", "", "UDP address for QUIC clients (quic-stream), e.g. :8443; off by default")
+	fs.StringVar(&o.quicCert, "quic-cert", "", "PEM certificate (chain) for QUIC; with --dev a self-signed one is made when empty")
+	fs.StringVar(&o.quicKey, "quic-key", "", "PEM private key for --quic-cert")
 	fs.StringVar(&o.debugAddr, "debug-listen", "", "address for /debug/pprof (off by default; keep it private)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&o.logJSON, "log-json", false, "JSON logs")

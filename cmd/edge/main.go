@@ -98,8 +98,24 @@ func run(args []string) error {
 			}
 		}()
 	}
-	errc := make(chan error, 1)
+	qln, err := listenQUIC(o, cfg.Dev, log)
+	if err != nil {
+		srv.Close()
+		ln.Close()
+		return err
+	}
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	if qln != nil {
+		go func() {
+			if err := srv.ServeQUIC(qln); err != nil {
+				errc <- err
+			}
+		}()
+		// After the drain below (sessions closed with their redirect),
+		// close what is left.
+		defer qln.Close()
+	}
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)

@@ -1,0 +1,34 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"strings"
+
+	"github.com/edgegate/edgegate/transport"
+)
+
+// QUICScheme prefixes the URLs of edges reached over QUIC:
+// quic://host:port (the edge's --quic-listen address).
+const QUICScheme = "quic://"
+
+// DialAny returns a Config.Dial that reaches quic://host:port URLs over
+// QUIC (mode quic-stream, TLS from quicTLS: roots, or a pin made with
+// transport.PinnedTLSConfig for a dev edge) and ws:// or wss:// URLs over
+// WebSocket as the default dialer does. Redirects may point to either, so
+// a session can move between transports and resume.
+func DialAny(cfg Config, quicTLS *tls.Config) func(ctx context.Context, url string) (transport.Conn, error) {
+	cfg = cfg.withDefaults()
+	ws := wsDialer(cfg)
+	qc := transport.QUICConfig{TLS: quicTLS, MaxFrameBytes: max(cfg.MaxFrameBytes, maxServerFrameBytes), HandshakeTimeout: cfg.HandshakeTimeout}
+	return func(ctx context.Context, url string) (transport.Conn, error) {
+		if addr, ok := strings.CutPrefix(url, QUICScheme); ok {
+			if quicTLS == nil {
+				return nil, fmt.Errorf("%w: %s needs a QUIC TLS config", ErrConfig, url)
+			}
+			return transport.DialQUIC(ctx, strings.TrimSuffix(addr, "/"), qc)
+		}
+		return ws(ctx, url)
+	}
+}
