@@ -14,9 +14,10 @@ import (
 // Client is a connection to edgegate that reconnects by itself. All methods
 // are safe for concurrent use.
 type Client struct {
-	cfg Config
-	log *slog.Logger
-	bo  backoff
+	cfg      Config
+	log      *slog.Logger
+	bo       backoff
+	fallback *Fallback // with defaults; nil when off
 
 	ctx     context.Context // cancelled by Close
 	cancel  context.CancelFunc
@@ -31,17 +32,23 @@ type Client struct {
 	lastErr atomic.Pointer[error] // last connection error, for Dial's report
 
 	// mu guards the fields below. Lock order: mu before recv.mu.
-	mu              sync.Mutex
-	url             string
-	resumeToken     string
-	cur             *connection // nil while disconnected
-	pending         map[reqKey]*request
-	order           uint64
-	subs            map[string]struct{} // conversations subscribed by the app
-	rooms           map[string]struct{} // rooms joined by the app
-	maxMessageBytes int
-	fatal           error // why the client stopped, nil after Close
-	dead            bool
+	mu  sync.Mutex
+	url string
+	// Fallback state (guarded by mu): the WebSocket URL to go back to,
+	// whether the session is on the fallback's QUIC URL, and until when
+	// QUIC is not tried again after a failed move.
+	wsURL            string
+	onQUIC           bool
+	quicBlockedUntil time.Time
+	resumeToken      string
+	cur              *connection // nil while disconnected
+	pending          map[reqKey]*request
+	order            uint64
+	subs             map[string]struct{} // conversations subscribed by the app
+	rooms            map[string]struct{} // rooms joined by the app
+	maxMessageBytes  int
+	fatal            error // why the client stopped, nil after Close
+	dead             bool
 }
 
 // Dial creates a Client and returns once its first session is established.
@@ -77,18 +84,19 @@ func newClient(cfg Config) *Client {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		bo:      backoff{min: cfg.MinBackoff, max: cfg.MaxBackoff, randN: cfg.randN},
-		ctx:     ctx,
-		cancel:  cancel,
-		runDone: make(chan struct{}),
-		ready:   make(chan struct{}),
-		msgs:    make(chan *pb.Message, cfg.MessageBuffer),
-		url:     cfg.URL,
-		pending: make(map[reqKey]*request),
-		subs:    make(map[string]struct{}),
-		rooms:   make(map[string]struct{}),
+		cfg:      cfg,
+		fallback: cfg.Fallback.withDefaults(),
+		log:      cfg.Logger,
+		bo:       backoff{min: cfg.MinBackoff, max: cfg.MaxBackoff, randN: cfg.randN},
+		ctx:      ctx,
+		cancel:   cancel,
+		runDone:  make(chan struct{}),
+		ready:    make(chan struct{}),
+		msgs:     make(chan *pb.Message, cfg.MessageBuffer),
+		url:      cfg.URL,
+		pending:  make(map[reqKey]*request),
+		subs:     make(map[string]struct{}),
+		rooms:    make(map[string]struct{}),
 	}
 	c.recv.init(cfg.Positions)
 	return c

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/edgegate/edgegate/transport"
@@ -99,6 +100,11 @@ type Config struct {
 	// delivered since the last one. Default 64.
 	AckEvery int
 
+	// Fallback, when set, moves the session from WebSocket to QUIC when
+	// the link degrades (see Fallback). Dial must handle quic:// URLs
+	// (DialAny).
+	Fallback *Fallback
+
 	// OnMessage, when set, receives every delivered message instead of the
 	// Messages() channel (which then only closes at stop). It is called on
 	// the client's reader goroutine, in delivery order, one call at a
@@ -146,6 +152,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Token == "" && c.TokenFunc == nil {
 		return fmt.Errorf("%w: Token or TokenFunc is required", ErrConfig)
+	}
+	if c.Fallback != nil && !strings.HasPrefix(c.Fallback.QUICURL, QUICScheme) {
+		return fmt.Errorf("%w: Fallback.QUICURL %q must be a %s URL", ErrConfig, c.Fallback.QUICURL, QUICScheme)
 	}
 	if c.DeviceID != "" && !validID(c.DeviceID) {
 		return fmt.Errorf("%w: DeviceID %q is not a valid id", ErrConfig, c.DeviceID)

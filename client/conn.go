@@ -63,6 +63,11 @@ type connection struct {
 	lastErr  *pb.Error // last connection-level Error frame
 	pingID   uint64
 	pingSent time.Time
+	pongSeen bool // the last ping was answered
+
+	// slowProbes counts consecutive probes slower than
+	// Fallback.RTTAbove (guarded by mu).
+	slowProbes int
 
 	// Reader-owned.
 	roomLast map[string]uint64 // highest room seq seen on this connection
@@ -192,6 +197,13 @@ func (cn *connection) writeLoop() {
 	defer ping.Stop()
 	watch := time.NewTicker(max(cn.hb/4, time.Millisecond))
 	defer watch.Stop()
+	// Link probes for the WebSocket-to-QUIC fallback (nil channel: off).
+	var probeC <-chan time.Time
+	if f := cn.c.fallback; f != nil && cn.conn.Transport() == "ws" {
+		probe := time.NewTicker(f.ProbeEvery)
+		defer probe.Stop()
+		probeC = probe.C
+	}
 	defer func() {
 		cn.ackMu.Lock()
 		if cn.ackTimer != nil {
@@ -226,6 +238,15 @@ func (cn *connection) writeLoop() {
 			if !cn.busy.Load() && time.Since(time.Unix(0, cn.lastRecv.Load())) > 2*cn.hb {
 				cn.c.log.Warn("client: heartbeat timeout", "interval", cn.hb)
 				cn.fail(errHeartbeatTimeout, transport.CloseGoingAway, "heartbeat timeout")
+				return
+			}
+		case <-probeC:
+			move, err := cn.probe(cn.c.fallback)
+			if err == nil && move {
+				err = errLinkDegraded
+			}
+			if err != nil {
+				cn.fail(err, transport.CloseNormal, "moving to QUIC")
 				return
 			}
 		case <-cn.kick:
@@ -268,6 +289,7 @@ func (cn *connection) sendPing() error {
 	cn.pingID++
 	id := cn.pingID
 	cn.pingSent = now
+	cn.pongSeen = false
 	cn.mu.Unlock()
 	return cn.write(cn.ctx, &pb.Ping{Nonce: id, SentTimeMs: now.UnixMilli()})
 }
@@ -276,10 +298,19 @@ func (cn *connection) onPong(p *pb.Pong) {
 	cn.mu.Lock()
 	ok := p.GetNonce() == cn.pingID && !cn.pingSent.IsZero()
 	sent := cn.pingSent
-	cn.mu.Unlock()
 	if ok {
-		cn.c.stats.rtt.Store(int64(time.Since(sent)))
+		cn.pongSeen = true
+		rtt := time.Since(sent)
+		cn.c.stats.rtt.Store(int64(rtt))
+		if f := cn.c.fallback; f != nil {
+			if rtt > f.RTTAbove {
+				cn.slowProbes++
+			} else {
+				cn.slowProbes = 0
+			}
+		}
 	}
+	cn.mu.Unlock()
 }
 
 // flushAcks sends a cumulative DeliveryAck for the conversations whose

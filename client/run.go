@@ -34,6 +34,14 @@ func (c *Client) run() {
 			c.setState(StateReconnecting)
 		}
 		cn, err := c.connect()
+		if err != nil && c.fallback != nil && c.onQUICNow() && c.ctx.Err() == nil {
+			var se *Error
+			if !errors.As(err, &se) { // a dial or handshake failure, not an answer
+				c.quicFailed(err)
+				wait = 0
+				continue
+			}
+		}
 		if err == nil {
 			attempt, authRetried, resumeRetried = 0, false, false
 			if connectedOnce {
@@ -59,6 +67,9 @@ func (c *Client) run() {
 		immediate := false
 		var retryAfter time.Duration
 		switch {
+		case errors.Is(err, errLinkDegraded):
+			c.moveToQUIC()
+			immediate = true
 		case errors.As(err, &rd):
 			if urls := rd.r.GetUrls(); len(urls) > 0 && urls[0] != "" {
 				c.mu.Lock()

@@ -36,6 +36,9 @@ type Stats struct {
 	LiveDropped uint64
 	// FramesIn and FramesOut count frames on all connections.
 	FramesIn, FramesOut uint64
+	// TransportSwitches counts moves between WebSocket and QUIC made by
+	// Config.Fallback (both directions).
+	TransportSwitches uint64
 	// Conn are the current connection's transport counters.
 	Conn transport.Stats
 }
@@ -43,7 +46,7 @@ type Stats struct {
 type counters struct {
 	reconnects, sent, resent, acked, duplicateAcks atomic.Uint64
 	delivered, duplicatesDropped, gaps, skipped    atomic.Uint64
-	liveDropped, framesIn, framesOut               atomic.Uint64
+	liveDropped, framesIn, framesOut, switches     atomic.Uint64
 	rtt                                            atomic.Int64
 }
 
@@ -53,6 +56,7 @@ func (c *Client) Stats() Stats {
 		State:             c.State(),
 		Reconnects:        c.stats.reconnects.Load(),
 		RTT:               time.Duration(c.stats.rtt.Load()),
+		TransportSwitches: c.stats.switches.Load(),
 		Sent:              c.stats.sent.Load(),
 		Resent:            c.stats.resent.Load(),
 		Acked:             c.stats.acked.Load(),

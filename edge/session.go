@@ -159,6 +159,9 @@ type detachState struct {
 	convs   map[string]uint64 // conversation -> acked position
 	rooms   []string
 	expires time.Time
+	// transport is the one the session was on, to count moves (a client
+	// falling back from WebSocket to QUIC resumes on the other).
+	transport string
 }
 
 // snapshot captures the state to resume from. Positions are the client's
@@ -167,7 +170,7 @@ type detachState struct {
 func (s *session) snapshot() *detachState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := &detachState{id: s.id, user: s.user, device: s.device, convs: make(map[string]uint64, len(s.convs))}
+	d := &detachState{id: s.id, user: s.user, device: s.device, convs: make(map[string]uint64, len(s.convs)), transport: s.conn.Transport()}
 	for c, cs := range s.convs {
 		d.convs[c] = cs.acked
 	}

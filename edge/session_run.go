@@ -124,6 +124,10 @@ func (srv *Server) handshake(conn transport.Conn, remote string) (*session, erro
 		srv.m.resumes.WithLabelValues(resumeResult).Inc()
 		if resumed != nil {
 			s.id = resumed.id
+			if from, to := resumed.transport, conn.Transport(); from != "" && from != to {
+				srv.m.transportMoves.WithLabelValues(from, to).Inc()
+				srv.log.Info("session moved transport", "session", s.id, "user", s.user, "device", s.device, "from", from, "to", to)
+			}
 		}
 	}
 	starts := make(map[string]uint64)

@@ -1,0 +1,118 @@
+package client
+
+import (
+	"errors"
+	"time"
+)
+
+// Fallback moves a session from WebSocket to QUIC when the WebSocket link
+// degrades (weak mobile networks: TCP's head-of-line blocking and
+// retransmission timeouts hurt most there). The move is a reconnect to
+// QUICURL with the session's resume token, so the application sees no
+// loss, duplicate or reordering. When QUIC cannot be reached (UDP blocked)
+// the client goes back to WebSocket and tries QUIC again only after
+// RetryQUICAfter. Each move is logged and counted (Stats.TransportSwitches).
+//
+// Set Config.Dial to DialAny so both URL schemes can be dialed.
+type Fallback struct {
+	// QUICURL is where to move (quic://host:port). Required.
+	QUICURL string
+	// ProbeEvery is how often the client pings while on WebSocket to
+	// measure the link. Default 1 s.
+	ProbeEvery time.Duration
+	// RTTAbove: this many consecutive probes (Samples) slower than it
+	// trigger the move. Default 300 ms.
+	RTTAbove time.Duration
+	// Samples is the number of consecutive slow probes. Default 3.
+	Samples int
+	// StallAfter: a probe unanswered this long triggers the move at once
+	// (a stalled TCP connection waiting for retransmissions). Default 2 s.
+	StallAfter time.Duration
+	// RetryQUICAfter is how long the client stays on WebSocket after a
+	// failed move before it tries QUIC again. Default 60 s.
+	RetryQUICAfter time.Duration
+}
+
+func (f *Fallback) withDefaults() *Fallback {
+	if f == nil {
+		return nil
+	}
+	g := *f
+	if g.ProbeEvery <= 0 {
+		g.ProbeEvery = time.Second
+	}
+	if g.RTTAbove <= 0 {
+		g.RTTAbove = 300 * time.Millisecond
+	}
+	if g.Samples <= 0 {
+		g.Samples = 3
+	}
+	if g.StallAfter <= 0 {
+		g.StallAfter = 2 * time.Second
+	}
+	if g.RetryQUICAfter <= 0 {
+		g.RetryQUICAfter = time.Minute
+	}
+	return &g
+}
+
+// errLinkDegraded ends a WebSocket connection so the session moves to
+// QUIC.
+var errLinkDegraded = errors.New("client: WebSocket link degraded, moving to QUIC")
+
+// probe is the connection writer's link check, run every ProbeEvery while
+// on WebSocket with a Fallback. It reports whether to move.
+func (cn *connection) probe(f *Fallback) (move bool, err error) {
+	cn.mu.Lock()
+	outstanding := !cn.pingSent.IsZero() && !cn.pongSeen
+	sent, slow := cn.pingSent, cn.slowProbes
+	cn.mu.Unlock()
+	if cn.c.quicBlocked() {
+		return false, nil // QUIC failed recently: stay
+	}
+	if outstanding {
+		if time.Since(sent) > f.StallAfter {
+			cn.c.log.Warn("client: link stalled, moving to QUIC", "unanswered", time.Since(sent))
+			return true, nil
+		}
+		return false, nil // wait for this probe's answer
+	}
+	if slow >= f.Samples {
+		cn.c.log.Warn("client: link slow, moving to QUIC", "rtt", time.Duration(cn.c.stats.rtt.Load()), "samples", slow)
+		return true, nil
+	}
+	return false, cn.sendPing()
+}
+
+// quicBlocked reports whether a recent move to QUIC failed.
+func (c *Client) quicBlocked() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Before(c.quicBlockedUntil)
+}
+
+// moveToQUIC points the next connect at the fallback URL.
+func (c *Client) moveToQUIC() {
+	c.mu.Lock()
+	c.wsURL, c.url, c.onQUIC = c.url, c.fallback.QUICURL, true
+	c.mu.Unlock()
+	c.stats.switches.Add(1)
+	c.log.Info("client: moving the session to QUIC", "url", c.fallback.QUICURL)
+}
+
+// quicFailed goes back to WebSocket after a failed QUIC connect.
+func (c *Client) quicFailed(err error) {
+	c.mu.Lock()
+	c.url, c.onQUIC = c.wsURL, false
+	c.quicBlockedUntil = time.Now().Add(c.fallback.RetryQUICAfter)
+	c.mu.Unlock()
+	c.stats.switches.Add(1)
+	c.log.Warn("client: QUIC unreachable, staying on WebSocket", "err", err, "retry_after", c.fallback.RetryQUICAfter)
+}
+
+// onQUICNow reports whether the session is on the fallback's QUIC URL.
+func (c *Client) onQUICNow() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.onQUIC
+}
