@@ -30,6 +30,17 @@ type Options struct {
 	Stderr io.Writer
 	// StartTimeout bounds the wait for the banner and /readyz. Default 30 s.
 	StartTimeout time.Duration
+	// Wrap prefixes the command (e.g. "ip", "netns", "exec", NS to run
+	// the edge inside a network namespace).
+	Wrap []string
+	// Listen is the HTTP/WebSocket address. Default 127.0.0.1:0.
+	Listen string
+	// QUICListen, when set, makes the edge listen for QUIC there too
+	// (dev certificate; Proc.QUICAddr and Proc.CertSHA256 are filled).
+	QUICListen string
+	// Ready, when set, replaces the /readyz check (for an edge in a
+	// namespace this process cannot reach over HTTP directly).
+	Ready func(ctx context.Context, p *Proc) error
 }
 
 // Proc is a running edge.
@@ -40,6 +51,11 @@ type Proc struct {
 	Secret string
 	// APIKey is the edge's backend API key.
 	APIKey string
+	// QUICAddr and CertSHA256 are the QUIC listener and the SHA-256 of
+	// its dev certificate (with Options.QUICListen).
+	QUICAddr, CertSHA256 string
+
+	wantQUIC bool
 
 	cmd     *exec.Cmd
 	tmpDir  string
@@ -69,9 +85,22 @@ func Start(ctx context.Context, o Options) (*Proc, error) {
 	// the same host) and the per-session message rate is far above what a
 	// scenario asks of one client (a rooms publisher sends --rate
 	// comments/s; the production default of 50/s would cap it).
-	args := append([]string{"--dev", "--listen", "127.0.0.1:0", "--data", data, "--conn-rate-per-ip", "-1",
-		"--message-rate", "10000", "--message-burst", "10000"}, o.Args...)
-	p.cmd = exec.Command(o.Bin, args...)
+	listen := o.Listen
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	args := []string{"--dev", "--listen", listen, "--data", data, "--conn-rate-per-ip", "-1",
+		"--message-rate", "10000", "--message-burst", "10000"}
+	if o.QUICListen != "" {
+		args = append(args, "--quic-listen", o.QUICListen)
+		p.wantQUIC = true
+	}
+	args = append(args, o.Args...)
+	bin := o.Bin
+	if len(o.Wrap) > 0 {
+		bin, args = o.Wrap[0], append(append(append([]string(nil), o.Wrap[1:]...), o.Bin), args...)
+	}
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stderr = o.Stderr
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -97,7 +126,11 @@ func Start(ctx context.Context, o Options) (*Proc, error) {
 		err = fmt.Errorf("edgeproc: no banner from the edge: %w", ctx.Err())
 	}
 	if err == nil {
-		err = p.waitReady(ctx)
+		if o.Ready != nil {
+			err = o.Ready(ctx, p)
+		} else {
+			err = p.waitReady(ctx)
+		}
 	}
 	if err != nil {
 		p.Stop()
@@ -120,8 +153,15 @@ func (p *Proc) readBanner(r io.Reader) error {
 			}
 		case strings.HasPrefix(line, "API key:"):
 			p.APIKey = strings.TrimSpace(strings.TrimPrefix(line, "API key:"))
+		case strings.HasPrefix(line, "QUIC:"):
+			// QUIC:        quic://ADDR   certificate sha256 HEX
+			f := strings.Fields(line)
+			if len(f) >= 5 {
+				p.QUICAddr = strings.TrimPrefix(f[1], "quic://")
+				p.CertSHA256 = f[len(f)-1]
+			}
 		}
-		if p.Addr != "" && p.Secret != "" && p.APIKey != "" {
+		if p.Addr != "" && p.Secret != "" && p.APIKey != "" && (!p.wantQUIC || p.QUICAddr != "") {
 			return nil
 		}
 	}

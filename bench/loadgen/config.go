@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -56,6 +57,20 @@ type Options struct {
 	DialConcurrency int
 	// ConnectTimeout bounds the whole connect phase. Default 5 min.
 	ConnectTimeout time.Duration
+	// Transport is how clients connect: "ws" (default), "quic-stream"
+	// (QUICAddrs, pinned to QUICCertSHA256) or "auto" (WebSocket with
+	// the SDK's fallback to QUIC).
+	Transport string
+	// NoCompression makes clients ask for uncompressed frames (lossy:
+	// wire/payload overhead must not be hidden by compression).
+	NoCompression bool
+	// QUICAddrs are the edges' QUIC host:port, parallel to Addrs.
+	QUICAddrs []string
+	// QUICCertSHA256 pins the edges' QUIC certificate.
+	QUICCertSHA256 string
+	// ScrapeDial, when set, opens the connections used to read the
+	// edges' /metrics (e.g. from inside a network namespace).
+	ScrapeDial func(ctx context.Context, network, addr string) (net.Conn, error) `json:"-"`
 	// Logger receives progress logs. Default: discard.
 	Logger *slog.Logger `json:"-"`
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/edgegate/edgegate/bench/metrics"
 	"github.com/edgegate/edgegate/client"
 	"github.com/edgegate/edgegate/edge/auth"
+	"github.com/edgegate/edgegate/transport"
 	"github.com/edgegate/edgegate/transport/pb"
 )
 
@@ -27,6 +28,9 @@ func newEnv(o Options) (*env, error) {
 	}
 	o = o.withDefaults()
 	sc := &metrics.Scraper{}
+	if o.ScrapeDial != nil {
+		sc.Client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: o.ScrapeDial}}
+	}
 	if o.APIKey != "" {
 		sc.Header = http.Header{"Authorization": {"Bearer " + o.APIKey}}
 	}
@@ -68,6 +72,12 @@ func (e *env) dial(ctx context.Context, s clientSpec) (*client.Client, error) {
 	if e.o.SourceIPs > 1 {
 		ip := net.IPv4(127, 0, 0, byte(1+s.index%e.o.SourceIPs))
 		cfg.Dial = dialFrom(ip, client.DefaultHandshakeTimeout, nil)
+	}
+	if e.o.NoCompression {
+		cfg.Compression = []transport.Codec{transport.CodecNone}
+	}
+	if err := e.applyTransport(&cfg, s.index); err != nil {
+		return nil, err
 	}
 	return client.Dial(ctx, cfg)
 }
@@ -166,4 +176,31 @@ func countLive(cls []*client.Client) int {
 		}
 	}
 	return n
+}
+
+// applyTransport points cfg at QUIC for the "quic-stream" and "auto"
+// transports.
+func (e *env) applyTransport(cfg *client.Config, index int) error {
+	switch e.o.Transport {
+	case "", "ws":
+		return nil
+	case "quic-stream", "auto":
+	default:
+		return fmt.Errorf("%w: transport %q (want ws, quic-stream or auto)", ErrConfig, e.o.Transport)
+	}
+	if len(e.o.QUICAddrs) == 0 {
+		return fmt.Errorf("%w: transport %s needs the edges' QUIC addresses", ErrConfig, e.o.Transport)
+	}
+	pin, err := transport.PinnedTLSConfig(e.o.QUICCertSHA256)
+	if err != nil {
+		return err
+	}
+	qurl := client.QUICScheme + e.o.QUICAddrs[index%len(e.o.QUICAddrs)]
+	if e.o.Transport == "quic-stream" {
+		cfg.URL = qurl
+	} else {
+		cfg.Fallback = &client.Fallback{QUICURL: qurl}
+	}
+	cfg.Dial = client.DialAny(*cfg, pin)
+	return nil
 }

@@ -28,5 +28,5 @@
 // It must not touch: server internals (edge/ except edge/auth for minting
 // tokens), the client SDK's internals, or the frame codec (it uses
 // transport only to implement a Conn bound to a source address, see
-// wsconn.go).
+// wsconn.go, and to pin an edge's QUIC dev certificate).
 package loadgen

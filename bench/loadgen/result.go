@@ -90,6 +90,19 @@ type Result struct {
 	// (Deliver.dropped); they are part of Lost.
 	ServerDropped uint64 `json:"server_dropped,omitempty"`
 
+	// lossy (edgebench lossy: chat over an emulated link)
+	Transport     string  `json:"transport,omitempty"`
+	LossPct       float64 `json:"loss_pct,omitempty"`
+	BurstLen      float64 `json:"burst_len,omitempty"`
+	RTTMs         float64 `json:"rtt_ms,omitempty"`
+	BytesOnWire   uint64  `json:"bytes_on_wire,omitempty"`
+	PayloadBytes  uint64  `json:"payload_bytes,omitempty"`
+	OverheadRatio float64 `json:"overhead_ratio,omitempty"`
+	// FECRecovered and Retransmitted stay 0 until the quic-fec transport
+	// exists (they are its counters).
+	FECRecovered  *uint64 `json:"fec_recovered,omitempty"`
+	Retransmitted *uint64 `json:"retransmitted,omitempty"`
+
 	// chat
 	Pairs      int          `json:"pairs,omitempty"`
 	AckLatency *Percentiles `json:"ack_latency_ms,omitempty"`

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -150,5 +152,42 @@ func TestBadFlags(t *testing.T) {
 		if code := run(args, &out, &errOut); code == 0 {
 			t.Errorf("edgebench %v: exit 0", args)
 		}
+	}
+}
+
+// TestLossyOverEmulatedLink runs the lossy scenario for each transport: a
+// real edge in a network namespace, clients in another, 5% loss and 50 ms
+// RTT between them (root, like every netem test). It runs the built
+// binary: the scenario re-executes itself for its clients, which a test
+// binary must not do.
+func TestLossyOverEmulatedLink(t *testing.T) {
+	for _, tr := range []string{"ws", "quic-stream", "auto"} {
+		t.Run(tr, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, filepath.Join(binDir, "edgebench"), "lossy", "--edge-bin", filepath.Join(binDir, "edge"),
+				"--transport", tr, "--loss", "5", "--rtt", "50", "--pairs", "2", "--rate", "10", "--duration", "2s", "--json")
+			var errOut bytes.Buffer
+			cmd.Stderr = &errOut
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("edgebench lossy: %v\n%s", err, errOut.String())
+			}
+			var m map[string]any
+			if err := json.Unmarshal(out, &m); err != nil {
+				t.Fatalf("output: %v\n%s", err, out)
+			}
+			requireFields(t, m)
+			if m["transport"] != tr || m["acked"].(float64) < 20 || m["lost"] != 0.0 || m["duplicates"] != 0.0 || m["reordered"] != 0.0 {
+				t.Fatalf("transport %v acked %v lost %v dup %v reordered %v", m["transport"], m["acked"], m["lost"], m["duplicates"], m["reordered"])
+			}
+			if ratio, _ := m["overhead_ratio"].(float64); ratio <= 1 || m["bytes_on_wire"].(float64) <= 0 {
+				t.Fatalf("overhead_ratio %v bytes_on_wire %v", m["overhead_ratio"], m["bytes_on_wire"])
+			}
+		})
+	}
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	if bytes.Contains(out, []byte("egnet-")) {
+		t.Fatalf("namespaces left behind:\n%s", out)
 	}
 }

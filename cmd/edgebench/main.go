@@ -34,6 +34,8 @@ scenarios:
   idle   --conns N                       idle subscribed connections; server bytes per connection
   rooms  --viewers N --rate R --size B   one room, one publisher, N viewers
   chat   --pairs N --rate R --size B     N 1:1 conversations, both sides sending with acks
+  lossy  --transport ws|quic-stream|auto --loss P --burst L --rtt MS
+                                          chat over an emulated weak link (root; needs --edge-bin)
 
 run "edgebench <scenario> -h" for the flags.
 `
@@ -75,7 +77,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	res, err := runScenario(ctx, args[0], args[1:], stderr)
+	var res output
+	var err error
+	if args[0] == "lossy" {
+		res, err = runLossy(ctx, args[1:], stderr)
+	} else {
+		res, err = runScenario(ctx, args[0], args[1:], stderr)
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
