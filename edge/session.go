@@ -73,13 +73,7 @@ const closeLinger = time.Second
 // still be writing, and lingering lets it read the close code instead of a
 // reset. Only the read loop (or code it waits for) may call it.
 func (s *session) failLinger(code transport.CloseCode, reason string) {
-	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		live := s.live
-		s.live = nil
-		s.mu.Unlock()
-		releaseLive(live)
+	s.shutdown(func() {
 		if l, ok := s.conn.(transport.Lingerer); ok {
 			_ = l.CloseLinger(code, reason, closeLinger)
 			return
@@ -91,6 +85,12 @@ func (s *session) failLinger(code transport.CloseCode, reason string) {
 // fail closes the session's connection with a code. Safe to call more than
 // once and from any goroutine; the read loop then cleans up.
 func (s *session) fail(code transport.CloseCode, reason string) {
+	s.shutdown(func() { _ = s.conn.Close(code, reason) })
+}
+
+// shutdown marks the session closed, releases its queued room batches and
+// runs closeConn, once whichever of fail and failLinger comes first.
+func (s *session) shutdown(closeConn func()) {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
@@ -98,7 +98,7 @@ func (s *session) fail(code transport.CloseCode, reason string) {
 		s.live = nil
 		s.mu.Unlock()
 		releaseLive(live)
-		_ = s.conn.Close(code, reason)
+		closeConn()
 	})
 }
 

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -99,15 +98,9 @@ func runLossy(ctx context.Context, args []string, stderr io.Writer) (output, err
 	o.Transport, o.QUICAddrs, o.QUICCertSHA256 = tr, []string{p.QUICAddr}, p.CertSHA256
 	o.ScrapeDial = inB
 	o.NoCompression = true
-	exe, err := os.Executable()
+	spawn, err := spawner(stderr, "ip", "netns", "exec", link.NSB)
 	if err != nil {
 		return output{}, err
-	}
-	spawn := func(ctx context.Context) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, "ip", "netns", "exec", link.NSB, exe, "child")
-		cmd.Stderr = stderr
-		cmd.WaitDelay = 30 * time.Second
-		return cmd
 	}
 	r, err := loadgen.RunChat(ctx, o, loadgen.ChatOptions{Pairs: pairs, Rate: rate, Size: size}, 2, spawn)
 	if err != nil {

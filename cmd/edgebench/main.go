@@ -184,14 +184,16 @@ func (c *common) options(stderr io.Writer) (loadgen.Options, error) {
 	return o, o.Validate()
 }
 
-// spawner re-executes this binary as "edgebench child".
-func spawner(stderr io.Writer) (loadgen.Spawner, error) {
+// spawner re-executes this binary as "edgebench child";
+// wrap prefixes the command (e.g. ip netns exec NS, for edgebench lossy).
+func spawner(stderr io.Writer, wrap ...string) (loadgen.Spawner, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("--procs: finding own executable: %w", err)
 	}
+	argv := append(append([]string(nil), wrap...), exe, "child")
 	return func(ctx context.Context) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, exe, "child")
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 		cmd.Stderr = stderr
 		cmd.WaitDelay = 30 * time.Second
 		return cmd
