@@ -112,8 +112,7 @@ type Config struct {
 	// blocking methods (Send, Subscribe, ...), which wait for that very
 	// reader. A slow OnMessage is back-pressure, as a full channel is.
 	// It saves a channel hand-off and a goroutine wake-up per message:
-	// use it for high-rate rooms (a 10k-viewer load generator spends a
-	// third less CPU with it).
+	// use it for high-rate rooms (edgebench's viewers use it).
 	OnMessage func(*pb.Message)
 
 	// MessageBuffer is the capacity of the Messages() channel. Default
