@@ -171,7 +171,7 @@ func (s *session) enqueueLive(it liveItem) bool {
 
 // kickLocked starts the writer goroutine if it is not running.
 func (s *session) kickLocked() {
-	if !s.writing && !s.closed {
+	if !s.writing && !s.closed && !s.starting {
 		s.writing = s.srv.goFunc(s.writeLoop)
 	}
 }

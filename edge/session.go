@@ -35,9 +35,13 @@ type session struct {
 	rate   *limits.MessageLimiter
 	remote string
 
-	mu              sync.Mutex
-	closed          bool
-	writing         bool
+	mu      sync.Mutex
+	closed  bool
+	writing bool
+	// starting holds the writer back during the handshake, so the client
+	// gets Connected only once every subscription is in the router (a
+	// presence query or a message right after Connected sees it).
+	starting        bool
 	convs           map[string]*convSub
 	rooms           map[string]*room
 	ctrl            [][]byte

@@ -113,6 +113,8 @@ func (srv *Server) handshake(conn transport.Conn, remote string) (*session, erro
 		comp:   &transport.Compressor{Codec: codec, Threshold: srv.cfg.CompressThreshold},
 		remote: remote,
 		convs:  make(map[string]*convSub),
+		// The writer waits until the subscriptions are routed (below).
+		starting: true,
 	}
 
 	// Work out the subscriptions: token claims, stored positions, the
@@ -184,8 +186,9 @@ func (srv *Server) handshake(conn transport.Conn, remote string) (*session, erro
 			joined = append(joined, r)
 		}
 	}
-	// Connected goes out before any delivery: control frames are written
-	// first by the writer, and the subscriptions are marked dirty after.
+	// Connected goes out before any delivery (control frames are written
+	// first) and only after the subscriptions are routed: the writer is
+	// held back (starting) until then.
 	s.sendMsg(&pb.Connected{
 		SessionId:            s.id,
 		UserId:               s.user,
@@ -213,6 +216,8 @@ func (srv *Server) handshake(conn transport.Conn, remote string) (*session, erro
 			s.markDirtyLocked(cs)
 		}
 	}
+	s.starting = false
+	s.kickLocked() // Connected, then whatever queued meanwhile
 	s.mu.Unlock()
 	s.logger().Debug("session started", "remote", remote, "resume", resumeResult, "convs", len(s.convs), "rooms", len(joined))
 	return s, nil
