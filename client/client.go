@@ -118,6 +118,14 @@ func (c *Client) Messages() <-chan *pb.Message { return c.msgs }
 // conversation (only conversations from which something was delivered or
 // whose position was set). Persist it to continue from there with
 // Config.Positions after a restart.
+//
+// "Delivered" includes messages waiting in the Messages buffer: persist
+// Positions only once the application has processed what it read, or
+// (exact in every case) keep the highest Seq per Conversation of the
+// messages the application processed and pass that as Config.Positions.
+// When the buffer is full and the application has just read a message,
+// Positions may not count that message for a moment; with OnMessage it
+// always does, from before the handler runs.
 func (c *Client) Positions() map[string]uint64 { return c.recv.snapshot() }
 
 // State returns the current connection state.

@@ -767,3 +767,41 @@ func TestOnMessageReceivesInOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestPositionsCountWhatWasRead: an application that reads a message and
+// then asks for Positions (to persist them) finds that message counted,
+// both through Messages() and inside an OnMessage handler.
+func TestPositionsCountWhatWasRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := newFakeServer(t)
+		defer srv.close()
+		inHandler := make(chan uint64, 1)
+		cfg := testConfig(srv)
+		var c *Client
+		ready := make(chan struct{})
+		cfg.OnMessage = func(m *pb.Message) {
+			<-ready
+			inHandler <- c.Positions()[m.GetConversation()]
+		}
+		c = mustDial(t, cfg)
+		close(ready)
+		defer c.Close()
+		plain := mustDial(t, testConfig(srv))
+		defer plain.Close()
+		for _, cl := range []*Client{c, plain} {
+			if _, err := cl.Subscribe(testCtx(t), "c1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := uint64(1); i <= 100; i++ {
+			srv.publish("c1", "m")
+			m := recv(t, plain, 1)[0]
+			if got := plain.Positions()["c1"]; got != m.GetSeq() || m.GetSeq() != i {
+				t.Fatalf("read seq %d (want %d), Positions says %d", m.GetSeq(), i, got)
+			}
+			if got := <-inHandler; got != i {
+				t.Fatalf("OnMessage for seq %d saw position %d", i, got)
+			}
+		}
+	})
+}

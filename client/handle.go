@@ -146,11 +146,29 @@ func (cn *connection) deliverOrdered(m *pb.Message) error {
 
 // pushChain hands m (the next in order for st) to the application, then any
 // held messages that now follow on.
+//
+// The position moves together with the hand-over wherever that can be
+// made atomic, so that an application which reads m and then calls
+// Positions() finds m counted: with OnMessage the position moves just
+// before the handler runs (the handler cannot refuse m), and when the
+// Messages buffer has room m is put in it under the same lock as the
+// position. Only when the buffer is full does the reader block outside
+// the lock and move the position after the application took m; the
+// position may then trail the message just read by a moment (documented
+// on Client.Positions).
 func (cn *connection) pushChain(st *convState, m *pb.Message) error {
 	r := &cn.c.recv
 	for m != nil {
-		if err := cn.push(m); err != nil {
-			return err
+		r.mu.Lock()
+		handed := cn.c.cfg.OnMessage != nil || cn.offer(m)
+		if handed {
+			st.last, st.known = m.GetSeq(), true
+		}
+		r.mu.Unlock()
+		if !handed || cn.c.cfg.OnMessage != nil {
+			if err := cn.push(m); err != nil {
+				return err
+			}
 		}
 		r.mu.Lock()
 		st.last, st.known = m.GetSeq(), true
@@ -169,6 +187,17 @@ func (cn *connection) pushChain(st *convState, m *pb.Message) error {
 	return nil
 }
 
+// offer puts m in the Messages buffer if it has room, without blocking.
+func (cn *connection) offer(m *pb.Message) bool {
+	select {
+	case cn.c.msgs <- m:
+		cn.c.stats.delivered.Add(1)
+		return true
+	default:
+		return false
+	}
+}
+
 // push hands m to the application, blocking (back-pressure) until it is
 // taken or the connection ends.
 func (cn *connection) push(m *pb.Message) error {
@@ -180,21 +209,19 @@ func (cn *connection) push(m *pb.Message) error {
 		cn.c.stats.delivered.Add(1)
 		return nil
 	}
+	if cn.offer(m) {
+		return nil
+	}
+	cn.busy.Store(true)
+	defer cn.busy.Store(false)
 	select {
 	case cn.c.msgs <- m:
-	default:
-		cn.busy.Store(true)
-		select {
-		case cn.c.msgs <- m:
-			cn.busy.Store(false)
-			cn.lastRecv.Store(time.Now().UnixNano())
-		case <-cn.ctx.Done():
-			cn.busy.Store(false)
-			return cn.ctx.Err()
-		}
+		cn.lastRecv.Store(time.Now().UnixNano())
+		cn.c.stats.delivered.Add(1)
+		return nil
+	case <-cn.ctx.Done():
+		return cn.ctx.Err()
 	}
-	cn.c.stats.delivered.Add(1)
-	return nil
 }
 
 func (cn *connection) requestSync(conv string, from uint64) error {
