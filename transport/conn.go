@@ -57,8 +57,12 @@ type Stats struct {
 	BytesIn, BytesOut   uint64
 	// RTT is the latest round-trip estimate (transport or ping), 0 if unknown.
 	RTT time.Duration
-	// Retransmits counts transport retransmissions, when the transport knows.
+	// Retransmits counts transport retransmissions, when the transport
+	// knows (quic-fec: frames sent again because FEC could not rebuild them).
 	Retransmits uint64
+	// Recovered counts packets rebuilt by forward error correction
+	// (quic-fec only).
+	Recovered uint64
 }
 
 // SharedFrame is an encoded frame sent unchanged to many connections, such

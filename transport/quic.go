@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+
+	"github.com/edgegate/edgegate/fec"
 )
 
 // QUICALPN is the TLS application protocol of edgegate over QUIC.
@@ -48,6 +50,18 @@ type QUICConfig struct {
 	// HandshakeTimeout bounds the QUIC handshake and, on the server, the
 	// wait for the client's stream. Default DefaultWSHandshakeTimeout.
 	HandshakeTimeout time.Duration
+
+	// FEC (mode quic-fec) configures the FEC codec; both ends should use
+	// the same K and MaxDatagram. Zero: K 8, adaptive parity 1-6,
+	// interleave 2, 10 ms flush, datagrams of at most
+	// DefaultFECMaxDatagram bytes.
+	FEC fec.Config
+	// FECWindow (mode quic-fec) bounds the frames written but not yet
+	// read by the peer. Default DefaultFECWindow.
+	FECWindow int
+	// FECCounters, if set, accumulates the FEC counters of every quic-fec
+	// connection made with this config.
+	FECCounters *FECCounters
 }
 
 func (c QUICConfig) quic(dialer bool) *quic.Config {
@@ -58,6 +72,8 @@ func (c QUICConfig) quic(dialer bool) *quic.Config {
 		// One stream per connection: refuse more.
 		MaxIncomingStreams:    1,
 		MaxIncomingUniStreams: -1,
+		// quic-fec carries frames in datagrams; listeners accept both modes.
+		EnableDatagrams: true,
 	}
 	if dialer {
 		qc.KeepAlivePeriod = orDefault(c.KeepAlive, idle/3)
@@ -65,12 +81,12 @@ func (c QUICConfig) quic(dialer bool) *quic.Config {
 	return qc
 }
 
-func (c QUICConfig) tls() (*tls.Config, error) {
+func (c QUICConfig) tls(protos ...string) (*tls.Config, error) {
 	if c.TLS == nil {
 		return nil, errors.New("transport: QUICConfig.TLS is required")
 	}
 	t := c.TLS.Clone()
-	t.NextProtos = []string{QUICALPN}
+	t.NextProtos = protos
 	t.MinVersion = tls.VersionTLS13
 	return t, nil
 }
@@ -88,7 +104,7 @@ type QUICListener struct {
 
 // ListenQUIC listens on the UDP address addr.
 func ListenQUIC(addr string, cfg QUICConfig) (*QUICListener, error) {
-	tc, err := cfg.tls()
+	tc, err := cfg.tls(QUICALPN, QUICFECALPN)
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +142,14 @@ func (l *QUICListener) Accept(ctx context.Context) (Conn, error) {
 		delete(l.conns, qc)
 		l.mu.Unlock()
 	})
+	if qc.ConnectionState().TLS.NegotiatedProtocol == QUICFECALPN {
+		c, err := newFECConn(qc, nil, l.cfg)
+		if err != nil {
+			_ = qc.CloseWithError(quic.ApplicationErrorCode(CloseInternal), "fec setup")
+			return nil, err
+		}
+		return c, nil
+	}
 	return newQUICConn(qc, nil, l.cfg), nil
 }
 
@@ -164,10 +188,25 @@ func (l *QUICListener) Close() error {
 	return err
 }
 
-// DialQUIC connects to a QUIC listener at addr (host:port) and opens the
-// frame stream.
+// DialQUIC connects to a QUIC listener at addr (host:port) in mode
+// quic-stream and opens the frame stream.
 func DialQUIC(ctx context.Context, addr string, cfg QUICConfig) (Conn, error) {
-	tc, err := cfg.tls()
+	return dialQUIC(ctx, addr, cfg, false)
+}
+
+// DialQUICFEC connects to a QUIC listener at addr (host:port) in mode
+// quic-fec: frames in datagrams protected by FEC, a control stream for
+// acknowledgements and retransmissions (see fecConn).
+func DialQUICFEC(ctx context.Context, addr string, cfg QUICConfig) (Conn, error) {
+	return dialQUIC(ctx, addr, cfg, true)
+}
+
+func dialQUIC(ctx context.Context, addr string, cfg QUICConfig, withFEC bool) (Conn, error) {
+	proto := QUICALPN
+	if withFEC {
+		proto = QUICFECALPN
+	}
+	tc, err := cfg.tls(proto)
 	if err != nil {
 		return nil, err
 	}
@@ -181,6 +220,18 @@ func DialQUIC(ctx context.Context, addr string, cfg QUICConfig) (Conn, error) {
 	if err != nil {
 		_ = qc.CloseWithError(quic.ApplicationErrorCode(CloseInternal), "no stream")
 		return nil, fmt.Errorf("transport: quic dial %s: open stream: %w", addr, err)
+	}
+	if withFEC {
+		if !qc.ConnectionState().SupportsDatagrams.Remote {
+			_ = qc.CloseWithError(quic.ApplicationErrorCode(CloseProtocol), "no datagrams")
+			return nil, fmt.Errorf("transport: quic dial %s: the server does not accept datagrams", addr)
+		}
+		c, err := newFECConn(qc, st, cfg)
+		if err != nil {
+			_ = qc.CloseWithError(quic.ApplicationErrorCode(CloseInternal), "fec setup")
+			return nil, err
+		}
+		return c, nil
 	}
 	return newQUICConn(qc, st, cfg), nil
 }

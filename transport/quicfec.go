@@ -1,0 +1,447 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/edgegate/edgegate/fec"
+)
+
+// QUICFECALPN is the TLS application protocol of mode quic-fec: the
+// listener serves both modes and tells them apart by ALPN.
+const QUICFECALPN = "edgegate-fec/1"
+
+// Defaults of mode quic-fec.
+const (
+	// fecParitySpacing separates parity datagrams: quic-go packs datagrams
+	// queued together into one QUIC packet, and the loss of that packet
+	// would take a group's whole parity with it.
+	fecParitySpacing = time.Millisecond
+	// DefaultFECMaxDatagram keeps a datagram (FEC header included) inside
+	// the DATAGRAM frame of QUIC's smallest packet (1280 bytes on IPv6
+	// paths, minus QUIC's short header, frame header and AEAD tag).
+	DefaultFECMaxDatagram = 1150
+	// DefaultFECWindow bounds the frames sent but not yet read by the
+	// peer's application: WriteFrame blocks beyond it (flow control).
+	DefaultFECWindow = 4096
+	// fecTick is the period of a busy connection's timer loop (flush,
+	// expiry, acks, retransmission); idle connections do not tick.
+	fecTick = 5 * time.Millisecond
+	// fecAckEvery is how often the receiver reports its positions.
+	fecAckEvery = 40 * time.Millisecond
+	// fecFeedbackEvery is how often the receiver reports the loss it saw.
+	fecFeedbackEvery = 200 * time.Millisecond
+	// fecIdleAfter stops the timer loop this long after the last packet
+	// when nothing is outstanding.
+	fecIdleAfter = time.Second
+	// fecMinRTO is the least time before an unacknowledged frame is
+	// retransmitted on the stream without a NACK (tail loss).
+	fecMinRTO = 150 * time.Millisecond
+	// fecMinBackstop is the least timeout of a frame the peer should have
+	// NACKed (see sender.due).
+	fecMinBackstop = time.Second
+)
+
+// defaultFECConfig is the FEC codec edgegate uses when QUICConfig.FEC is
+// zero: k=8 data packets per group, adaptive parity from 1 to 6, a 10 ms
+// flush timer (chat is sparse: a lost message waits at most about that
+// long for its parity), and interleaving of 2 groups against short bursts.
+func defaultFECConfig() fec.Config {
+	return fec.Config{Interleave: 2, MaxDatagram: DefaultFECMaxDatagram}
+}
+
+// FECCounters are totals over all quic-fec connections of a listener or
+// dialer (QUICConfig.FECCounters); the edge exports them as metrics.
+type FECCounters struct {
+	// Recovered counts data packets FEC rebuilt from parity.
+	Recovered atomic.Uint64
+	// Retransmitted counts frames sent again on the stream because FEC
+	// could not recover them (NACK) or no acknowledgement came (timeout).
+	Retransmitted atomic.Uint64
+	// Unrecoverable counts data packets the receiver NACKed.
+	Unrecoverable atomic.Uint64
+	// Lost counts packets (data and parity) that did not arrive, recovered
+	// or not, as the receivers saw them.
+	Lost atomic.Uint64
+	// DatagramBytes counts datagram bytes sent (FEC headers and parity
+	// included); StreamFrames counts frames sent on the stream because
+	// they did not fit a datagram.
+	DatagramBytes, StreamFrames atomic.Uint64
+	// Duplicates counts frames that arrived more than once (FEC and a
+	// retransmission both delivered them) and were dropped.
+	Duplicates atomic.Uint64
+}
+
+// fecConn is a Conn in mode quic-fec: frames travel as QUIC datagrams
+// (RFC 9221) protected by the fec package, on a path without
+// retransmission delay; a reliable control stream carries
+// acknowledgements, NACKs of what FEC could not rebuild, the
+// retransmissions they trigger, and frames too large for a datagram.
+//
+// Each frame gets a sequence number; the receiver puts frames back in
+// order and drops repeats, so ReadFrame returns every frame exactly once
+// and in the order written, like the other modes. A frame lost beyond
+// FEC's reach holds up the frames after it until its retransmission
+// arrives (NACK after fec GroupTimeout, or a timeout for a lost tail):
+// the session layer above needs frames in order (per-conversation
+// sequences, acks after sends), so reordering is not exposed.
+type fecConn struct {
+	qc       *quic.Conn
+	cfg      QUICConfig
+	fcfg     fec.Config
+	counters *FECCounters
+	window   uint64
+	maxBody  int
+
+	ready    chan struct{} // closed once the stream is known (st or readyErr)
+	st       *quic.Stream
+	readyErr error
+
+	cmu  sync.Mutex // writes on the control stream
+	cbuf []byte
+
+	snd sender
+	rcv receiver
+
+	kick     chan struct{} // wakes the timer loop
+	parity   chan []byte   // datagrams for the pacer
+	done     chan struct{} // closed when every goroutine has stopped
+	wg       sync.WaitGroup
+	closing  atomic.Bool
+	closed   chan struct{} // closed by Close
+	closeMu  sync.Once
+	peerFIN  chan struct{}
+	finOnce  sync.Once
+	termOnce sync.Once
+	termErr  error         // why the connection ended, set once
+	term     chan struct{} // closed when termErr is set
+
+	framesIn, framesOut, bytesIn, bytesOut atomic.Uint64
+}
+
+func newFECConn(qc *quic.Conn, st *quic.Stream, cfg QUICConfig) (*fecConn, error) {
+	fcfg := cfg.FEC
+	if fcfg == (fec.Config{}) {
+		fcfg = defaultFECConfig()
+	}
+	enc, err := fec.NewEncoder(fcfg)
+	if err != nil {
+		return nil, fmt.Errorf("transport: quic-fec: %w", err)
+	}
+	dec, err := fec.NewDecoder(fcfg)
+	if err != nil {
+		return nil, fmt.Errorf("transport: quic-fec: %w", err)
+	}
+	counters := cfg.FECCounters
+	if counters == nil {
+		counters = new(FECCounters)
+	}
+	maxFrame := orDefault(cfg.MaxFrameBytes, DefaultMaxFrameBytes)
+	c := &fecConn{
+		qc: qc, cfg: cfg, fcfg: fcfg, counters: counters,
+		window:  uint64(orDefault(cfg.FECWindow, DefaultFECWindow)),
+		maxBody: maxFrame + 10,
+		ready:   make(chan struct{}), kick: make(chan struct{}, 1), parity: make(chan []byte, 1024), done: make(chan struct{}),
+		peerFIN: make(chan struct{}), term: make(chan struct{}), closed: make(chan struct{}),
+	}
+	c.snd.init(enc, fec.Limits{MaxDatagram: fcfg.MaxDatagram})
+	c.rcv.init(dec, fcfg.MaxPayload())
+	c.wg.Add(1)
+	go c.run(st)
+	go func() {
+		c.wg.Wait()
+		close(c.done)
+	}()
+	return c, nil
+}
+
+// run gets the control stream (the client opened it; the server accepts
+// it), then starts the readers and the timer loop.
+func (c *fecConn) run(st *quic.Stream) {
+	defer c.wg.Done()
+	dialed := st != nil
+	if !dialed {
+		ctx, cancel := context.WithTimeout(c.qc.Context(), orDefault(c.cfg.HandshakeTimeout, DefaultWSHandshakeTimeout))
+		var err error
+		st, err = c.qc.AcceptStream(ctx)
+		cancel()
+		if err != nil {
+			c.readyErr = fmt.Errorf("transport: quic-fec: no stream from the client: %w", c.mapErr(err))
+			close(c.ready)
+			c.terminate(c.readyErr)
+			_ = c.qc.CloseWithError(quic.ApplicationErrorCode(CloseProtocol), "no stream")
+			return
+		}
+	}
+	c.st = st
+	close(c.ready)
+	if dialed {
+		// A stream exists for the peer only once bytes flow on it: the
+		// client's first record (an empty ack) lets the server accept it.
+		if err := c.writeControl(func(b []byte) []byte { return appendCtlAck(b, 0, 0, 0) }); err != nil {
+			c.terminate(err)
+		}
+	}
+	c.wg.Add(4)
+	go c.pace()
+	go c.readControl()
+	go c.readDatagrams()
+	go c.timerLoop()
+}
+
+// stream waits for the control stream.
+func (c *fecConn) stream(ctx context.Context) (*quic.Stream, error) {
+	select {
+	case <-c.ready:
+		return c.st, c.readyErr
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// terminate records why the connection ended (first cause wins) and wakes
+// the reader and blocked writers.
+func (c *fecConn) terminate(err error) {
+	c.termOnce.Do(func() {
+		c.termErr = err
+		close(c.term)
+	})
+	c.rcv.wake()
+	c.snd.wake()
+}
+
+// wakeTimer makes the timer loop run now.
+func (c *fecConn) wakeTimer() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// writeControl writes records on the control stream (one writer at a time).
+func (c *fecConn) writeControl(build func([]byte) []byte) error {
+	st, err := c.stream(context.Background())
+	if err != nil {
+		return err
+	}
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	c.cbuf = build(c.cbuf[:0])
+	_ = st.SetWriteDeadline(time.Now().Add(orDefault(c.cfg.WriteTimeout, DefaultWSWriteTimeout)))
+	if _, err := st.Write(c.cbuf); err != nil {
+		if os.IsTimeout(err) {
+			return fmt.Errorf("transport: write timeout (%v): %w", err, os.ErrDeadlineExceeded)
+		}
+		return c.mapErr(err)
+	}
+	return nil
+}
+
+// sendDatagram sends one marshalled FEC packet; a datagram QUIC refuses as
+// too large (the path's packet size shrank) is reported so the caller can
+// use the stream instead.
+func (c *fecConn) sendDatagram(b []byte) error {
+	if err := c.qc.SendDatagram(b); err != nil {
+		return err
+	}
+	c.counters.DatagramBytes.Add(uint64(len(b)))
+	return nil
+}
+
+// WriteFrame implements Conn: the frame gets the next sequence number and
+// goes out as a datagram at once (its parity follows when the group fills
+// or its flush timer fires), or on the stream when it is too large.
+func (c *fecConn) WriteFrame(ctx context.Context, frame []byte) error {
+	if c.closing.Load() {
+		return errClosed
+	}
+	if _, err := c.stream(ctx); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(orDefault(c.cfg.WriteTimeout, DefaultWSWriteTimeout))
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := c.snd.awaitWindow(ctx, deadline, c.window, c.term, c.closed); err != nil {
+		if c.closing.Load() {
+			return errClosed
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("transport: write timeout (peer not reading): %w", os.ErrDeadlineExceeded)
+		}
+		if err == errTerminated {
+			return c.termErr
+		}
+		return err
+	}
+	seq, dgrams, viaStream := c.snd.add(frame, time.Now(), c.rcv.maxPayload)
+	if viaStream {
+		c.counters.StreamFrames.Add(1)
+		if err := c.writeControl(func(b []byte) []byte { return appendCtlFrame(b, seq, frame) }); err != nil {
+			return err
+		}
+	} else {
+		if err := c.sendDatagram(dgrams[0]); err != nil {
+			var tooLarge *quic.DatagramTooLargeError
+			if !errors.As(err, &tooLarge) {
+				return c.mapErr(err)
+			}
+			c.counters.StreamFrames.Add(1)
+			if err := c.writeControl(func(b []byte) []byte { return appendCtlFrame(b, seq, frame) }); err != nil {
+				return err
+			}
+		}
+		c.queueParity(dgrams[1:])
+	}
+	c.framesOut.Add(1)
+	c.bytesOut.Add(uint64(len(frame)))
+	c.wakeTimer()
+	return nil
+}
+
+// WriteShared implements Conn (nothing to prepare).
+func (c *fecConn) WriteShared(ctx context.Context, f *SharedFrame) error {
+	return c.WriteFrame(ctx, f.Bytes())
+}
+
+// ReadFrame implements Conn: the next frame in sequence order.
+func (c *fecConn) ReadFrame(ctx context.Context) ([]byte, error) {
+	for {
+		f, ackNow, ok := c.rcv.next(c.window)
+		if ok {
+			if c.closing.Load() {
+				return nil, errClosed
+			}
+			if ackNow {
+				c.wakeTimer() // open the peer's window without waiting for the ack timer
+			}
+			c.framesIn.Add(1)
+			c.bytesIn.Add(uint64(len(f)))
+			return f, nil
+		}
+		if c.closing.Load() {
+			return nil, errClosed
+		}
+		select {
+		case <-c.rcv.notify:
+		case <-c.term:
+			if c.rcv.pending() {
+				continue // frames that arrived before the end go first
+			}
+			return nil, c.endErr()
+		case <-c.peerFIN:
+			if c.rcv.pending() {
+				continue
+			}
+			return nil, c.answerClose()
+		case <-ctx.Done():
+			return nil, fmt.Errorf("transport: read: %w", ctx.Err())
+		}
+	}
+}
+
+// answerClose handles the peer's FIN (it closed after we acknowledged all
+// its frames): answer with ours and wait for its CONNECTION_CLOSE, which
+// carries the close code.
+func (c *fecConn) answerClose() error {
+	c.cmu.Lock()
+	_ = c.st.Close()
+	c.cmu.Unlock()
+	t := time.NewTimer(quicCloseWait)
+	defer t.Stop()
+	select {
+	case <-c.qc.Context().Done():
+		return c.mapErr(context.Cause(c.qc.Context()))
+	case <-t.C:
+		return fmt.Errorf("transport: connection lost: %w", net.ErrClosed)
+	}
+}
+
+// endErr is what ReadFrame returns once the connection ended.
+func (c *fecConn) endErr() error {
+	if c.closing.Load() {
+		return errClosed
+	}
+	return c.termErr
+}
+
+// Close implements Conn. It returns at once; in the background it waits
+// (at most quicCloseWait) until the peer acknowledged every frame written,
+// so a Redirect written just before Close arrives, then sends FIN, waits
+// for the peer's FIN and closes the connection with code.
+func (c *fecConn) Close(code CloseCode, reason string) error {
+	c.closeMu.Do(func() {
+		c.closing.Store(true)
+		close(c.closed)
+		c.rcv.wake()
+		go func() {
+			deadline := time.Now().Add(quicCloseWait)
+			select {
+			case <-c.ready:
+			case <-time.After(quicCloseWait):
+			}
+			if c.st != nil {
+				c.snd.awaitAllAcked(deadline, c.term)
+				c.cmu.Lock()
+				_ = c.st.Close()
+				c.cmu.Unlock()
+				t := time.NewTimer(time.Until(deadline) + 100*time.Millisecond)
+				select {
+				case <-c.peerFIN:
+				case <-c.term:
+				case <-t.C:
+				}
+				t.Stop()
+			}
+			_ = c.qc.CloseWithError(quic.ApplicationErrorCode(sendableCode(code)), truncateReason(reason))
+		}()
+	})
+	return nil
+}
+
+// mapErr turns quic-go errors into the package's.
+func (c *fecConn) mapErr(err error) error {
+	var ae *quic.ApplicationError
+	var idle *quic.IdleTimeoutError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ae) && ae.Remote:
+		return &CloseError{Code: CloseCode(ae.ErrorCode), Reason: ae.ErrorMessage}
+	case c.closing.Load():
+		return errClosed
+	case errors.As(err, &idle):
+		return fmt.Errorf("%w: QUIC idle timeout", ErrIdleTimeout)
+	}
+	return fmt.Errorf("transport: quic-fec: %w", err)
+}
+
+// Stats implements Conn: QUIC's RTT, frames retransmitted on the stream
+// and packets FEC rebuilt.
+func (c *fecConn) Stats() Stats {
+	qs := c.qc.ConnectionStats()
+	return Stats{
+		FramesIn: c.framesIn.Load(), FramesOut: c.framesOut.Load(),
+		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
+		RTT: qs.SmoothedRTT, Retransmits: c.snd.retransmitted.Load(),
+		Recovered: c.rcv.recovered.Load(),
+	}
+}
+
+// RemoteAddr implements Conn.
+func (c *fecConn) RemoteAddr() net.Addr { return c.qc.RemoteAddr() }
+
+// Transport implements Conn.
+func (c *fecConn) Transport() string { return "quic-fec" }
+
+// newStreamReader wraps the control stream for reading.
+func newStreamReader(st *quic.Stream) *bufio.Reader { return bufio.NewReaderSize(st, 4096) }

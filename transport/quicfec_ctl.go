@@ -1,0 +1,179 @@
+package transport
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/edgegate/edgegate/fec"
+)
+
+// Control records of a quic-fec connection travel on its reliable stream:
+//
+//	byte 0      record type (ctl*)
+//	uvarint     body length
+//	body
+//
+// Bodies:
+//
+//	ctlFrame  uvarint seq, then the frame (large frames, and retransmissions
+//	          of frames FEC could not recover)
+//	ctlAck    uvarint recv (every seq below it arrived), uvarint consumed
+//	          (every seq below it was read by the application: the flow
+//	          control window), uvarint seen (one past the highest seq that
+//	          arrived: frames below it that are missing will be NACKed)
+//	ctlNack   n x (4-byte group, 1-byte index): FEC packets the receiver
+//	          gave up on; the sender retransmits their frames as ctlFrame
+const (
+	ctlFrame byte = 1
+	ctlAck   byte = 2
+	ctlNack  byte = 3
+)
+
+// nackEntrySize is the size of one fec.ID in a ctlNack body.
+const nackEntrySize = 5
+
+// errBadControl reports a malformed control record; the connection is
+// closed with CloseProtocol.
+var errBadControl = fmt.Errorf("%w: bad quic-fec control record", ErrBadFrame)
+
+// ctlRecord is one decoded control record. Body aliases the reader's
+// buffer until the next read.
+type ctlRecord struct {
+	typ  byte
+	seq  uint64 // ctlFrame
+	body []byte // ctlFrame: the frame
+
+	recv, consumed, seen uint64 // ctlAck
+	nack           []fec.ID // ctlNack
+}
+
+// appendCtlFrame appends a ctlFrame record.
+func appendCtlFrame(dst []byte, seq uint64, frame []byte) []byte {
+	dst = append(dst, ctlFrame)
+	dst = binary.AppendUvarint(dst, uint64(uvarintLen(seq)+len(frame)))
+	dst = binary.AppendUvarint(dst, seq)
+	return append(dst, frame...)
+}
+
+// appendCtlAck appends a ctlAck record.
+func appendCtlAck(dst []byte, recv, consumed, seen uint64) []byte {
+	dst = append(dst, ctlAck)
+	dst = binary.AppendUvarint(dst, uint64(uvarintLen(recv)+uvarintLen(consumed)+uvarintLen(seen)))
+	dst = binary.AppendUvarint(dst, recv)
+	dst = binary.AppendUvarint(dst, consumed)
+	return binary.AppendUvarint(dst, seen)
+}
+
+// appendCtlNack appends a ctlNack record.
+func appendCtlNack(dst []byte, ids []fec.ID) []byte {
+	dst = append(dst, ctlNack)
+	dst = binary.AppendUvarint(dst, uint64(len(ids)*nackEntrySize))
+	for _, id := range ids {
+		dst = binary.BigEndian.AppendUint32(dst, id.Group)
+		dst = append(dst, id.Index)
+	}
+	return dst
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+// readCtlRecord reads one record; buf is reused for the body. maxBody
+// bounds a record (a frame of MaxFrameBytes plus its seq). It returns
+// io.EOF only at a record boundary.
+func readCtlRecord(r *bufio.Reader, buf []byte, maxBody int) (ctlRecord, []byte, error) {
+	typ, err := r.ReadByte()
+	if err != nil {
+		return ctlRecord{}, buf, err
+	}
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return ctlRecord{}, buf, unexpected(err)
+	}
+	if n > uint64(maxBody) {
+		return ctlRecord{}, buf, fmt.Errorf("%w: control record of %d bytes (limit %d)", ErrTooLarge, n, maxBody)
+	}
+	if cap(buf) < int(n) {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return ctlRecord{}, buf, unexpected(err)
+	}
+	rec, err := parseCtlBody(typ, buf)
+	return rec, buf, err
+}
+
+// parseCtlBody decodes a record body.
+func parseCtlBody(typ byte, b []byte) (ctlRecord, error) {
+	rec := ctlRecord{typ: typ}
+	switch typ {
+	case ctlFrame:
+		seq, n := binary.Uvarint(b)
+		if n <= 0 {
+			return rec, errBadControl
+		}
+		rec.seq, rec.body = seq, b[n:]
+		if len(rec.body) == 0 {
+			return rec, errBadControl
+		}
+	case ctlAck:
+		recv, n := binary.Uvarint(b)
+		if n <= 0 {
+			return rec, errBadControl
+		}
+		consumed, m := binary.Uvarint(b[n:])
+		if m <= 0 {
+			return rec, errBadControl
+		}
+		seen, o := binary.Uvarint(b[n+m:])
+		if o <= 0 || n+m+o != len(b) || consumed > recv || seen < recv {
+			return rec, errBadControl
+		}
+		rec.recv, rec.consumed, rec.seen = recv, consumed, seen
+	case ctlNack:
+		if len(b) == 0 || len(b)%nackEntrySize != 0 {
+			return rec, errBadControl
+		}
+		rec.nack = make([]fec.ID, 0, len(b)/nackEntrySize)
+		for ; len(b) > 0; b = b[nackEntrySize:] {
+			rec.nack = append(rec.nack, fec.ID{Group: binary.BigEndian.Uint32(b), Index: b[4]})
+		}
+	default:
+		return rec, errBadControl
+	}
+	return rec, nil
+}
+
+// unexpected turns a mid-record EOF into io.ErrUnexpectedEOF.
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// appendDatagramPayload builds the FEC payload of a frame sent as a
+// datagram: uvarint seq, then the frame.
+func appendDatagramPayload(dst []byte, seq uint64, frame []byte) []byte {
+	dst = binary.AppendUvarint(dst, seq)
+	return append(dst, frame...)
+}
+
+// parseDatagramPayload splits a delivered FEC payload into seq and frame.
+func parseDatagramPayload(b []byte) (uint64, []byte, error) {
+	seq, n := binary.Uvarint(b)
+	if n <= 0 || n == len(b) {
+		return 0, nil, errBadControl
+	}
+	return seq, b[n:], nil
+}

@@ -1,0 +1,196 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/edgegate/edgegate/fec"
+)
+
+// readControl reads the control stream until the peer's FIN or an error.
+func (c *fecConn) readControl() {
+	defer c.wg.Done()
+	br := newStreamReader(c.st)
+	var buf []byte
+	for {
+		var rec ctlRecord
+		var err error
+		rec, buf, err = readCtlRecord(br, buf, c.maxBody)
+		if err == nil {
+			err = c.onControl(rec)
+		}
+		if err == nil {
+			continue
+		}
+		switch {
+		case errors.Is(err, io.EOF):
+			c.finOnce.Do(func() { close(c.peerFIN) })
+			c.rcv.wake()
+		case errors.Is(err, ErrBadFrame) || errors.Is(err, ErrTooLarge):
+			c.protocolError(err)
+		default:
+			c.terminate(c.mapErr(err))
+		}
+		return
+	}
+}
+
+// onControl applies one control record.
+func (c *fecConn) onControl(rec ctlRecord) error {
+	switch rec.typ {
+	case ctlFrame:
+		if dup, err := c.rcv.accept(rec.seq, append([]byte(nil), rec.body...), c.window); err != nil {
+			return err
+		} else if dup {
+			c.counters.Duplicates.Add(1)
+		}
+	case ctlAck:
+		return c.snd.onAck(rec.recv, rec.consumed, rec.seen)
+	case ctlNack:
+		c.retransmit(c.snd.onNack(rec.nack, time.Now()))
+	}
+	return nil
+}
+
+// protocolError closes the connection on a peer that broke the protocol.
+func (c *fecConn) protocolError(err error) {
+	c.terminate(err)
+	_ = c.qc.CloseWithError(quic.ApplicationErrorCode(CloseProtocol), truncateReason(err.Error()))
+}
+
+// retransmit sends frames again on the stream.
+func (c *fecConn) retransmit(frames []retx) {
+	if len(frames) == 0 {
+		return
+	}
+	c.counters.Retransmitted.Add(uint64(len(frames)))
+	_ = c.writeControl(func(b []byte) []byte {
+		for _, f := range frames {
+			b = appendCtlFrame(b, f.seq, f.data)
+		}
+		return b
+	})
+}
+
+// readDatagrams feeds datagrams to the receiver until the connection ends.
+func (c *fecConn) readDatagrams() {
+	defer c.wg.Done()
+	lim := fec.Limits{MaxDatagram: c.fcfg.MaxDatagram}
+	for {
+		b, err := c.qc.ReceiveDatagram(c.qc.Context())
+		if err != nil {
+			c.terminate(c.mapErr(context.Cause(c.qc.Context())))
+			return
+		}
+		fb, err := c.rcv.datagram(b, time.Now(), lim, c.window)
+		if fb != nil {
+			c.snd.onFeedback(*fb)
+		}
+		if err != nil {
+			c.protocolError(err)
+			return
+		}
+		c.wakeTimer()
+	}
+}
+
+// timerLoop runs the FEC flush timer, the decoder's expiry (NACKs), loss
+// feedback, acknowledgements and timeout retransmission, every fecTick
+// while there is traffic, and sleeps when the connection is idle.
+func (c *fecConn) timerLoop() {
+	defer c.wg.Done()
+	t := time.NewTimer(fecTick)
+	defer t.Stop()
+	var lastRTO time.Time
+	for {
+		now := time.Now()
+		c.queueParity(c.snd.flush(now))
+		d := c.rcv.timers(now, c.window)
+		if len(d.nack) > 0 {
+			c.counters.Unrecoverable.Add(uint64(len(d.nack)))
+			_ = c.writeControl(func(b []byte) []byte { return appendCtlNack(b, d.nack) })
+		}
+		if d.feedback != nil {
+			if b, err := fec.MarshalPacket(*d.feedback, fec.Limits{MaxDatagram: c.fcfg.MaxDatagram}); err == nil {
+				_ = c.sendDatagram(b)
+			}
+		}
+		c.counters.Lost.Add(d.lost)
+		if d.ack {
+			_ = c.writeControl(func(b []byte) []byte { return appendCtlAck(b, d.recv, d.consumed, d.seen) })
+		}
+		if now.Sub(lastRTO) >= 4*fecTick {
+			lastRTO = now
+			c.retransmit(c.snd.due(now, c.rto()))
+		}
+
+		var tick <-chan time.Time
+		if c.snd.busy() || c.rcv.busy(now) {
+			t.Reset(fecTick)
+			tick = t.C
+		}
+		select {
+		case <-tick:
+		case <-c.kick:
+		case <-c.term:
+			return
+		}
+	}
+}
+
+// rto is how long a datagram frame may stay unacknowledged before it is
+// sent again on the stream: two round trips, the decoder's group timeout
+// (its NACK comes after that) and the ack interval.
+func (c *fecConn) rto() time.Duration {
+	groupTimeout := c.fcfg.GroupTimeout
+	if groupTimeout == 0 {
+		flush := c.fcfg.FlushInterval
+		if flush == 0 {
+			flush = fec.DefaultFlushInterval
+		}
+		groupTimeout = 3*flush + fec.DefaultReorderSlack
+	}
+	return max(fecMinRTO, 2*c.qc.ConnectionStats().SmoothedRTT+groupTimeout+fecAckEvery)
+}
+
+// queueParity hands parity datagrams to the pacer. When the pacer is that
+// far behind (the link is congested), parity is dropped: the receiver
+// NACKs what it then cannot rebuild.
+func (c *fecConn) queueParity(dgrams [][]byte) {
+	for _, b := range dgrams {
+		select {
+		case c.parity <- b:
+		default:
+		}
+	}
+}
+
+// fecPaceBacklog is the parity backlog above which the pacer stops spacing.
+const fecPaceBacklog = 16
+
+// pace sends parity datagrams at least fecParitySpacing apart, so that
+// quic-go does not pack parity of one group into one QUIC packet (whose
+// loss would be a burst FEC cannot absorb).
+func (c *fecConn) pace() {
+	defer c.wg.Done()
+	var last time.Time
+	for {
+		select {
+		case b := <-c.parity:
+			// Spacing costs time; when parity piles up (bursts of
+			// traffic fill many groups at once) it goes out unspaced
+			// rather than late.
+			if wait := fecParitySpacing - time.Since(last); wait > 0 && len(c.parity) < fecPaceBacklog {
+				time.Sleep(wait)
+			}
+			_ = c.sendDatagram(b)
+			last = time.Now()
+		case <-c.term:
+			return
+		}
+	}
+}

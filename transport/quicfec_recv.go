@@ -1,0 +1,188 @@
+package transport
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgegate/edgegate/fec"
+)
+
+// receiver is the receiving half of a quic-fec connection: the FEC
+// decoder, the reorder buffer that turns datagrams and stream frames back
+// into one ordered sequence without repeats, and what the receiver owes
+// the sender (acknowledgements, NACKs, loss feedback).
+type receiver struct {
+	mu         sync.Mutex
+	dec        *fec.Decoder
+	maxPayload int
+	nextSeq    uint64            // the next seq to enter the queue
+	held       map[uint64][]byte // arrived ahead of nextSeq
+	queue      [][]byte          // in order, not yet read
+	qhead      int
+	consumed   uint64 // frames read by the application
+	seen       uint64 // one past the highest seq that arrived
+
+	lastPacket    time.Time
+	sinceFeedback bool // packets arrived since the last feedback
+	lastFeedback  time.Time
+	ackedRecv     uint64
+	ackedConsumed uint64
+	ackedSeen     uint64
+	lastAck       time.Time
+	lostSeen      uint64 // dec.Stats().Lost already counted
+
+	notify    chan struct{} // a frame entered the queue
+	recovered atomic.Uint64
+	dups      atomic.Uint64
+}
+
+func (r *receiver) init(dec *fec.Decoder, maxPayload int) {
+	r.dec, r.maxPayload = dec, maxPayload
+	r.held = make(map[uint64][]byte)
+	r.notify = make(chan struct{}, 1)
+}
+
+func (r *receiver) wake() {
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
+}
+
+// accept takes frame seq (owned by the receiver from now on). A frame
+// more than window ahead of the next expected one breaks the sender's
+// flow control: an error.
+func (r *receiver) accept(seq uint64, frame []byte, window uint64) (dup bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.acceptLocked(seq, frame, window)
+}
+
+func (r *receiver) acceptLocked(seq uint64, frame []byte, window uint64) (dup bool, err error) {
+	if seq < r.nextSeq {
+		r.dups.Add(1)
+		return true, nil
+	}
+	if _, ok := r.held[seq]; ok {
+		r.dups.Add(1)
+		return true, nil
+	}
+	if seq-r.consumed >= window {
+		return false, fmt.Errorf("%w: frame %d beyond the flow control window (%d read)", errBadControl, seq, r.consumed)
+	}
+	r.held[seq] = frame
+	r.seen = max(r.seen, seq+1)
+	moved := false
+	for {
+		f, ok := r.held[r.nextSeq]
+		if !ok {
+			break
+		}
+		delete(r.held, r.nextSeq)
+		r.queue = append(r.queue, f)
+		r.nextSeq++
+		moved = true
+	}
+	if moved {
+		r.wake()
+	}
+	return false, nil
+}
+
+// datagram decodes one datagram: FEC feedback for our sender is returned,
+// data goes through the decoder into the reorder buffer. Malformed
+// datagrams are dropped (QUIC authenticates datagrams, so they can only
+// come from a broken peer) and reported.
+func (r *receiver) datagram(b []byte, now time.Time, lim fec.Limits, window uint64) (fb *fec.Packet, err error) {
+	p, err := fec.ParsePacket(b, lim)
+	if err != nil {
+		return nil, err
+	}
+	if p.Kind == fec.KindFeedback {
+		return &p, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lastPacket, r.sinceFeedback = now, true
+	for _, d := range r.dec.Receive(p, now) {
+		seq, frame, perr := parseDatagramPayload(d.Payload)
+		if perr != nil {
+			err = perr
+			continue
+		}
+		if d.Recovered {
+			r.recovered.Add(1)
+		}
+		if _, aerr := r.acceptLocked(seq, frame, window); aerr != nil {
+			err = aerr
+		}
+	}
+	return nil, err
+}
+
+// next returns the next frame in order. ackNow asks for an early
+// acknowledgement: the application read a quarter of the window since
+// the last one.
+func (r *receiver) next(window uint64) (frame []byte, ackNow, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.qhead == len(r.queue) {
+		return nil, false, false
+	}
+	frame = r.queue[r.qhead]
+	r.queue[r.qhead] = nil
+	r.qhead++
+	if r.qhead == len(r.queue) {
+		r.queue, r.qhead = r.queue[:0], 0
+	}
+	r.consumed++
+	return frame, r.consumed-r.ackedConsumed >= window/4, true
+}
+
+// pending reports whether frames wait in the queue.
+func (r *receiver) pending() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.qhead < len(r.queue)
+}
+
+// duties is what the receiver owes the sender at a timer tick.
+type duties struct {
+	nack           []fec.ID
+	feedback       *fec.Packet
+	ack            bool
+	recv, consumed, seen uint64
+	lost           uint64 // packets newly counted lost by the decoder
+}
+
+// timers runs the decoder's expiry and decides what to send now.
+func (r *receiver) timers(now time.Time, window uint64) duties {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var d duties
+	d.nack = r.dec.Expire(now)
+	if r.sinceFeedback && now.Sub(r.lastFeedback) >= fecFeedbackEvery {
+		fb := r.dec.Feedback(now)
+		d.feedback = &fb
+		r.sinceFeedback, r.lastFeedback = false, now
+	}
+	if lost := r.dec.Stats().Lost; lost > r.lostSeen {
+		d.lost, r.lostSeen = lost-r.lostSeen, lost
+	}
+	changed := r.nextSeq != r.ackedRecv || r.consumed != r.ackedConsumed || r.seen != r.ackedSeen
+	if changed && (now.Sub(r.lastAck) >= fecAckEvery || r.consumed-r.ackedConsumed >= window/4) {
+		d.ack, d.recv, d.consumed, d.seen = true, r.nextSeq, r.consumed, max(r.seen, r.nextSeq)
+		r.ackedRecv, r.ackedConsumed, r.ackedSeen, r.lastAck = r.nextSeq, r.consumed, r.seen, now
+	}
+	return d
+}
+
+// busy reports whether the timer loop must keep ticking for the receiver:
+// packets arrived recently (groups may be open) or an ack is owed.
+func (r *receiver) busy(now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return now.Sub(r.lastPacket) < fecIdleAfter || r.nextSeq != r.ackedRecv || r.consumed != r.ackedConsumed
+}

@@ -1,0 +1,263 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgegate/edgegate/fec"
+)
+
+// errTerminated: the connection ended while a writer waited.
+var errTerminated = errors.New("transport: quic-fec connection ended")
+
+// outFrame is a frame sent but not yet acknowledged by the receiver.
+type outFrame struct {
+	data      []byte
+	id        fec.ID // its data packet, when sent as a datagram
+	sent      time.Time
+	onStream  bool // the stream delivers it: no timeout retransmission
+	datagrams bool // id is valid
+}
+
+// retx is a frame to send again on the stream.
+type retx struct {
+	seq  uint64
+	data []byte
+}
+
+// sender is the sending half of a quic-fec connection: the FEC encoder,
+// sequence numbers, and the frames kept for retransmission until the peer
+// acknowledges them.
+type sender struct {
+	mu           sync.Mutex
+	enc          *fec.Encoder
+	lim          fec.Limits
+	nextSeq      uint64
+	unacked      map[uint64]*outFrame
+	byID         map[fec.ID]uint64
+	peerRecv     uint64 // every seq below it arrived
+	peerConsumed uint64        // every seq below it was read
+	peerSeen     uint64        // one past the highest seq that arrived
+	changed      chan struct{} // closed (and replaced) when acks arrive
+
+	retransmitted atomic.Uint64
+}
+
+func (s *sender) init(enc *fec.Encoder, lim fec.Limits) {
+	s.enc, s.lim = enc, lim
+	s.unacked = make(map[uint64]*outFrame)
+	s.byID = make(map[fec.ID]uint64)
+	s.changed = make(chan struct{})
+}
+
+// wake tells every waiter to look again.
+func (s *sender) wake() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wakeLocked()
+}
+
+func (s *sender) wakeLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// awaitWindow blocks while window frames are unread by the peer.
+func (s *sender) awaitWindow(ctx context.Context, deadline time.Time, window uint64, term, closed <-chan struct{}) error {
+	var t *time.Timer
+	for {
+		s.mu.Lock()
+		open := s.nextSeq-s.peerConsumed < window
+		changed := s.changed
+		s.mu.Unlock()
+		if open {
+			return nil
+		}
+		if t == nil {
+			t = time.NewTimer(time.Until(deadline))
+			defer t.Stop()
+		}
+		select {
+		case <-changed:
+		case <-closed:
+			return errClosed
+		case <-term:
+			return errTerminated
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			return os.ErrDeadlineExceeded
+		}
+	}
+}
+
+// add assigns frame the next seq and, when it fits, encodes it: datagrams
+// holds its data packet and any parity that became due, marshalled. With
+// viaStream the caller sends the frame on the stream instead.
+func (s *sender) add(frame []byte, now time.Time, maxPayload int) (seq uint64, datagrams [][]byte, viaStream bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seq = s.nextSeq
+	s.nextSeq++
+	of := &outFrame{data: append([]byte(nil), frame...), sent: now}
+	s.unacked[seq] = of
+	payload := appendDatagramPayload(make([]byte, 0, uvarintLen(seq)+len(frame)), seq, frame)
+	if len(payload) > maxPayload {
+		of.onStream = true
+		return seq, nil, true
+	}
+	pkts, err := s.enc.Add(payload, now)
+	if err != nil {
+		of.onStream = true
+		return seq, nil, true
+	}
+	of.id, of.datagrams = fec.ID{Group: pkts[0].Group, Index: pkts[0].Index}, true
+	s.byID[of.id] = seq
+	return seq, s.marshal(pkts), false
+}
+
+// marshal encodes packets (the encoder owns their payloads). Caller holds mu.
+func (s *sender) marshal(pkts []Packet) [][]byte {
+	out := make([][]byte, 0, len(pkts))
+	for _, p := range pkts {
+		b, err := fec.MarshalPacket(p, s.lim)
+		if err != nil {
+			continue // cannot happen for the encoder's own packets
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// Packet is fec.Packet, named here for brevity.
+type Packet = fec.Packet
+
+// flush returns the parity of groups whose flush deadline passed.
+func (s *sender) flush(now time.Time) [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.enc.Deadline(); d.IsZero() || now.Before(d) {
+		return nil
+	}
+	return s.marshal(s.enc.Flush(now))
+}
+
+// onAck applies the peer's positions. It rejects positions beyond what
+// was sent.
+func (s *sender) onAck(recv, consumed, seen uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if seen > s.nextSeq {
+		return fmt.Errorf("%w: acknowledgement of frame %d, only %d sent", errBadControl, recv, s.nextSeq)
+	}
+	for seq := s.peerRecv; seq < recv; seq++ {
+		if of, ok := s.unacked[seq]; ok {
+			if of.datagrams {
+				delete(s.byID, of.id)
+			}
+			delete(s.unacked, seq)
+		}
+	}
+	s.peerRecv = max(s.peerRecv, recv)
+	s.peerConsumed = max(s.peerConsumed, consumed)
+	s.peerSeen = max(s.peerSeen, seen)
+	s.wakeLocked()
+	return nil
+}
+
+// onNack returns the frames of the data packets the peer could not
+// recover; ids of frames already acknowledged (or never sent: the decoder
+// may name indexes of a group flushed early) are ignored.
+func (s *sender) onNack(ids []fec.ID, now time.Time) []retx {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []retx
+	for _, id := range ids {
+		seq, ok := s.byID[id]
+		if !ok {
+			continue
+		}
+		delete(s.byID, id)
+		if of := s.unacked[seq]; of != nil && !of.onStream {
+			of.onStream, of.sent = true, now
+			out = append(out, retx{seq, of.data})
+		}
+	}
+	s.retransmitted.Add(uint64(len(out)))
+	return out
+}
+
+// due returns datagram frames unacknowledged for rto: they go on the
+// stream, which delivers them. This is for the tail (frames after the
+// highest one the peer saw: a lost last group is reported by nothing
+// else); frames before it are NACKed by the peer's decoder, so they get
+// 4*rto (at least fecMinBackstop) as a backstop only, which keeps frames
+// that wait behind a gap from being sent twice.
+func (s *sender) due(now time.Time, rto time.Duration) []retx {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []retx
+	backstop := max(4*rto, fecMinBackstop)
+	for seq, of := range s.unacked {
+		wait := rto
+		if seq < s.peerSeen {
+			wait = backstop
+		}
+		if !of.onStream && now.Sub(of.sent) >= wait {
+			of.onStream = true
+			out = append(out, retx{seq, of.data})
+		}
+	}
+	s.retransmitted.Add(uint64(len(out)))
+	return out
+}
+
+// onFeedback adapts parity to the loss the receiver reports.
+func (s *sender) onFeedback(p fec.Packet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.enc.OnFeedback(p)
+}
+
+// busy reports whether the timer loop has work: frames to acknowledge or
+// a group to flush.
+func (s *sender) busy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.unacked) > 0 || !s.enc.Deadline().IsZero()
+}
+
+// awaitAllAcked waits until every frame sent was acknowledged, the
+// deadline passes or the connection ends.
+func (s *sender) awaitAllAcked(deadline time.Time, term <-chan struct{}) {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		n := len(s.unacked)
+		changed := s.changed
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-changed:
+		case <-term:
+			return
+		case <-t.C:
+			return
+		}
+	}
+}
+
+// parity reports the parity count new groups get (for stats).
+func (s *sender) parity() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.enc.M()
+}

@@ -1,0 +1,274 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fecPair dials a quic-fec connection to a fresh listener, optionally
+// through a lossy UDP relay, and returns both ends.
+func fecPair(t *testing.T, relay func(t *testing.T, to string) string, counters *FECCounters, window int) (client, server Conn) {
+	t.Helper()
+	cert, err := SelfSignedCert(time.Hour, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := ListenQUIC("127.0.0.1:0", QUICConfig{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, FECCounters: counters, FECWindow: window})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	pin, err := PinnedTLSConfig(CertFingerprint(cert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if relay != nil {
+		addr = relay(t, addr)
+	}
+	ctx := readCtx(t)
+	accepted := make(chan Conn, 1)
+	go func() {
+		c, err := ln.Accept(ctx)
+		if err != nil {
+			accepted <- nil
+			return
+		}
+		accepted <- c
+	}()
+	c, err := DialQUICFEC(ctx, addr, QUICConfig{TLS: pin, FECCounters: counters, FECWindow: window})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := <-accepted
+	if s == nil {
+		t.Fatal("accept failed")
+	}
+	if c.Transport() != "quic-fec" || s.Transport() != "quic-fec" {
+		t.Fatalf("transports %q %q", c.Transport(), s.Transport())
+	}
+	t.Cleanup(func() {
+		c.Close(CloseNormal, "")
+		s.Close(CloseNormal, "")
+		waitFECClosed(t, c, s)
+	})
+	return c, s
+}
+
+func waitFECClosed(t *testing.T, conns ...Conn) {
+	t.Helper()
+	for _, c := range conns {
+		select {
+		case <-c.(*fecConn).done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("quic-fec connection still running 10 s after Close")
+		}
+	}
+}
+
+// lossyRelay forwards UDP between one client and to, dropping each packet
+// with probability loss in each direction (seeded, so a run's loss pattern
+// depends only on packet order).
+func lossyRelay(loss float64, seed uint64) func(t *testing.T, to string) string {
+	return func(t *testing.T, to string) string {
+		t.Helper()
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		up, err := net.Dial("udp", to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			mu     sync.Mutex
+			rng    = rand.New(rand.NewPCG(seed, seed))
+			client atomic.Pointer[net.Addr]
+			wg     sync.WaitGroup
+		)
+		drop := func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return rng.Float64() < loss
+		}
+		wg.Add(2)
+		go func() { // client -> server
+			defer wg.Done()
+			buf := make([]byte, 65536)
+			for {
+				n, from, err := pc.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				client.Store(&from)
+				if !drop() {
+					_, _ = up.Write(buf[:n])
+				}
+			}
+		}()
+		go func() { // server -> client
+			defer wg.Done()
+			buf := make([]byte, 65536)
+			for {
+				n, err := up.Read(buf)
+				if err != nil {
+					return
+				}
+				if to := client.Load(); to != nil && !drop() {
+					_, _ = pc.WriteTo(buf[:n], *to)
+				}
+			}
+		}()
+		t.Cleanup(func() {
+			pc.Close()
+			up.Close()
+			wg.Wait()
+		})
+		return pc.LocalAddr().String()
+	}
+}
+
+// numbered makes frame i of a stream: a valid edgegate frame whose body
+// carries i, of a size that varies with i (some too large for a datagram).
+func numbered(t *testing.T, i int) []byte {
+	body := make([]byte, 8+(i*37)%900)
+	if i%50 == 7 {
+		body = make([]byte, 3000) // goes on the stream
+	}
+	binary.BigEndian.PutUint64(body, uint64(i))
+	return mustEncodeFrame(t, body)
+}
+
+// exchange sends n frames each way at once and checks both sides read
+// them all, in order, once.
+func exchange(t *testing.T, c, s Conn, n, pace int) {
+	t.Helper()
+	ctx := readCtx(t)
+	errs := make(chan error, 4)
+	for _, pair := range [][2]Conn{{c, s}, {s, c}} {
+		w, r := pair[0], pair[1]
+		go func() {
+			for i := range n {
+				if err := w.WriteFrame(ctx, numbered(t, i)); err != nil {
+					errs <- err
+					return
+				}
+				if i%pace == 0 {
+					time.Sleep(time.Millisecond) // paced, like chat: groups get flushed by the timer
+				}
+			}
+			errs <- nil
+		}()
+		go func() {
+			for i := range n {
+				f, err := r.ReadFrame(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if want := numbered(t, i); !bytes.Equal(f, want) {
+					errs <- errors.New("frame out of order, repeated or corrupted")
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestQUICFECRoundTrip(t *testing.T) {
+	var counters FECCounters
+	c, s := fecPair(t, nil, &counters, 0)
+	exchange(t, c, s, 500, 10)
+	if st := c.Stats(); st.FramesOut != 500 || st.FramesIn != 500 {
+		t.Fatalf("client stats %+v", st)
+	}
+	if counters.StreamFrames.Load() != 20 {
+		t.Fatalf("%d frames on the stream, want the 20 large ones", counters.StreamFrames.Load())
+	}
+	if counters.DatagramBytes.Load() == 0 {
+		t.Fatal("no datagram sent")
+	}
+}
+
+// TestQUICFECLossyLink: at 10% loss each way every frame still arrives in
+// order exactly once; FEC rebuilt some packets and the rest were
+// retransmitted.
+func TestQUICFECLossyLink(t *testing.T) {
+	var counters FECCounters
+	c, s := fecPair(t, lossyRelay(0.10, 42), &counters, 0)
+	exchange(t, c, s, 1000, 1)
+	rec := c.Stats().Recovered + s.Stats().Recovered
+	if rec == 0 || counters.Recovered.Load() != 0 && counters.Recovered.Load() < rec {
+		t.Fatalf("FEC recovered %d packets", rec)
+	}
+	if counters.Lost.Load() == 0 {
+		t.Fatal("no loss accounted")
+	}
+	t.Logf("parity m client %d server %d", c.(*fecConn).snd.parity(), s.(*fecConn).snd.parity())
+	t.Logf("recovered %d, retransmitted %d, unrecoverable %d, lost %d, duplicates %d",
+		rec, counters.Retransmitted.Load(), counters.Unrecoverable.Load(), counters.Lost.Load(), counters.Duplicates.Load())
+}
+
+// TestQUICFECCloseCarriesCode: a frame written just before Close arrives,
+// then the close code.
+func TestQUICFECCloseCarriesCode(t *testing.T) {
+	c, s := fecPair(t, lossyRelay(0.05, 7), nil, 0)
+	ctx := readCtx(t)
+	last := numbered(t, 99)
+	if err := s.WriteFrame(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+	s.Close(CloseGoingAway, "drain")
+	f, err := c.ReadFrame(ctx)
+	if err != nil || !bytes.Equal(f, last) {
+		t.Fatalf("read %d bytes, %v", len(f), err)
+	}
+	_, err = c.ReadFrame(ctx)
+	if code, ok := CloseStatus(err); !ok || code != CloseGoingAway {
+		t.Fatalf("after close: %v", err)
+	}
+}
+
+// TestQUICFECFlowControl: a writer whose peer does not read blocks at the
+// window and times out; nothing is lost once the peer reads.
+func TestQUICFECFlowControl(t *testing.T) {
+	c, s := fecPair(t, nil, nil, 64)
+	ctx := readCtx(t)
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	sent := 0
+	var err error
+	for sent < 1000 {
+		if err = c.WriteFrame(wctx, numbered(t, sent)); err != nil {
+			break
+		}
+		sent++
+	}
+	if err == nil || sent != 64 {
+		t.Fatalf("wrote %d frames to a peer that does not read (err %v), want the window of 64", sent, err)
+	}
+	for i := range sent {
+		f, err := s.ReadFrame(ctx)
+		if err != nil || !bytes.Equal(f, numbered(t, i)) {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+	}
+	if err := c.WriteFrame(ctx, numbered(t, sent)); err != nil {
+		t.Fatalf("window did not reopen: %v", err)
+	}
+}
