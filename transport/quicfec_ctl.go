@@ -46,8 +46,8 @@ type ctlRecord struct {
 	seq  uint64 // ctlFrame
 	body []byte // ctlFrame: the frame
 
-	recv, consumed, seen uint64 // ctlAck
-	nack           []fec.ID // ctlNack
+	recv, consumed, seen uint64   // ctlAck
+	nack                 []fec.ID // ctlNack
 }
 
 // appendCtlFrame appends a ctlFrame record.

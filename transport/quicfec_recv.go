@@ -150,11 +150,11 @@ func (r *receiver) pending() bool {
 
 // duties is what the receiver owes the sender at a timer tick.
 type duties struct {
-	nack           []fec.ID
-	feedback       *fec.Packet
-	ack            bool
+	nack                 []fec.ID
+	feedback             *fec.Packet
+	ack                  bool
 	recv, consumed, seen uint64
-	lost           uint64 // packets newly counted lost by the decoder
+	lost                 uint64 // packets newly counted lost by the decoder
 }
 
 // timers runs the decoder's expiry and decides what to send now.

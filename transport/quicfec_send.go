@@ -40,7 +40,7 @@ type sender struct {
 	nextSeq      uint64
 	unacked      map[uint64]*outFrame
 	byID         map[fec.ID]uint64
-	peerRecv     uint64 // every seq below it arrived
+	peerRecv     uint64        // every seq below it arrived
 	peerConsumed uint64        // every seq below it was read
 	peerSeen     uint64        // one past the highest seq that arrived
 	changed      chan struct{} // closed (and replaced) when acks arrive
