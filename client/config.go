@@ -152,8 +152,8 @@ func (c *Config) Validate() error {
 	if c.Token == "" && c.TokenFunc == nil {
 		return fmt.Errorf("%w: Token or TokenFunc is required", ErrConfig)
 	}
-	if c.Fallback != nil && !strings.HasPrefix(c.Fallback.QUICURL, QUICScheme) {
-		return fmt.Errorf("%w: Fallback.QUICURL %q must be a %s URL", ErrConfig, c.Fallback.QUICURL, QUICScheme)
+	if c.Fallback != nil && !strings.HasPrefix(c.Fallback.QUICURL, QUICScheme) && !strings.HasPrefix(c.Fallback.QUICURL, QUICFECScheme) {
+		return fmt.Errorf("%w: Fallback.QUICURL %q must be a %s or %s URL", ErrConfig, c.Fallback.QUICURL, QUICFECScheme, QUICScheme)
 	}
 	if c.DeviceID != "" && !validID(c.DeviceID) {
 		return fmt.Errorf("%w: DeviceID %q is not a valid id", ErrConfig, c.DeviceID)

@@ -68,6 +68,11 @@ type connection struct {
 	// slowProbes counts consecutive probes slower than
 	// Fallback.RTTAbove (guarded by mu).
 	slowProbes int
+	// lossHist holds the TCP (retransmits, segments out) of recent probes
+	// (writer goroutine only).
+	lossHist [][2]uint64
+	// closed is set when the connection's counters moved to the client's.
+	closed atomic.Bool
 
 	// Reader-owned.
 	roomLast map[string]uint64 // highest room seq seen on this connection
@@ -133,7 +138,15 @@ func (cn *connection) fail(err error, code transport.CloseCode, reason string) {
 }
 
 func (cn *connection) closeConn(code transport.CloseCode, reason string) {
-	cn.closeOnce.Do(func() { _ = cn.conn.Close(code, reason) })
+	cn.closeOnce.Do(func() {
+		// The transport's counters move to the client's totals (TCP_INFO
+		// cannot be read after Close).
+		st := cn.conn.Stats()
+		cn.closed.Store(true)
+		cn.c.stats.retransmitted.Add(st.Retransmits)
+		cn.c.stats.fecRecovered.Add(st.Recovered)
+		_ = cn.conn.Close(code, reason)
+	})
 }
 
 // endCause says why the connection ended, in the terms run decides on.

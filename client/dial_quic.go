@@ -9,13 +9,20 @@ import (
 	"github.com/edgegate/edgegate/transport"
 )
 
-// QUICScheme prefixes the URLs of edges reached over QUIC:
-// quic://host:port (the edge's --quic-listen address).
+// QUICScheme prefixes the URLs of edges reached over QUIC in mode
+// quic-stream: quic://host:port (the edge's --quic-listen address).
 const QUICScheme = "quic://"
 
+// QUICFECScheme prefixes the URLs of edges reached over QUIC in mode
+// quic-fec (frames in datagrams protected by forward error correction;
+// the same --quic-listen address): quic+fec://host:port. Use it on lossy
+// links; Fallback moves there.
+const QUICFECScheme = "quic+fec://"
+
 // DialAny returns a Config.Dial that reaches quic://host:port URLs over
-// QUIC (mode quic-stream, TLS from quicTLS: roots, or a pin made with
-// transport.PinnedTLSConfig for a dev edge) and ws:// or wss:// URLs over
+// QUIC (mode quic-stream; quic+fec://host:port: mode quic-fec; TLS from
+// quicTLS: roots, or a pin made with transport.PinnedTLSConfig for a dev
+// edge) and ws:// or wss:// URLs over
 // WebSocket as the default dialer does. Redirects may point to either, so
 // a session can move between transports and resume.
 func DialAny(cfg Config, quicTLS *tls.Config) func(ctx context.Context, url string) (transport.Conn, error) {
@@ -23,12 +30,18 @@ func DialAny(cfg Config, quicTLS *tls.Config) func(ctx context.Context, url stri
 	ws := wsDialer(cfg)
 	qc := transport.QUICConfig{TLS: quicTLS, MaxFrameBytes: max(cfg.MaxFrameBytes, maxServerFrameBytes), HandshakeTimeout: cfg.HandshakeTimeout}
 	return func(ctx context.Context, url string) (transport.Conn, error) {
-		if addr, ok := strings.CutPrefix(url, QUICScheme); ok {
-			if quicTLS == nil {
-				return nil, fmt.Errorf("%w: %s needs a QUIC TLS config", ErrConfig, url)
-			}
-			return transport.DialQUIC(ctx, strings.TrimSuffix(addr, "/"), qc)
+		dial := transport.DialQUIC
+		addr, ok := strings.CutPrefix(url, QUICScheme)
+		if !ok {
+			addr, ok = strings.CutPrefix(url, QUICFECScheme)
+			dial = transport.DialQUICFEC
 		}
-		return ws(ctx, url)
+		if !ok {
+			return ws(ctx, url)
+		}
+		if quicTLS == nil {
+			return nil, fmt.Errorf("%w: %s needs a QUIC TLS config", ErrConfig, url)
+		}
+		return dial(ctx, strings.TrimSuffix(addr, "/"), qc)
 	}
 }

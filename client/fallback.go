@@ -7,7 +7,9 @@ import (
 
 // Fallback moves a session from WebSocket to QUIC when the WebSocket link
 // degrades (weak mobile networks: TCP's head-of-line blocking and
-// retransmission timeouts hurt most there). The move is a reconnect to
+// retransmission timeouts hurt most there): probes slower than RTTAbove,
+// a probe stalled for StallAfter, or TCP retransmitting more than
+// LossAbove of its segments. The move is a reconnect to
 // QUICURL with the session's resume token, so the application sees no
 // loss, duplicate or reordering. When QUIC cannot be reached (UDP blocked)
 // the client goes back to WebSocket and tries QUIC again only after
@@ -15,7 +17,9 @@ import (
 //
 // Set Config.Dial to DialAny so both URL schemes can be dialed.
 type Fallback struct {
-	// QUICURL is where to move (quic://host:port). Required.
+	// QUICURL is where to move: quic+fec://host:port (datagrams with
+	// forward error correction: the mode made for lossy links) or
+	// quic://host:port (one reliable stream). Required.
 	QUICURL string
 	// ProbeEvery is how often the client pings while on WebSocket to
 	// measure the link. Default 1 s.
@@ -31,6 +35,18 @@ type Fallback struct {
 	// RetryQUICAfter is how long the client stays on WebSocket after a
 	// failed move before it tries QUIC again. Default 60 s.
 	RetryQUICAfter time.Duration
+	// LossAbove: TCP retransmissions above this share of the segments
+	// sent over the last LossWindow probes (read from the kernel's
+	// TCP_INFO, Linux) trigger the move, if at least LossMinRetrans
+	// segments were retransmitted. Default 0.02: a 1% loss costs TCP
+	// little, 5% makes it stall. Negative: off.
+	LossAbove float64
+	// LossWindow is the number of probes the loss rate is measured over.
+	// Default 3.
+	LossWindow int
+	// LossMinRetrans is the least retransmissions in the window that can
+	// trigger the move (a single unlucky segment must not). Default 2.
+	LossMinRetrans uint64
 }
 
 func (f *Fallback) withDefaults() *Fallback {
@@ -53,6 +69,15 @@ func (f *Fallback) withDefaults() *Fallback {
 	if g.RetryQUICAfter <= 0 {
 		g.RetryQUICAfter = time.Minute
 	}
+	if g.LossAbove == 0 {
+		g.LossAbove = 0.02
+	}
+	if g.LossWindow <= 0 {
+		g.LossWindow = 3
+	}
+	if g.LossMinRetrans == 0 {
+		g.LossMinRetrans = 2
+	}
 	return &g
 }
 
@@ -70,6 +95,10 @@ func (cn *connection) probe(f *Fallback) (move bool, err error) {
 	if cn.c.quicBlocked() {
 		return false, nil // QUIC failed recently: stay
 	}
+	if rate, retrans, ok := cn.lossSample(f); ok {
+		cn.c.log.Warn("client: link lossy, moving to QUIC", "retransmitted", retrans, "rate", rate)
+		return true, nil
+	}
 	if outstanding {
 		if time.Since(sent) > f.StallAfter {
 			cn.c.log.Warn("client: link stalled, moving to QUIC", "unanswered", time.Since(sent))
@@ -82,6 +111,30 @@ func (cn *connection) probe(f *Fallback) (move bool, err error) {
 		return true, nil
 	}
 	return false, cn.sendPing()
+}
+
+// lossSample records the connection's TCP counters at this probe and
+// reports whether the retransmission rate over the last LossWindow probes
+// is above LossAbove.
+func (cn *connection) lossSample(f *Fallback) (rate float64, retrans uint64, move bool) {
+	if f.LossAbove < 0 {
+		return 0, 0, false
+	}
+	st := cn.conn.Stats()
+	if st.PacketsOut == 0 {
+		return 0, 0, false // the platform does not tell
+	}
+	cn.lossHist = append(cn.lossHist, [2]uint64{st.Retransmits, st.PacketsOut})
+	if len(cn.lossHist) > f.LossWindow+1 {
+		cn.lossHist = cn.lossHist[1:]
+	}
+	first := cn.lossHist[0]
+	retrans, segs := st.Retransmits-first[0], st.PacketsOut-first[1]
+	if segs == 0 || retrans < f.LossMinRetrans {
+		return 0, retrans, false
+	}
+	rate = float64(retrans) / float64(segs)
+	return rate, retrans, rate > f.LossAbove
 }
 
 // quicBlocked reports whether a recent move to QUIC failed.

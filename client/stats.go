@@ -39,6 +39,14 @@ type Stats struct {
 	// TransportSwitches counts moves between WebSocket and QUIC made by
 	// Config.Fallback (both directions).
 	TransportSwitches uint64
+	// Retransmitted counts the transport's retransmissions on every
+	// connection so far, as the transport counts them: TCP segments on
+	// WebSocket (Linux), lost QUIC packets on quic-stream, frames resent
+	// on the stream on quic-fec.
+	Retransmitted uint64
+	// FECRecovered counts packets quic-fec rebuilt from parity on every
+	// connection so far.
+	FECRecovered uint64
 	// Conn are the current connection's transport counters.
 	Conn transport.Stats
 }
@@ -47,6 +55,7 @@ type counters struct {
 	reconnects, sent, resent, acked, duplicateAcks atomic.Uint64
 	delivered, duplicatesDropped, gaps, skipped    atomic.Uint64
 	liveDropped, framesIn, framesOut, switches     atomic.Uint64
+	retransmitted, fecRecovered                    atomic.Uint64 // of closed connections
 	rtt                                            atomic.Int64
 }
 
@@ -68,6 +77,8 @@ func (c *Client) Stats() Stats {
 		LiveDropped:       c.stats.liveDropped.Load(),
 		FramesIn:          c.stats.framesIn.Load(),
 		FramesOut:         c.stats.framesOut.Load(),
+		Retransmitted:     c.stats.retransmitted.Load(),
+		FECRecovered:      c.stats.fecRecovered.Load(),
 	}
 	c.mu.Lock()
 	s.URL = c.url
@@ -76,6 +87,10 @@ func (c *Client) Stats() Stats {
 	if cn != nil {
 		s.Transport = cn.conn.Transport()
 		s.Conn = cn.conn.Stats()
+		if !cn.closed.Load() {
+			s.Retransmitted += s.Conn.Retransmits
+			s.FECRecovered += s.Conn.Recovered
+		}
 	}
 	return s
 }

@@ -1,6 +1,9 @@
 package edge
 
 import (
+	"sync/atomic"
+
+	"github.com/edgegate/edgegate/transport"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -46,6 +49,8 @@ type metrics struct {
 	apiRequests     *prometheus.CounterVec
 	orderingBatches prometheus.CounterFunc
 	orderingFsyncs  prometheus.CounterFunc
+	// fec holds the quic-fec connections' counters, exported below.
+	fec transport.FECCounters
 }
 
 func newMetrics(orderingStats func() (batches, fsyncs float64)) *metrics {
@@ -83,6 +88,21 @@ func newMetrics(orderingStats func() (batches, fsyncs float64)) *metrics {
 	m.apiRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgegate_api_requests_total", Help: "Backend HTTP API requests by route and status."}, []string{"route", "status"})
 	for _, c := range []prometheus.Collector{m.connections, m.connsTotal, m.connRejects, m.closes, m.framesIn, m.framesOut, m.bytesIn, m.bytesOut, m.badFrames, m.errors, m.resumes, m.transportMoves, m.orderedMsgs, m.appendSeconds, m.delivered, m.catchupReads, m.convOverflows, m.liveComments, m.liveBatches, m.liveDropped, m.liveFanoutTimeouts, m.liveStale, m.rooms, m.viewers, m.detached, m.slowClosed, m.apiRequests} {
 		f(c)
+	}
+	for _, c := range []struct {
+		name, help string
+		v          *atomic.Uint64
+	}{
+		{"edgegate_fec_recovered_total", "quic-fec: data packets rebuilt from parity (both directions: what clients sent and what this node received).", &m.fec.Recovered},
+		{"edgegate_fec_retransmitted_total", "quic-fec: frames this node sent again on the control stream because FEC could not rebuild them (NACK) or no ack came.", &m.fec.Retransmitted},
+		{"edgegate_fec_unrecoverable_total", "quic-fec: packet ids this node NACKed after FEC gave up (may name indexes of groups flushed early).", &m.fec.Unrecoverable},
+		{"edgegate_fec_lost_packets_total", "quic-fec: packets (data and parity) that did not reach this node, recovered or not.", &m.fec.Lost},
+		{"edgegate_fec_datagram_bytes_total", "quic-fec: datagram bytes sent (FEC headers and parity included).", &m.fec.DatagramBytes},
+		{"edgegate_fec_stream_frames_total", "quic-fec: frames sent on the control stream because they did not fit a datagram.", &m.fec.StreamFrames},
+		{"edgegate_fec_duplicates_total", "quic-fec: frames that arrived twice (FEC and a retransmission) and were dropped.", &m.fec.Duplicates},
+	} {
+		v := c.v
+		f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help}, func() float64 { return float64(v.Load()) }))
 	}
 	if orderingStats != nil {
 		m.orderingBatches = prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_ordering_batches_total", Help: "Group-commit batches written by the orderer."}, func() float64 { b, _ := orderingStats(); return b })

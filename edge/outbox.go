@@ -360,9 +360,14 @@ func (s *session) deliverConv(cs *convSub) error {
 }
 
 // writeDeliver writes messages in as few Deliver frames as the frame limit
-// allows.
+// allows (or, on a transport that prefers smaller frames, as its preferred
+// size allows: on quic-fec a frame that fits a datagram is protected by
+// FEC, a larger one is not).
 func (s *session) writeDeliver(msgs []*pb.Message) error {
 	limit := s.srv.cfg.MaxFrameBytes - 512
+	if fs, ok := s.conn.(transport.FrameSizer); ok {
+		limit = min(limit, fs.PreferredFrameBytes()-transport.HeaderSize-16)
+	}
 	for len(msgs) > 0 {
 		n, size := 0, 0
 		for n < len(msgs) {

@@ -30,7 +30,13 @@ func (srv *Server) admit(ip string) (ok bool, reason string) {
 	return true, ""
 }
 
-// ServeQUIC accepts clients on a QUIC listener (mode quic-stream) until
+// FECCounters returns the counters quic-fec connections of this node add
+// to (exported as edgegate_fec_* metrics): pass it as
+// transport.QUICConfig.FECCounters when making the listener.
+func (srv *Server) FECCounters() *transport.FECCounters { return &srv.m.fec }
+
+// ServeQUIC accepts clients on a QUIC listener (modes quic-stream and
+// quic-fec, told apart by ALPN) until
 // the listener is closed, then returns nil. Sessions on QUIC are the same
 // as on WebSocket: same handshake, limits, resume and metrics (label
 // transport="quic-stream"). Close the listener after Shutdown: the drain

@@ -51,6 +51,15 @@ type Lingerer interface {
 	CloseLinger(code CloseCode, reason string, d time.Duration) error
 }
 
+// FrameSizer is implemented by connections that carry frames up to some
+// size more cheaply than larger ones (quic-fec: a frame that fits one
+// datagram gets FEC; a larger one goes on the stream, where loss costs a
+// retransmission). Writers that can split their output (the edge's
+// Deliver batches) keep frames at or below PreferredFrameBytes.
+type FrameSizer interface {
+	PreferredFrameBytes() int
+}
+
 // Stats are a connection's counters and link measurements.
 type Stats struct {
 	FramesIn, FramesOut uint64
@@ -63,6 +72,10 @@ type Stats struct {
 	// Recovered counts packets rebuilt by forward error correction
 	// (quic-fec only).
 	Recovered uint64
+	// PacketsOut counts packets sent, when the transport knows (TCP
+	// segments on WebSocket, from TCP_INFO); with Retransmits it gives
+	// the link's loss rate.
+	PacketsOut uint64
 }
 
 // SharedFrame is an encoded frame sent unchanged to many connections, such

@@ -36,10 +36,14 @@ const (
 	// fecTick is the period of a busy connection's timer loop (flush,
 	// expiry, acks, retransmission); idle connections do not tick.
 	fecTick = 5 * time.Millisecond
-	// fecAckEvery is how often the receiver reports its positions.
-	fecAckEvery = 40 * time.Millisecond
-	// fecFeedbackEvery is how often the receiver reports the loss it saw.
-	fecFeedbackEvery = 200 * time.Millisecond
+	// fecAckEvery is how often the receiver reports its positions. Acks
+	// only free the sender's buffer and catch a lost tail; every packet
+	// counts against QUIC's congestion window, which shrinks on a lossy
+	// link, so they are sparse.
+	fecAckEvery = 100 * time.Millisecond
+	// fecFeedbackEvery is how often the receiver reports the loss it saw
+	// (the sender smooths the reports, see sender.onFeedback).
+	fecFeedbackEvery = 250 * time.Millisecond
 	// fecIdleAfter stops the timer loop this long after the last packet
 	// when nothing is outstanding.
 	fecIdleAfter = time.Second
@@ -56,7 +60,7 @@ const (
 // flush timer (chat is sparse: a lost message waits at most about that
 // long for its parity), and interleaving of 2 groups against short bursts.
 func defaultFECConfig() fec.Config {
-	return fec.Config{Interleave: 2, MaxDatagram: DefaultFECMaxDatagram}
+	return fec.Config{Interleave: 1, MaxM: 3, GroupTimeout: 80 * time.Millisecond, MaxDatagram: DefaultFECMaxDatagram}
 }
 
 // FECCounters are totals over all quic-fec connections of a listener or
@@ -436,6 +440,10 @@ func (c *fecConn) Stats() Stats {
 		Recovered: c.rcv.recovered.Load(),
 	}
 }
+
+// PreferredFrameBytes implements FrameSizer: the largest frame that goes
+// out as one datagram (its seq may take up to 10 bytes).
+func (c *fecConn) PreferredFrameBytes() int { return c.rcv.maxPayload - 10 }
 
 // RemoteAddr implements Conn.
 func (c *fecConn) RemoteAddr() net.Addr { return c.qc.RemoteAddr() }

@@ -86,7 +86,8 @@ func (c *fecConn) readDatagrams() {
 			c.terminate(c.mapErr(context.Cause(c.qc.Context())))
 			return
 		}
-		fb, err := c.rcv.datagram(b, time.Now(), lim, c.window)
+		fb, rec, err := c.rcv.datagram(b, time.Now(), lim, c.window)
+		c.counters.Recovered.Add(rec)
 		if fb != nil {
 			c.snd.onFeedback(*fb)
 		}

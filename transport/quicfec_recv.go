@@ -95,13 +95,13 @@ func (r *receiver) acceptLocked(seq uint64, frame []byte, window uint64) (dup bo
 // data goes through the decoder into the reorder buffer. Malformed
 // datagrams are dropped (QUIC authenticates datagrams, so they can only
 // come from a broken peer) and reported.
-func (r *receiver) datagram(b []byte, now time.Time, lim fec.Limits, window uint64) (fb *fec.Packet, err error) {
+func (r *receiver) datagram(b []byte, now time.Time, lim fec.Limits, window uint64) (fb *fec.Packet, recovered uint64, err error) {
 	p, err := fec.ParsePacket(b, lim)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if p.Kind == fec.KindFeedback {
-		return &p, nil
+		return &p, 0, nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -114,12 +114,13 @@ func (r *receiver) datagram(b []byte, now time.Time, lim fec.Limits, window uint
 		}
 		if d.Recovered {
 			r.recovered.Add(1)
+			recovered++
 		}
 		if _, aerr := r.acceptLocked(seq, frame, window); aerr != nil {
 			err = aerr
 		}
 	}
-	return nil, err
+	return nil, recovered, err
 }
 
 // next returns the next frame in order. ackNow asks for an early

@@ -44,6 +44,7 @@ type sender struct {
 	peerConsumed uint64        // every seq below it was read
 	peerSeen     uint64        // one past the highest seq that arrived
 	changed      chan struct{} // closed (and replaced) when acks arrive
+	loss         float64       // smoothed loss rate from feedback
 
 	retransmitted atomic.Uint64
 }
@@ -217,11 +218,24 @@ func (s *sender) due(now time.Time, rto time.Duration) []retx {
 	return out
 }
 
-// onFeedback adapts parity to the loss the receiver reports.
+// onFeedback adapts parity to the loss the receiver reports, smoothed: a
+// report covers a few dozen packets of sparse chat traffic, so one
+// interval without loss says little. Rises count at once (half weight),
+// falls slowly (a tenth), so parity goes up at the first sign of loss
+// and stays up while it lasts.
 func (s *sender) onFeedback(p fec.Packet) {
+	if p.Kind != fec.KindFeedback {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_ = s.enc.OnFeedback(p)
+	rate := float64(p.LossPPM) / 1e6
+	if rate > s.loss {
+		s.loss += (rate - s.loss) / 2
+	} else {
+		s.loss += (rate - s.loss) / 10
+	}
+	s.enc.SetLossRate(s.loss)
 }
 
 // busy reports whether the timer loop has work: frames to acknowledge or

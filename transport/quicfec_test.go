@@ -79,6 +79,12 @@ func waitFECClosed(t *testing.T, conns ...Conn) {
 // with probability loss in each direction (seeded, so a run's loss pattern
 // depends only on packet order).
 func lossyRelay(loss float64, seed uint64) func(t *testing.T, to string) string {
+	return delayedLossyRelay(loss, 0, seed)
+}
+
+// delayedLossyRelay is lossyRelay that also delays every packet by
+// oneWay.
+func delayedLossyRelay(loss float64, oneWay time.Duration, seed uint64) func(t *testing.T, to string) string {
 	return func(t *testing.T, to string) string {
 		t.Helper()
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -95,6 +101,15 @@ func lossyRelay(loss float64, seed uint64) func(t *testing.T, to string) string 
 			client atomic.Pointer[net.Addr]
 			wg     sync.WaitGroup
 		)
+		var pending sync.WaitGroup
+		later := func(d time.Duration, fn func()) {
+			if d == 0 {
+				fn()
+				return
+			}
+			pending.Add(1)
+			time.AfterFunc(d, func() { defer pending.Done(); fn() })
+		}
 		drop := func() bool {
 			mu.Lock()
 			defer mu.Unlock()
@@ -111,7 +126,8 @@ func lossyRelay(loss float64, seed uint64) func(t *testing.T, to string) string 
 				}
 				client.Store(&from)
 				if !drop() {
-					_, _ = up.Write(buf[:n])
+					b := append([]byte(nil), buf[:n]...)
+					later(oneWay, func() { _, _ = up.Write(b) })
 				}
 			}
 		}()
@@ -124,7 +140,8 @@ func lossyRelay(loss float64, seed uint64) func(t *testing.T, to string) string 
 					return
 				}
 				if to := client.Load(); to != nil && !drop() {
-					_, _ = pc.WriteTo(buf[:n], *to)
+					b := append([]byte(nil), buf[:n]...)
+					later(oneWay, func() { _, _ = pc.WriteTo(b, *to) })
 				}
 			}
 		}()
@@ -132,6 +149,7 @@ func lossyRelay(loss float64, seed uint64) func(t *testing.T, to string) string 
 			pc.Close()
 			up.Close()
 			wg.Wait()
+			pending.Wait()
 		})
 		return pc.LocalAddr().String()
 	}

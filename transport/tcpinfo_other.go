@@ -8,4 +8,4 @@ import (
 )
 
 // tcpInfo is only implemented on Linux.
-func tcpInfo(net.Conn) (time.Duration, uint64, bool) { return 0, 0, false }
+func tcpInfo(net.Conn) (time.Duration, uint64, uint64, bool) { return 0, 0, 0, false }

@@ -332,7 +332,7 @@ func truncateReason(s string) string {
 	return s
 }
 
-// Stats implements Conn. RTT and Retransmits come from the kernel's TCP_INFO
+// Stats implements Conn. RTT, Retransmits and PacketsOut come from the kernel's TCP_INFO
 // on Linux and are read when Stats is called.
 func (c *wsConn) Stats() Stats {
 	s := Stats{
@@ -342,8 +342,8 @@ func (c *wsConn) Stats() Stats {
 		BytesOut:  c.bytesOut.Load(),
 	}
 	if !c.closed.Load() {
-		if rtt, retrans, ok := tcpInfo(c.ws.NetConn()); ok {
-			s.RTT, s.Retransmits = rtt, retrans
+		if rtt, retrans, segs, ok := tcpInfo(c.ws.NetConn()); ok {
+			s.RTT, s.Retransmits, s.PacketsOut = rtt, retrans, segs
 		}
 	}
 	return s

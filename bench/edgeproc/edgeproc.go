@@ -154,7 +154,7 @@ func (p *Proc) readBanner(r io.Reader) error {
 		case strings.HasPrefix(line, "API key:"):
 			p.APIKey = strings.TrimSpace(strings.TrimPrefix(line, "API key:"))
 		case strings.HasPrefix(line, "QUIC:"):
-			// QUIC:        quic://ADDR   certificate sha256 HEX
+			// QUIC:        quic://ADDR (or quic+fec://)   certificate sha256 HEX
 			f := strings.Fields(line)
 			if len(f) >= 5 {
 				p.QUICAddr = strings.TrimPrefix(f[1], "quic://")

@@ -52,6 +52,12 @@ func RunChat(ctx context.Context, o Options, co ChatOptions, procs int, spawn Sp
 	res.ServerRSSBytes = after.RSSBytes
 	res.ServerCPUSeconds = after.CPUSeconds - before.CPUSeconds
 	res.ServerConnections = after.Connections
+	if rec := after.FECRecovered - before.FECRecovered; rec > 0 || res.FECRecovered != nil {
+		res.FECRecovered = addCount(res.FECRecovered, &rec)
+	}
+	if retx := after.FECRetransmitted - before.FECRetransmitted; retx > 0 || res.Retransmitted != nil {
+		res.Retransmitted = addCount(res.Retransmitted, &retx)
+	}
 	res.DurationS = dur.Seconds()
 	res.finalize(e.o.Duration)
 	return res, nil
@@ -219,6 +225,15 @@ func (p *chatPart) finish(ctx context.Context, _ finishMsg) (*Result, error) {
 	r := &Result{latency: p.latency, ackLatency: p.ack, Reconnects: reconnects(p.cls)}
 	p.e.closeAll(p.cls)
 	p.recvWG.Wait()
+	var recovered, retransmitted uint64
+	for _, c := range p.cls {
+		if c != nil {
+			st := c.Stats()
+			recovered += st.FECRecovered
+			retransmitted += st.Retransmitted
+		}
+	}
+	r.FECRecovered, r.Retransmitted = &recovered, &retransmitted
 	for i := range p.sides {
 		s, peer := &p.sides[i], &p.sides[i^1]
 		r.Sent += s.sent

@@ -178,15 +178,15 @@ func countLive(cls []*client.Client) int {
 	return n
 }
 
-// applyTransport points cfg at QUIC for the "quic-stream" and "auto"
-// transports.
+// applyTransport points cfg at QUIC for the "quic-stream", "quic-fec"
+// and "auto" transports.
 func (e *env) applyTransport(cfg *client.Config, index int) error {
 	switch e.o.Transport {
 	case "", "ws":
 		return nil
-	case "quic-stream", "auto":
+	case "quic-stream", "quic-fec", "auto":
 	default:
-		return fmt.Errorf("%w: transport %q (want ws, quic-stream or auto)", ErrConfig, e.o.Transport)
+		return fmt.Errorf("%w: transport %q (want ws, quic-stream, quic-fec or auto)", ErrConfig, e.o.Transport)
 	}
 	if len(e.o.QUICAddrs) == 0 {
 		return fmt.Errorf("%w: transport %s needs the edges' QUIC addresses", ErrConfig, e.o.Transport)
@@ -195,11 +195,14 @@ func (e *env) applyTransport(cfg *client.Config, index int) error {
 	if err != nil {
 		return err
 	}
-	qurl := client.QUICScheme + e.o.QUICAddrs[index%len(e.o.QUICAddrs)]
-	if e.o.Transport == "quic-stream" {
-		cfg.URL = qurl
-	} else {
-		cfg.Fallback = &client.Fallback{QUICURL: qurl}
+	addr := e.o.QUICAddrs[index%len(e.o.QUICAddrs)]
+	switch e.o.Transport {
+	case "quic-stream":
+		cfg.URL = client.QUICScheme + addr
+	case "quic-fec":
+		cfg.URL = client.QUICFECScheme + addr
+	default: // auto: WebSocket, moving to quic-fec when the link degrades
+		cfg.Fallback = &client.Fallback{QUICURL: client.QUICFECScheme + addr}
 	}
 	cfg.Dial = client.DialAny(*cfg, pin)
 	return nil

@@ -100,11 +100,25 @@ func (r *Result) merge(p *Result) {
 	r.Reordered += p.Reordered
 	r.Invalid += p.Invalid
 	r.ServerDropped += p.ServerDropped
+	r.FECRecovered = addCount(r.FECRecovered, p.FECRecovered)
+	r.Retransmitted = addCount(r.Retransmitted, p.Retransmitted)
 	r.latency.Merge(p.latency)
 	r.ackLatency.Merge(p.ackLatency)
 	for _, e := range p.Errors {
 		r.addError("%s", e)
 	}
+}
+
+// addCount adds optional counters (nil: not measured).
+func addCount(a, b *uint64) *uint64 {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	sum := *a + *b
+	return &sum
 }
 
 // splitN splits n into k near-equal shares.

@@ -98,8 +98,11 @@ type Result struct {
 	BytesOnWire   uint64  `json:"bytes_on_wire,omitempty"`
 	PayloadBytes  uint64  `json:"payload_bytes,omitempty"`
 	OverheadRatio float64 `json:"overhead_ratio,omitempty"`
-	// FECRecovered and Retransmitted stay 0 until the quic-fec transport
-	// exists (they are its counters).
+	// FECRecovered counts packets quic-fec rebuilt from parity (clients
+	// and edge); Retransmitted the transports' retransmissions: on the
+	// clients, TCP segments (ws), lost QUIC packets (quic-stream) or
+	// frames resent on the stream (quic-fec), plus the edge's quic-fec
+	// frames resent (the edge's TCP and QUIC counters are not exported).
 	FECRecovered  *uint64 `json:"fec_recovered,omitempty"`
 	Retransmitted *uint64 `json:"retransmitted,omitempty"`
 

@@ -24,6 +24,8 @@ func (e *env) scrape(ctx context.Context) (metrics.NodeStats, error) {
 		sum.RSSBytes += n.RSSBytes
 		sum.CPUSeconds += n.CPUSeconds
 		sum.Connections += n.Connections
+		sum.FECRecovered += n.FECRecovered
+		sum.FECRetransmitted += n.FECRetransmitted
 	}
 	return sum, errors.Join(errs...)
 }

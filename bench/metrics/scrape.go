@@ -19,6 +19,10 @@ const (
 	RSSMetric         = "process_resident_memory_bytes"
 	CPUMetric         = "process_cpu_seconds_total"
 	ConnectionsMetric = "edgegate_connections"
+	// FECRecoveredMetric and FECRetransmittedMetric are the edge's quic-fec
+	// counters.
+	FECRecoveredMetric     = "edgegate_fec_recovered_total"
+	FECRetransmittedMetric = "edgegate_fec_retransmitted_total"
 )
 
 // maxBody bounds a scraped exposition.
@@ -117,6 +121,9 @@ type NodeStats struct {
 	// Connections is edgegate_connections summed over transports (0 when
 	// the edge does not export it).
 	Connections float64
+	// FECRecovered and FECRetransmitted are the edge's quic-fec counters
+	// (0 when it has none).
+	FECRecovered, FECRetransmitted uint64
 }
 
 // Node extracts NodeStats. RSS and CPU are required.
@@ -130,7 +137,10 @@ func (s *Snapshot) Node() (NodeStats, error) {
 		return NodeStats{}, fmt.Errorf("%w: %s", ErrMissing, CPUMetric)
 	}
 	conns, _ := s.Sum(ConnectionsMetric)
-	return NodeStats{RSSBytes: uint64(max(rss, 0)), CPUSeconds: cpu, Connections: conns}, nil
+	rec, _ := s.Sum(FECRecoveredMetric)
+	retx, _ := s.Sum(FECRetransmittedMetric)
+	return NodeStats{RSSBytes: uint64(max(rss, 0)), CPUSeconds: cpu, Connections: conns,
+		FECRecovered: uint64(max(rec, 0)), FECRetransmitted: uint64(max(retx, 0))}, nil
 }
 
 // Scraper fetches expositions over HTTP. The zero value is usable.

@@ -83,7 +83,7 @@ func defineFlags(fs *flag.FlagSet) *options {
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 0, "graceful drain bound (default 10s)")
 	fs.StringVar(&o.drainRedirects, "drain-redirect", "", "comma-separated URLs sent to clients on drain")
 	fs.BoolVar(&o.deflate, "permessage-deflate", false, "enable WebSocket permessage-deflate")
-	fs.StringVar(&o.quicListen, "quic-listen", "", "UDP address for QUIC clients (quic-stream), e.g. :8443; off by default")
+	fs.StringVar(&o.quicListen, "quic-listen", "", "UDP address for QUIC clients (quic-stream and quic-fec), e.g. :8443; off by default")
 	fs.StringVar(&o.quicCert, "quic-cert", "", "PEM certificate (chain) for QUIC; with --dev a self-signed one is made when empty")
 	fs.StringVar(&o.quicKey, "quic-key", "", "PEM private key for --quic-cert")
 	fs.StringVar(&o.debugAddr, "debug-listen", "", "address for /debug/pprof (off by default; keep it private)")

@@ -98,7 +98,7 @@ func run(args []string) error {
 			}
 		}()
 	}
-	qln, err := listenQUIC(o, cfg.Dev, log)
+	qln, err := listenQUIC(o, cfg.Dev, srv.FECCounters(), log)
 	if err != nil {
 		srv.Close()
 		ln.Close()

@@ -13,7 +13,7 @@ import (
 // mode without --quic-cert it makes a self-signed certificate for this
 // run and prints its fingerprint, which clients pin
 // (transport.PinnedTLSConfig; the Go SDK: client.DialAny).
-func listenQUIC(o *options, dev bool, log *slog.Logger) (*transport.QUICListener, error) {
+func listenQUIC(o *options, dev bool, counters *transport.FECCounters, log *slog.Logger) (*transport.QUICListener, error) {
 	if o.quicListen == "" {
 		return nil, nil
 	}
@@ -32,14 +32,15 @@ func listenQUIC(o *options, dev bool, log *slog.Logger) (*transport.QUICListener
 		return nil, fmt.Errorf("--quic-listen needs --quic-cert and --quic-key (or --dev)")
 	}
 	ln, err := transport.ListenQUIC(o.quicListen, transport.QUICConfig{
-		TLS: &tls.Config{Certificates: []tls.Certificate{cert}},
+		TLS:         &tls.Config{Certificates: []tls.Certificate{cert}},
+		FECCounters: counters,
 	})
 	if err != nil {
 		return nil, err
 	}
-	log.Info("quic listening", "addr", ln.Addr().String(), "mode", "quic-stream")
+	log.Info("quic listening", "addr", ln.Addr().String(), "modes", "quic-stream quic-fec")
 	if dev {
-		fmt.Printf("  QUIC:        quic://%s   certificate sha256 %s\n", ln.Addr(), transport.CertFingerprint(cert))
+		fmt.Printf("  QUIC:        quic://%s (or quic+fec://)   certificate sha256 %s\n", ln.Addr(), transport.CertFingerprint(cert))
 	}
 	return ln, nil
 }
