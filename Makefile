@@ -14,7 +14,7 @@ TEST_TIMEOUT ?= 12m
 FUZZ_TARGETS = $(shell for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
 	for fn in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do echo "./$$(dirname $${f#./}):$$fn"; done; done)
 
-.PHONY: all build run test race unit fuzz fuzz-short bench lint vet staticcheck fmt-check tidy tidy-check generate check-generated deps clean edge edgebench screenshots
+.PHONY: all build run test race unit fuzz fuzz-short bench bench-lossy lint vet staticcheck fmt-check tidy tidy-check generate check-generated deps clean edge edgebench screenshots
 
 all: build
 
@@ -103,6 +103,28 @@ screenshots: deps
 COUNT ?= 3
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(COUNT) $(PKGS)
+
+## bench-lossy: the weak-network matrix (root): RTT 50 and 200 ms; random
+## loss 1, 5, 10 %; bursty loss 5 % (mean burst 3); chat at 10 msg/s per
+## side, 550-byte bodies (the mean of 100-1000), LOSSY_DURATION each,
+## LOSSY_RUNS runs per cell; results in bench/results/lossy.json and the
+## table (medians) in bench/results/lossy.md.
+LOSSY_RUNS ?= 3
+LOSSY_DURATION ?= 30s
+LOSSY_TRANSPORTS ?= ws quic-stream quic-fec auto
+LOSSY_RTTS ?= 50 200
+LOSSY_CELLS ?= 1:0 5:0 10:0 5:3
+bench-lossy: build
+	@mkdir -p bench/results
+	@: > bench/results/lossy.json
+	@set -e; for rtt in $(LOSSY_RTTS); do for cell in $(LOSSY_CELLS); do \
+	  loss=$${cell%%:*}; burst=$${cell##*:}; \
+	  for tr in $(LOSSY_TRANSPORTS); do for run in $$(seq $(LOSSY_RUNS)); do \
+	    echo "lossy rtt=$$rtt loss=$$loss burst=$$burst $$tr run $$run" >&2; \
+	    $(BIN)/edgebench lossy --edge-bin $(BIN)/edge --transport $$tr --loss $$loss --burst $$burst \
+	      --rtt $$rtt --pairs 5 --rate 10 --size 550 --duration $(LOSSY_DURATION) --json >> bench/results/lossy.json; \
+	  done; done; done; done
+	$(BIN)/edgebench lossy-table bench/results/lossy.json | tee bench/results/lossy.md
 
 clean:
 	rm -rf $(BIN) artifacts

@@ -116,6 +116,22 @@ func TestFallbackMovesSlowWebSocketToQUIC(t *testing.T) {
 	}
 }
 
+// TestFallbackMovesSlowWebSocketToQUICFEC: the same move to mode
+// quic-fec (datagrams with FEC), the one made for lossy links.
+func TestFallbackMovesSlowWebSocketToQUICFEC(t *testing.T) {
+	e := startEdge(t, nil)
+	qurl, pin := startQUIC(t, e)
+	qurl = client.QUICFECScheme + strings.TrimPrefix(qurl, client.QUICScheme)
+	got, st := runFallback(t, e, qurl, pin)
+	checkSeqs(t, got, 1)
+	if st.TransportSwitches != 1 || st.Transport != "quic-fec" {
+		t.Fatalf("switches %d, transport %q; want 1 move to quic-fec", st.TransportSwitches, st.Transport)
+	}
+	if moved := testutil.ToFloat64(e.srv.m.transportMoves.WithLabelValues("ws", "quic-fec")); moved != 1 {
+		t.Fatalf("edge counted %v moves ws->quic-fec, want 1", moved)
+	}
+}
+
 // TestFallbackStaysOnWebSocketWhenUDPIsBlocked: the move fails (nothing
 // answers on UDP), the client goes back to WebSocket and loses nothing.
 func TestFallbackStaysOnWebSocketWhenUDPIsBlocked(t *testing.T) {

@@ -161,7 +161,7 @@ func TestBadFlags(t *testing.T) {
 // binary: the scenario re-executes itself for its clients, which a test
 // binary must not do.
 func TestLossyOverEmulatedLink(t *testing.T) {
-	for _, tr := range []string{"ws", "quic-stream", "auto"} {
+	for _, tr := range []string{"ws", "quic-stream", "quic-fec", "auto"} {
 		t.Run(tr, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
@@ -183,6 +183,12 @@ func TestLossyOverEmulatedLink(t *testing.T) {
 			}
 			if ratio, _ := m["overhead_ratio"].(float64); ratio <= 1 || m["bytes_on_wire"].(float64) <= 0 {
 				t.Fatalf("overhead_ratio %v bytes_on_wire %v", m["overhead_ratio"], m["bytes_on_wire"])
+			}
+			if _, ok := m["retransmitted"].(float64); !ok {
+				t.Fatalf("no retransmitted count: %v", m["retransmitted"])
+			}
+			if _, ok := m["fec_recovered"].(float64); tr == "quic-fec" && !ok {
+				t.Fatalf("quic-fec run without fec_recovered: %v", m["fec_recovered"])
 			}
 		})
 	}

@@ -34,8 +34,9 @@ scenarios:
   idle   --conns N                       idle subscribed connections; server bytes per connection
   rooms  --viewers N --rate R --size B   one room, one publisher, N viewers
   chat   --pairs N --rate R --size B     N 1:1 conversations, both sides sending with acks
-  lossy  --transport ws|quic-stream|auto --loss P --burst L --rtt MS
+  lossy  --transport ws|quic-stream|quic-fec|auto --loss P --burst L --rtt MS
                                           chat over an emulated weak link (root; needs --edge-bin)
+  lossy-table FILE                        Markdown table (medians) of concatenated lossy --json results
 
 run "edgebench <scenario> -h" for the flags.
 `
@@ -73,6 +74,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		if err := loadgen.ServeChild(ctx, os.Stdin, stdout, log); err != nil {
 			fmt.Fprintln(stderr, "edgebench child:", err)
+			return 1
+		}
+		return 0
+	}
+	if args[0] == "lossy-table" {
+		if err := runLossyTable(args[1:], stdout); err != nil {
+			fmt.Fprintln(stderr, "edgebench:", err)
 			return 1
 		}
 		return 0

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+
+	"github.com/edgegate/edgegate/bench/loadgen"
+)
+
+// runLossyTable is `edgebench lossy-table FILE`: it reads the JSON results
+// of `edgebench lossy --json` runs (concatenated, as `make bench-lossy`
+// writes them) and prints a Markdown table with the median of the runs of
+// each link condition and transport.
+func runLossyTable(args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("usage: edgebench lossy-table RESULTS.json")
+	}
+	f, err := os.Open(args[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	type key struct {
+		rtt, loss, burst float64
+		tr               string
+	}
+	runs := map[key][]*loadgen.Result{}
+	dec := json.NewDecoder(f)
+	for {
+		var r loadgen.Result
+		if err := dec.Decode(&r); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return fmt.Errorf("%s: %w", args[0], err)
+		}
+		k := key{r.RTTMs, r.LossPct, r.BurstLen, r.Transport}
+		runs[k] = append(runs[k], &r)
+	}
+	keys := make([]key, 0, len(runs))
+	for k := range runs {
+		keys = append(keys, k)
+	}
+	order := map[string]int{"ws": 0, "quic-stream": 1, "quic-fec": 2, "auto": 3}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		switch {
+		case a.rtt != b.rtt:
+			return a.rtt < b.rtt
+		case a.burst != b.burst:
+			return a.burst < b.burst
+		case a.loss != b.loss:
+			return a.loss < b.loss
+		}
+		return order[a.tr] < order[b.tr]
+	})
+	fmt.Fprintln(stdout, "| RTT ms | loss % | burst | transport | runs | p50 ms | p99 ms | lost | dup | reordered | overhead | fec_recovered | retransmitted |")
+	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, k := range keys {
+		rs := runs[k]
+		med := func(get func(*loadgen.Result) float64) float64 {
+			v := make([]float64, len(rs))
+			for i, r := range rs {
+				v[i] = get(r)
+			}
+			slices.Sort(v)
+			return v[len(v)/2]
+		}
+		var lost, dup, reord uint64
+		for _, r := range rs {
+			lost += r.Lost
+			dup += r.Duplicates
+			reord += r.Reordered
+		}
+		fmt.Fprintf(stdout, "| %.0f | %g | %g | %s | %d | %.0f | %.0f | %d | %d | %d | %.2f | %.0f | %.0f |\n",
+			k.rtt, k.loss, k.burst, k.tr, len(rs),
+			med(func(r *loadgen.Result) float64 { return r.Latency.P50 }),
+			med(func(r *loadgen.Result) float64 { return r.Latency.P99 }),
+			lost, dup, reord,
+			med(func(r *loadgen.Result) float64 { return r.OverheadRatio }),
+			med(func(r *loadgen.Result) float64 { return float64(deref(r.FECRecovered)) }),
+			med(func(r *loadgen.Result) float64 { return float64(deref(r.Retransmitted)) }))
+	}
+	return nil
+}
+
+func deref(p *uint64) uint64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
