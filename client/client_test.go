@@ -805,3 +805,62 @@ func TestPositionsCountWhatWasRead(t *testing.T) {
 		}
 	})
 }
+
+// TestFallbackMovesOnServerReportedLoss: the edge reports (in Pongs) that
+// it retransmits 10% of what it sends on this WebSocket connection; the
+// client, whose own uplink looks clean, moves its session to quic-fec.
+func TestFallbackMovesOnServerReportedLoss(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := newFakeServer(t)
+		defer srv.close()
+		srv.tname = "ws"
+		srv.hook = func(sess *fakeSession, m proto.Message) bool {
+			if p, ok := m.(*pb.Ping); ok {
+				sess.write(&pb.Pong{Nonce: p.GetNonce(), SentTimeMs: p.GetSentTimeMs(), ServerSegments: 100, ServerRetransmits: 10})
+				return true
+			}
+			return false
+		}
+		cfg := testConfig(srv)
+		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443"}
+		c := mustDial(t, cfg)
+		defer c.Close()
+		srv.waitFor("move", func() bool { return len(srv.urls) == 2 })
+		srv.mu.Lock()
+		moved := srv.urls[1]
+		srv.mu.Unlock()
+		if moved != "quic+fec://edge-a:8443" {
+			t.Fatalf("second dial to %q", moved)
+		}
+		if st := c.Stats(); st.TransportSwitches != 1 {
+			t.Fatalf("TransportSwitches %d", st.TransportSwitches)
+		}
+	})
+}
+
+// TestFallbackStaysOnCleanServerReport: reports of a clean link (and no
+// slow probes) keep the client on WebSocket.
+func TestFallbackStaysOnCleanServerReport(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := newFakeServer(t)
+		defer srv.close()
+		srv.tname = "ws"
+		pongs := 0
+		srv.hook = func(sess *fakeSession, m proto.Message) bool {
+			if p, ok := m.(*pb.Ping); ok {
+				pongs++
+				sess.write(&pb.Pong{Nonce: p.GetNonce(), SentTimeMs: p.GetSentTimeMs(), ServerSegments: 100, ServerRetransmits: 1})
+				return true
+			}
+			return false
+		}
+		cfg := testConfig(srv)
+		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443"}
+		c := mustDial(t, cfg)
+		defer c.Close()
+		srv.waitFor("10 probes", func() bool { return pongs >= 10 })
+		if n := srv.numConnects(); n != 1 || c.Stats().TransportSwitches != 0 {
+			t.Fatalf("%d connects, %d switches on a clean link", n, c.Stats().TransportSwitches)
+		}
+	})
+}

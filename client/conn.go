@@ -71,6 +71,9 @@ type connection struct {
 	// lossHist holds the TCP (retransmits, segments out) of recent probes
 	// (writer goroutine only).
 	lossHist [][2]uint64
+	// srvLoss holds the server's link reports (retransmits, segments) of
+	// recent Pongs (guarded by mu).
+	srvLoss [][2]uint64
 	// closed is set when the connection's counters moved to the client's.
 	closed atomic.Bool
 
@@ -315,6 +318,12 @@ func (cn *connection) onPong(p *pb.Pong) {
 		cn.pongSeen = true
 		rtt := time.Since(sent)
 		cn.c.stats.rtt.Store(int64(rtt))
+		if f := cn.c.fallback; f != nil && p.GetServerSegments() > 0 {
+			cn.srvLoss = append(cn.srvLoss, [2]uint64{uint64(p.GetServerRetransmits()), uint64(p.GetServerSegments())})
+			if len(cn.srvLoss) > f.LossWindow {
+				cn.srvLoss = cn.srvLoss[1:]
+			}
+		}
 		if f := cn.c.fallback; f != nil {
 			if rtt > f.RTTAbove {
 				cn.slowProbes++

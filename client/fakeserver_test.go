@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,12 +35,15 @@ type fakeServer struct {
 	sessions map[*fakeSession]bool
 	connects []*pb.Connect
 	urls     []string
-	dialAt   []time.Time
-	acks     []*pb.DeliveryAck
-	syncs    []*pb.SyncRequest
-	sends    int
-	nextID   int
-	closed   bool
+	// tname, when set, is the Transport() of client connections to
+	// non-QUIC URLs (the fallback only probes "ws" connections).
+	tname  string
+	dialAt []time.Time
+	acks   []*pb.DeliveryAck
+	syncs  []*pb.SyncRequest
+	sends  int
+	nextID int
+	closed bool
 
 	heartbeatMs     uint32
 	maxMessageBytes uint32
@@ -120,6 +124,9 @@ func (s *fakeServer) dial(ctx context.Context, url string) (transport.Conn, erro
 		return nil, s.dialErr
 	}
 	cc, sc := memPipe(4096)
+	if s.tname != "" && !strings.HasPrefix(url, QUICFECScheme) {
+		cc.tname = s.tname
+	}
 	s.serveLocked(sc)
 	return cc, nil
 }

@@ -37,7 +37,8 @@ type Fallback struct {
 	RetryQUICAfter time.Duration
 	// LossAbove: TCP retransmissions above this share of the segments
 	// sent over the last LossWindow probes (read from the kernel's
-	// TCP_INFO, Linux) trigger the move, if at least LossMinRetrans
+	// TCP_INFO, Linux: the client's own for the uplink, the edge's
+	// reported in Pongs for the downlink) trigger the move, if at least LossMinRetrans
 	// segments were retransmitted. Default 0.02: a 1% loss costs TCP
 	// little, 5% makes it stall. Negative: off.
 	LossAbove float64
@@ -99,6 +100,10 @@ func (cn *connection) probe(f *Fallback) (move bool, err error) {
 		cn.c.log.Warn("client: link lossy, moving to QUIC", "retransmitted", retrans, "rate", rate)
 		return true, nil
 	}
+	if rate, retrans, ok := cn.serverLoss(f); ok {
+		cn.c.log.Warn("client: edge reports a lossy link, moving to QUIC", "retransmitted", retrans, "rate", rate)
+		return true, nil
+	}
 	if outstanding {
 		if time.Since(sent) > f.StallAfter {
 			cn.c.log.Warn("client: link stalled, moving to QUIC", "unanswered", time.Since(sent))
@@ -111,6 +116,28 @@ func (cn *connection) probe(f *Fallback) (move bool, err error) {
 		return true, nil
 	}
 	return false, cn.sendPing()
+}
+
+// serverLoss reports whether the edge's view of the link (TCP
+// retransmissions of what it sent, in Pongs) over the last LossWindow
+// probes is above LossAbove: the downlink, which the client's own
+// counters do not show.
+func (cn *connection) serverLoss(f *Fallback) (rate float64, retrans uint64, move bool) {
+	if f.LossAbove < 0 {
+		return 0, 0, false
+	}
+	cn.mu.Lock()
+	var segs uint64
+	for _, r := range cn.srvLoss {
+		retrans += r[0]
+		segs += r[1]
+	}
+	cn.mu.Unlock()
+	if segs == 0 || retrans < f.LossMinRetrans {
+		return 0, retrans, false
+	}
+	rate = float64(retrans) / float64(segs)
+	return rate, retrans, rate > f.LossAbove
 }
 
 // lossSample records the connection's TCP counters at this probe and

@@ -27,6 +27,9 @@ type metrics struct {
 	// transportMoves counts sessions resumed on another transport
 	// (WebSocket to QUIC fallback and back).
 	transportMoves *prometheus.CounterVec
+	// lossyLinks counts Pongs that reported more than 2% TCP
+	// retransmissions on the connection since the previous Pong.
+	lossyLinks prometheus.Counter
 	orderedMsgs    *prometheus.CounterVec
 	appendSeconds  prometheus.Histogram
 	delivered      *prometheus.CounterVec
@@ -70,6 +73,7 @@ func newMetrics(orderingStats func() (batches, fsyncs float64)) *metrics {
 	m.badFrames = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_bad_frames_total", Help: "Malformed frames received (connection closed with 1002)."})
 	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgegate_errors_total", Help: "Error frames sent to clients by code."}, []string{"code"})
 	m.transportMoves = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgegate_transport_moves_total", Help: "Sessions resumed on a different transport, by from and to."}, []string{"from", "to"})
+	m.lossyLinks = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_lossy_link_reports_total", Help: "Pongs that reported more than 2% TCP retransmissions (server to client) since the previous one: WebSocket clients on lossy links."})
 	m.resumes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgegate_resumes_total", Help: "Resume attempts by result."}, []string{"result"})
 	m.orderedMsgs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgegate_ordered_messages_total", Help: "Ordered messages appended, by result (stored, duplicate, error)."}, []string{"result"})
 	m.appendSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "edgegate_append_seconds", Help: "Time to durably order one message (until the ack).", Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14)})
@@ -86,7 +90,7 @@ func newMetrics(orderingStats func() (batches, fsyncs float64)) *metrics {
 	m.detached = prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgegate_detached_sessions", Help: "Disconnected sessions kept for resumption."})
 	m.slowClosed = prometheus.NewCounter(prometheus.CounterOpts{Name: "edgegate_slow_consumers_closed_total", Help: "Sessions closed because they did not read their replies."})
 	m.apiRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgegate_api_requests_total", Help: "Backend HTTP API requests by route and status."}, []string{"route", "status"})
-	for _, c := range []prometheus.Collector{m.connections, m.connsTotal, m.connRejects, m.closes, m.framesIn, m.framesOut, m.bytesIn, m.bytesOut, m.badFrames, m.errors, m.resumes, m.transportMoves, m.orderedMsgs, m.appendSeconds, m.delivered, m.catchupReads, m.convOverflows, m.liveComments, m.liveBatches, m.liveDropped, m.liveFanoutTimeouts, m.liveStale, m.rooms, m.viewers, m.detached, m.slowClosed, m.apiRequests} {
+	for _, c := range []prometheus.Collector{m.connections, m.connsTotal, m.connRejects, m.closes, m.framesIn, m.framesOut, m.bytesIn, m.bytesOut, m.badFrames, m.errors, m.resumes, m.transportMoves, m.lossyLinks, m.orderedMsgs, m.appendSeconds, m.delivered, m.catchupReads, m.convOverflows, m.liveComments, m.liveBatches, m.liveDropped, m.liveFanoutTimeouts, m.liveStale, m.rooms, m.viewers, m.detached, m.slowClosed, m.apiRequests} {
 		f(c)
 	}
 	for _, c := range []struct {

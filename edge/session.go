@@ -34,6 +34,9 @@ type session struct {
 	comp   *transport.Compressor
 	rate   *limits.MessageLimiter
 	remote string
+	// link holds the connection's TCP counters at the previous Pong
+	// (read loop only), for the link report in the next.
+	link transport.Stats
 
 	mu      sync.Mutex
 	closed  bool

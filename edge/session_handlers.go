@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -40,7 +41,9 @@ func (s *session) handle(msg proto.Message) (string, bool) {
 	case *pb.PresenceQuery:
 		s.handlePresence(m)
 	case *pb.Ping:
-		s.replyMsg(&pb.Pong{Nonce: m.Nonce, SentTimeMs: m.SentTimeMs, ServerTimeMs: time.Now().UnixMilli()})
+		pong := &pb.Pong{Nonce: m.Nonce, SentTimeMs: m.SentTimeMs, ServerTimeMs: time.Now().UnixMilli()}
+		s.reportLink(pong)
+		s.replyMsg(pong)
 	case *pb.Pong:
 		// Answers to server pings need no reply; reading them kept the
 		// connection alive.
@@ -248,6 +251,24 @@ func (s *session) handleUnsubscribe(m *pb.Unsubscribe) {
 		s.srv.rooms.leave(rm, s)
 	}
 	s.sendMsg(&pb.Subscribed{RequestId: m.RequestId})
+}
+
+// reportLink adds to pong what the server saw of the link since the
+// previous Pong: segments sent and retransmitted (WebSocket on Linux, from
+// TCP_INFO). A client on a lossy downlink learns it this way (its own
+// counters only show the uplink) and can move to QUIC; links retransmitting
+// more than 2% are counted in edgegate_lossy_link_reports_total.
+func (s *session) reportLink(pong *pb.Pong) {
+	st := s.conn.Stats()
+	if st.PacketsOut == 0 || st.PacketsOut < s.link.PacketsOut || st.Retransmits < s.link.Retransmits {
+		return
+	}
+	segs, retrans := st.PacketsOut-s.link.PacketsOut, st.Retransmits-s.link.Retransmits
+	s.link = st
+	pong.ServerSegments, pong.ServerRetransmits = uint32(min(segs, math.MaxUint32)), uint32(min(retrans, math.MaxUint32))
+	if segs > 0 && retrans*50 > segs {
+		s.srv.m.lossyLinks.Inc()
+	}
 }
 
 func (s *session) handleDeliveryAck(m *pb.DeliveryAck) {

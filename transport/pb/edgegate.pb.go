@@ -1546,12 +1546,19 @@ func (x *Ping) GetSentTimeMs() int64 {
 
 // Pong answers Ping.
 type Pong struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Nonce         uint64                 `protobuf:"varint,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
-	SentTimeMs    int64                  `protobuf:"varint,2,opt,name=sent_time_ms,json=sentTimeMs,proto3" json:"sent_time_ms,omitempty"`
-	ServerTimeMs  int64                  `protobuf:"varint,3,opt,name=server_time_ms,json=serverTimeMs,proto3" json:"server_time_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Nonce        uint64                 `protobuf:"varint,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	SentTimeMs   int64                  `protobuf:"varint,2,opt,name=sent_time_ms,json=sentTimeMs,proto3" json:"sent_time_ms,omitempty"`
+	ServerTimeMs int64                  `protobuf:"varint,3,opt,name=server_time_ms,json=serverTimeMs,proto3" json:"server_time_ms,omitempty"`
+	// The link as the server sees it, since its previous Pong on this
+	// connection (WebSocket on Linux: the kernel's TCP_INFO; 0 when unknown):
+	// segments the server sent and how many of them it had to retransmit.
+	// Clients use it to leave a lossy WebSocket link (their own TCP_INFO
+	// only shows the uplink).
+	ServerSegments    uint32 `protobuf:"varint,4,opt,name=server_segments,json=serverSegments,proto3" json:"server_segments,omitempty"`
+	ServerRetransmits uint32 `protobuf:"varint,5,opt,name=server_retransmits,json=serverRetransmits,proto3" json:"server_retransmits,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Pong) Reset() {
@@ -1601,6 +1608,20 @@ func (x *Pong) GetSentTimeMs() int64 {
 func (x *Pong) GetServerTimeMs() int64 {
 	if x != nil {
 		return x.ServerTimeMs
+	}
+	return 0
+}
+
+func (x *Pong) GetServerSegments() uint32 {
+	if x != nil {
+		return x.ServerSegments
+	}
+	return 0
+}
+
+func (x *Pong) GetServerRetransmits() uint32 {
+	if x != nil {
+		return x.ServerRetransmits
 	}
 	return 0
 }
@@ -1857,12 +1878,14 @@ const file_transport_pb_edgegate_proto_rawDesc = "" +
 	"\x04Ping\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\x12 \n" +
 	"\fsent_time_ms\x18\x02 \x01(\x03R\n" +
-	"sentTimeMs\"d\n" +
+	"sentTimeMs\"\xbc\x01\n" +
 	"\x04Pong\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\x12 \n" +
 	"\fsent_time_ms\x18\x02 \x01(\x03R\n" +
 	"sentTimeMs\x12$\n" +
-	"\x0eserver_time_ms\x18\x03 \x01(\x03R\fserverTimeMs\"\xb4\x01\n" +
+	"\x0eserver_time_ms\x18\x03 \x01(\x03R\fserverTimeMs\x12'\n" +
+	"\x0fserver_segments\x18\x04 \x01(\rR\x0eserverSegments\x12-\n" +
+	"\x12server_retransmits\x18\x05 \x01(\rR\x11serverRetransmits\"\xb4\x01\n" +
 	"\x05Error\x12*\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x16.edgegate.v1.ErrorCodeR\x04code\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1d\n" +

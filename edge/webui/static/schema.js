@@ -128,6 +128,8 @@ export const schema = {
     { number: 1, name: 'nonce', kind: 'uint64' },
     { number: 2, name: 'sentTimeMs', kind: 'int64' },
     { number: 3, name: 'serverTimeMs', kind: 'int64' },
+    { number: 4, name: 'serverSegments', kind: 'uint32' },
+    { number: 5, name: 'serverRetransmits', kind: 'uint32' },
   ],
   Error: [
     { number: 1, name: 'code', kind: 'enum', enum: 'ErrorCode' },
