@@ -29,15 +29,15 @@ type metrics struct {
 	transportMoves *prometheus.CounterVec
 	// lossyLinks counts Pongs that reported more than 2% TCP
 	// retransmissions on the connection since the previous Pong.
-	lossyLinks prometheus.Counter
-	orderedMsgs    *prometheus.CounterVec
-	appendSeconds  prometheus.Histogram
-	delivered      *prometheus.CounterVec
-	catchupReads   prometheus.Counter
-	convOverflows  prometheus.Counter
-	liveComments   prometheus.Counter
-	liveBatches    prometheus.Counter
-	liveDropped    prometheus.Counter
+	lossyLinks    prometheus.Counter
+	orderedMsgs   *prometheus.CounterVec
+	appendSeconds prometheus.Histogram
+	delivered     *prometheus.CounterVec
+	catchupReads  prometheus.Counter
+	convOverflows prometheus.Counter
+	liveComments  prometheus.Counter
+	liveBatches   prometheus.Counter
+	liveDropped   prometheus.Counter
 	// liveFanoutTimeouts counts room batches sent at RoomBatchMaxDelay
 	// because the previous fan-out had not reached its quorum.
 	liveFanoutTimeouts prometheus.Counter
