@@ -370,3 +370,44 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestPartialGroupParityFitsActualSize: once the loss rate is known, a
+// group flushed with one data packet gets the parity one packet needs (2
+// copies at 5%), not the 4 a full group of 8 needs; a full group keeps 4.
+func TestPartialGroupParityFitsActualSize(t *testing.T) {
+	enc, err := NewEncoder(Config{K: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc.SetLossRate(0.05)
+	if enc.M() != 4 {
+		t.Fatalf("m = %d for k=8 at 5%%, want 4", enc.M())
+	}
+	if _, err := enc.Add(payload(0, 10), t0); err != nil {
+		t.Fatal(err)
+	}
+	ps := enc.Flush(t0.Add(time.Hour))
+	if len(ps) != 2 || ps[0].K != 1 || ps[0].M != 2 {
+		t.Fatalf("one-packet group: %d parity packets (k=%d m=%d), want 2", len(ps), ps[0].K, ps[0].M)
+	}
+	var parity int
+	for i := range 8 {
+		out, err := enc.Add(payload(i, 10), t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parity += len(out) - 1
+	}
+	if parity != 4 {
+		t.Fatalf("full group: %d parity packets, want 4", parity)
+	}
+	// The decoder rebuilds a one-packet group from either copy.
+	dec, err := NewDecoder(Config{K: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := dec.Receive(ps[1], t0)
+	if len(got) != 1 || !got[0].Recovered || string(got[0].Payload) != string(payload(0, 10)) {
+		t.Fatalf("recovered %+v", got)
+	}
+}

@@ -256,6 +256,16 @@ func (d *Decoder) recover(g *dgroup, out []Delivered) []Delivered {
 	return out
 }
 
+// SetGroupTimeout changes how long the decoder waits for a group, from
+// its first packet, before it reports the group's missing data packets
+// (it should exceed the sender's flush interval plus the path's jitter).
+// It applies to open groups too. d <= 0 is ignored.
+func (d *Decoder) SetGroupTimeout(t time.Duration) {
+	if t > 0 {
+		d.cfg.GroupTimeout = t
+	}
+}
+
 // Expire closes the groups whose first packet arrived at least
 // GroupTimeout before now and returns the ids of their data packets that
 // were neither received nor recovered, together with those of groups

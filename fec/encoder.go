@@ -11,6 +11,7 @@ type Encoder struct {
 	cfg       Config
 	m         int // parity for new groups
 	lossRate  float64
+	adaptive  bool // a loss rate was set: partial groups get parity for their size
 	burst     float64
 	nextGroup uint32
 	slots     []*egroup // open groups, one per interleave slot
@@ -85,6 +86,19 @@ func (e *Encoder) Add(payload []byte, now time.Time) ([]Packet, error) {
 	return out, nil
 }
 
+// SetFlushInterval changes the flush interval of groups opened from now on
+// (a caller may scale it with the round-trip time: the longer the path,
+// the longer a lost packet may wait for its parity, and the fuller, so
+// cheaper, the groups). d <= 0 is ignored.
+func (e *Encoder) SetFlushInterval(d time.Duration) {
+	if d > 0 {
+		e.cfg.FlushInterval = d
+	}
+}
+
+// FlushInterval returns the flush interval new groups get.
+func (e *Encoder) FlushInterval() time.Duration { return e.cfg.FlushInterval }
+
 // Deadline returns when the caller should call Flush: the earliest flush
 // deadline of an open group. It is the zero time when no group is open.
 func (e *Encoder) Deadline() time.Time {
@@ -144,8 +158,16 @@ func (e *Encoder) emit(out []Packet, groups []*egroup) []Packet {
 }
 
 // parity computes the parity packets of g over its actual data shards.
+// Once a loss rate is known (SetLossRate, OnFeedback), a group flushed
+// early (k < K) gets only the parity its actual size needs at that rate (never more than planned, never less than
+// MinM): one data packet at 5% loss needs 2 copies, not the 4 a group of
+// 8 needs. Sparse traffic (chat) is mostly such groups, and every packet
+// counts against the congestion window of the path.
 func (e *Encoder) parity(g *egroup) []Packet {
 	k, m := len(g.data), g.m
+	if k < e.cfg.K && e.adaptive {
+		m = min(m, chooseM(k, e.lossRate, e.cfg.MinM, e.cfg.MaxM, e.cfg.TargetLoss))
+	}
 	rs, err := e.codecs.get(k, m)
 	if err != nil {
 		// Unreachable: Validate bounds k+m; without a codec the group
@@ -188,7 +210,7 @@ func (e *Encoder) SetLossRate(p float64) {
 		p = 0
 	}
 	p = min(p, 1)
-	e.lossRate = p
+	e.lossRate, e.adaptive = p, true
 	e.m = chooseM(e.cfg.K, p, e.cfg.MinM, e.cfg.MaxM, e.cfg.TargetLoss)
 }
 

@@ -22,10 +22,11 @@ const QUICFECALPN = "edgegate-fec/1"
 
 // Defaults of mode quic-fec.
 const (
-	// fecParitySpacing separates parity datagrams: quic-go packs datagrams
-	// queued together into one QUIC packet, and the loss of that packet
-	// would take a group's whole parity with it.
-	fecParitySpacing = time.Millisecond
+	// fecSpacing separates datagrams: quic-go packs datagrams queued
+	// together into one QUIC packet, and the loss of that packet would be
+	// a burst (several data packets of a group, or its whole parity) that
+	// FEC sized for independent losses cannot absorb.
+	fecSpacing = time.Millisecond
 	// DefaultFECMaxDatagram keeps a datagram (FEC header included) inside
 	// the DATAGRAM frame of QUIC's smallest packet (1280 bytes on IPv6
 	// paths, minus QUIC's short header, frame header and AEAD tag).
@@ -41,15 +42,21 @@ const (
 	// counts against QUIC's congestion window, which shrinks on a lossy
 	// link, so they are sparse.
 	fecAckEvery = 100 * time.Millisecond
-	// fecFeedbackEvery is how often the receiver reports the loss it saw
-	// (the sender smooths the reports, see sender.onFeedback).
-	fecFeedbackEvery = 250 * time.Millisecond
+	// fecLossEvery is how often the sender samples QUIC's loss counters
+	// to adapt parity (see sender.observeLoss), given at least
+	// fecLossMinPackets sent since the previous sample.
+	fecLossEvery      = 250 * time.Millisecond
+	fecInitialLoss    = 0.05
+	fecLossMinPackets = 20
 	// fecIdleAfter stops the timer loop this long after the last packet
 	// when nothing is outstanding.
 	fecIdleAfter = time.Second
 	// fecMinRTO is the least time before an unacknowledged frame is
 	// retransmitted on the stream without a NACK (tail loss).
 	fecMinRTO = 150 * time.Millisecond
+	// fecMaxFlush caps the FEC flush interval scaled to the round trip
+	// (see fecConn.scaleToRTT).
+	fecMaxFlush = 60 * time.Millisecond
 	// fecMinBackstop is the least timeout of a frame the peer should have
 	// NACKed (see sender.due).
 	fecMinBackstop = time.Second
@@ -60,7 +67,7 @@ const (
 // flush timer (chat is sparse: a lost message waits at most about that
 // long for its parity), and interleaving of 2 groups against short bursts.
 func defaultFECConfig() fec.Config {
-	return fec.Config{Interleave: 1, MaxM: 3, GroupTimeout: 80 * time.Millisecond, MaxDatagram: DefaultFECMaxDatagram}
+	return fec.Config{Interleave: 1, MaxM: 4, GroupTimeout: 80 * time.Millisecond, MaxDatagram: DefaultFECMaxDatagram}
 }
 
 // FECCounters are totals over all quic-fec connections of a listener or
@@ -117,7 +124,8 @@ type fecConn struct {
 	rcv receiver
 
 	kick     chan struct{} // wakes the timer loop
-	parity   chan []byte   // datagrams for the pacer
+	dataQ    chan outDgram // data datagrams for the pacer (sent first)
+	parity   chan outDgram // parity datagrams for the pacer
 	done     chan struct{} // closed when every goroutine has stopped
 	wg       sync.WaitGroup
 	closing  atomic.Bool
@@ -154,11 +162,12 @@ func newFECConn(qc *quic.Conn, st *quic.Stream, cfg QUICConfig) (*fecConn, error
 		qc: qc, cfg: cfg, fcfg: fcfg, counters: counters,
 		window:  uint64(orDefault(cfg.FECWindow, DefaultFECWindow)),
 		maxBody: maxFrame + 10,
-		ready:   make(chan struct{}), kick: make(chan struct{}, 1), parity: make(chan []byte, 1024), done: make(chan struct{}),
+		ready:   make(chan struct{}), kick: make(chan struct{}, 1), dataQ: make(chan outDgram, 256), parity: make(chan outDgram, 1024), done: make(chan struct{}),
 		peerFIN: make(chan struct{}), term: make(chan struct{}), closed: make(chan struct{}),
 	}
 	c.snd.init(enc, fec.Limits{MaxDatagram: fcfg.MaxDatagram})
 	c.rcv.init(dec, fcfg.MaxPayload())
+	c.rcv.timeout = c.groupTimeout()
 	c.wg.Add(1)
 	go c.run(st)
 	go func() {
@@ -287,18 +296,20 @@ func (c *fecConn) WriteFrame(ctx context.Context, frame []byte) error {
 		}
 		return err
 	}
-	seq, dgrams, viaStream := c.snd.add(frame, time.Now(), c.rcv.maxPayload)
+	seq, data, dgrams, viaStream := c.snd.add(frame, time.Now(), c.rcv.maxPayload)
 	if viaStream {
 		c.counters.StreamFrames.Add(1)
 		if err := c.writeControl(func(b []byte) []byte { return appendCtlFrame(b, seq, frame) }); err != nil {
 			return err
 		}
 	} else {
-		if err := c.sendDatagram(dgrams[0]); err != nil {
-			var tooLarge *quic.DatagramTooLargeError
-			if !errors.As(err, &tooLarge) {
-				return c.mapErr(err)
-			}
+		select {
+		case c.dataQ <- outDgram{b: dgrams[0], seq: seq, frame: data}:
+		case <-c.term:
+			return c.endErr()
+		case <-ctx.Done():
+			// The frame has its seq: it must reach the peer, or the
+			// stream of frames stops there. The stream takes it.
 			c.counters.StreamFrames.Add(1)
 			if err := c.writeControl(func(b []byte) []byte { return appendCtlFrame(b, seq, frame) }); err != nil {
 				return err

@@ -86,11 +86,8 @@ func (c *fecConn) readDatagrams() {
 			c.terminate(c.mapErr(context.Cause(c.qc.Context())))
 			return
 		}
-		fb, rec, err := c.rcv.datagram(b, time.Now(), lim, c.window)
+		rec, err := c.rcv.datagram(b, time.Now(), lim, c.window)
 		c.counters.Recovered.Add(rec)
-		if fb != nil {
-			c.snd.onFeedback(*fb)
-		}
 		if err != nil {
 			c.protocolError(err)
 			return
@@ -106,7 +103,8 @@ func (c *fecConn) timerLoop() {
 	defer c.wg.Done()
 	t := time.NewTimer(fecTick)
 	defer t.Stop()
-	var lastRTO time.Time
+	var lastRTO, lastLoss time.Time
+	var lost, sent uint64 // QUIC's counters at the last loss sample
 	for {
 		now := time.Now()
 		c.queueParity(c.snd.flush(now))
@@ -115,11 +113,6 @@ func (c *fecConn) timerLoop() {
 			c.counters.Unrecoverable.Add(uint64(len(d.nack)))
 			_ = c.writeControl(func(b []byte) []byte { return appendCtlNack(b, d.nack) })
 		}
-		if d.feedback != nil {
-			if b, err := fec.MarshalPacket(*d.feedback, fec.Limits{MaxDatagram: c.fcfg.MaxDatagram}); err == nil {
-				_ = c.sendDatagram(b)
-			}
-		}
 		c.counters.Lost.Add(d.lost)
 		if d.ack {
 			_ = c.writeControl(func(b []byte) []byte { return appendCtlAck(b, d.recv, d.consumed, d.seen) })
@@ -127,6 +120,15 @@ func (c *fecConn) timerLoop() {
 		if now.Sub(lastRTO) >= 4*fecTick {
 			lastRTO = now
 			c.retransmit(c.snd.due(now, c.rto()))
+			c.scaleToRTT()
+		}
+		if now.Sub(lastLoss) >= fecLossEvery {
+			lastLoss = now
+			qs := c.qc.ConnectionStats()
+			if qs.PacketsSent-sent >= fecLossMinPackets {
+				c.snd.observeLoss(qs.PacketsLost-lost, qs.PacketsSent-sent)
+				lost, sent = qs.PacketsLost, qs.PacketsSent
+			}
 		}
 
 		var tick <-chan time.Time
@@ -143,19 +145,50 @@ func (c *fecConn) timerLoop() {
 	}
 }
 
+// scaleToRTT sets the FEC flush interval to a quarter of the round trip,
+// between the configured one (the floor, 10 ms by default) and
+// fecMaxFlush, and the decoder's group timeout to match (three flush
+// intervals plus the configured slack). A lost packet may wait for its
+// parity about as long as the flush interval, which matters less the
+// longer the path; in exchange groups fill up, which saves parity packets
+// exactly where QUIC's congestion window is smallest (it shrinks with the
+// round trip and the loss rate, and datagrams count against it).
+func (c *fecConn) scaleToRTT() {
+	srtt := c.qc.ConnectionStats().SmoothedRTT
+	floor := c.fcfg.FlushInterval
+	if floor == 0 {
+		floor = fec.DefaultFlushInterval
+	}
+	flush := min(max(srtt/4, floor), fecMaxFlush)
+	c.snd.setFlush(flush)
+	c.rcv.setGroupTimeout(max(c.groupTimeout(), 3*flush+fec.DefaultReorderSlack))
+}
+
+// groupTimeout is the configured decoder group timeout.
+func (c *fecConn) groupTimeout() time.Duration {
+	if c.fcfg.GroupTimeout != 0 {
+		return c.fcfg.GroupTimeout
+	}
+	flush := c.fcfg.FlushInterval
+	if flush == 0 {
+		flush = fec.DefaultFlushInterval
+	}
+	return 3*flush + fec.DefaultReorderSlack
+}
+
 // rto is how long a datagram frame may stay unacknowledged before it is
 // sent again on the stream: two round trips, the decoder's group timeout
 // (its NACK comes after that) and the ack interval.
 func (c *fecConn) rto() time.Duration {
-	groupTimeout := c.fcfg.GroupTimeout
-	if groupTimeout == 0 {
-		flush := c.fcfg.FlushInterval
-		if flush == 0 {
-			flush = fec.DefaultFlushInterval
-		}
-		groupTimeout = 3*flush + fec.DefaultReorderSlack
-	}
-	return max(fecMinRTO, 2*c.qc.ConnectionStats().SmoothedRTT+groupTimeout+fecAckEvery)
+	return max(fecMinRTO, 2*c.qc.ConnectionStats().SmoothedRTT+c.rcv.groupTimeout()+fecAckEvery)
+}
+
+// outDgram is a datagram for the pacer; data datagrams carry their frame
+// so that the stream can take it when QUIC refuses the datagram.
+type outDgram struct {
+	b     []byte
+	seq   uint64
+	frame []byte // nil for parity
 }
 
 // queueParity hands parity datagrams to the pacer. When the pacer is that
@@ -164,34 +197,45 @@ func (c *fecConn) rto() time.Duration {
 func (c *fecConn) queueParity(dgrams [][]byte) {
 	for _, b := range dgrams {
 		select {
-		case c.parity <- b:
+		case c.parity <- outDgram{b: b}:
 		default:
 		}
 	}
 }
 
-// fecPaceBacklog is the parity backlog above which the pacer stops spacing.
+// fecPaceBacklog is the datagram backlog above which the pacer stops
+// spacing.
 const fecPaceBacklog = 16
 
-// pace sends parity datagrams at least fecParitySpacing apart, so that
-// quic-go does not pack parity of one group into one QUIC packet (whose
-// loss would be a burst FEC cannot absorb).
+// pace sends the datagrams, data before parity, at least fecSpacing
+// apart, so that quic-go does not pack several into one QUIC packet. When
+// datagrams pile up (bursts of traffic) it sends them unspaced rather than
+// late.
 func (c *fecConn) pace() {
 	defer c.wg.Done()
 	var last time.Time
 	for {
+		var d outDgram
 		select {
-		case b := <-c.parity:
-			// Spacing costs time; when parity piles up (bursts of
-			// traffic fill many groups at once) it goes out unspaced
-			// rather than late.
-			if wait := fecParitySpacing - time.Since(last); wait > 0 && len(c.parity) < fecPaceBacklog {
-				time.Sleep(wait)
+		case d = <-c.dataQ:
+		default:
+			select {
+			case d = <-c.dataQ:
+			case d = <-c.parity:
+			case <-c.term:
+				return
 			}
-			_ = c.sendDatagram(b)
-			last = time.Now()
-		case <-c.term:
-			return
+		}
+		if wait := fecSpacing - time.Since(last); wait > 0 && len(c.dataQ)+len(c.parity) < fecPaceBacklog {
+			time.Sleep(wait)
+		}
+		err := c.sendDatagram(d.b)
+		last = time.Now()
+		var tooLarge *quic.DatagramTooLargeError
+		if d.frame != nil && errors.As(err, &tooLarge) {
+			// The path's packet size shrank: the stream takes the frame.
+			c.counters.StreamFrames.Add(1)
+			_ = c.writeControl(func(b []byte) []byte { return appendCtlFrame(b, d.seq, d.frame) })
 		}
 	}
 }

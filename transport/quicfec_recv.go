@@ -25,14 +25,13 @@ type receiver struct {
 	seen       uint64 // one past the highest seq that arrived
 
 	lastPacket    time.Time
-	sinceFeedback bool // packets arrived since the last feedback
-	lastFeedback  time.Time
 	ackedRecv     uint64
 	ackedConsumed uint64
 	ackedSeen     uint64
 	lastAck       time.Time
 	lostSeen      uint64 // dec.Stats().Lost already counted
 
+	timeout   time.Duration // the decoder's group timeout
 	notify    chan struct{} // a frame entered the queue
 	recovered atomic.Uint64
 	dups      atomic.Uint64
@@ -91,21 +90,22 @@ func (r *receiver) acceptLocked(seq uint64, frame []byte, window uint64) (dup bo
 	return false, nil
 }
 
-// datagram decodes one datagram: FEC feedback for our sender is returned,
-// data goes through the decoder into the reorder buffer. Malformed
+// datagram decodes one datagram: data goes through the decoder into the
+// reorder buffer (FEC feedback packets are ignored: the sender measures
+// loss from QUIC's own acknowledgements). Malformed
 // datagrams are dropped (QUIC authenticates datagrams, so they can only
 // come from a broken peer) and reported.
-func (r *receiver) datagram(b []byte, now time.Time, lim fec.Limits, window uint64) (fb *fec.Packet, recovered uint64, err error) {
+func (r *receiver) datagram(b []byte, now time.Time, lim fec.Limits, window uint64) (recovered uint64, err error) {
 	p, err := fec.ParsePacket(b, lim)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	if p.Kind == fec.KindFeedback {
-		return &p, 0, nil
+		return 0, nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.lastPacket, r.sinceFeedback = now, true
+	r.lastPacket = now
 	for _, d := range r.dec.Receive(p, now) {
 		seq, frame, perr := parseDatagramPayload(d.Payload)
 		if perr != nil {
@@ -120,7 +120,7 @@ func (r *receiver) datagram(b []byte, now time.Time, lim fec.Limits, window uint
 			err = aerr
 		}
 	}
-	return nil, recovered, err
+	return recovered, err
 }
 
 // next returns the next frame in order. ackNow asks for an early
@@ -152,7 +152,6 @@ func (r *receiver) pending() bool {
 // duties is what the receiver owes the sender at a timer tick.
 type duties struct {
 	nack                 []fec.ID
-	feedback             *fec.Packet
 	ack                  bool
 	recv, consumed, seen uint64
 	lost                 uint64 // packets newly counted lost by the decoder
@@ -164,11 +163,6 @@ func (r *receiver) timers(now time.Time, window uint64) duties {
 	defer r.mu.Unlock()
 	var d duties
 	d.nack = r.dec.Expire(now)
-	if r.sinceFeedback && now.Sub(r.lastFeedback) >= fecFeedbackEvery {
-		fb := r.dec.Feedback(now)
-		d.feedback = &fb
-		r.sinceFeedback, r.lastFeedback = false, now
-	}
 	if lost := r.dec.Stats().Lost; lost > r.lostSeen {
 		d.lost, r.lostSeen = lost-r.lostSeen, lost
 	}
@@ -186,4 +180,20 @@ func (r *receiver) busy(now time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return now.Sub(r.lastPacket) < fecIdleAfter || r.nextSeq != r.ackedRecv || r.consumed != r.ackedConsumed
+}
+
+// setGroupTimeout sets the decoder's group timeout.
+func (r *receiver) setGroupTimeout(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.timeout = d
+	r.dec.SetGroupTimeout(d)
+}
+
+// groupTimeout returns the decoder's group timeout (0 before the first
+// setGroupTimeout).
+func (r *receiver) groupTimeout() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.timeout
 }

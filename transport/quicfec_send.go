@@ -44,13 +44,20 @@ type sender struct {
 	peerConsumed uint64        // every seq below it was read
 	peerSeen     uint64        // one past the highest seq that arrived
 	changed      chan struct{} // closed (and replaced) when acks arrive
-	loss         float64       // smoothed loss rate from feedback
+	loss         float64       // smoothed loss rate of the path
 
 	retransmitted atomic.Uint64
+	timeouts      atomic.Uint64 // of retransmitted: sent after rto, not NACKed
 }
 
 func (s *sender) init(enc *fec.Encoder, lim fec.Limits) {
 	s.enc, s.lim = enc, lim
+	// A connection starts as if the path lost fecInitialLoss: clients
+	// come to quic-fec because their link is lossy, and the first seconds
+	// must not go unprotected while QUIC's loss counters fill. On a clean
+	// path the estimate decays to nothing within seconds.
+	s.loss = fecInitialLoss
+	enc.SetLossRate(s.loss)
 	s.unacked = make(map[uint64]*outFrame)
 	s.byID = make(map[fec.ID]uint64)
 	s.changed = make(chan struct{})
@@ -100,7 +107,7 @@ func (s *sender) awaitWindow(ctx context.Context, deadline time.Time, window uin
 // add assigns frame the next seq and, when it fits, encodes it: datagrams
 // holds its data packet and any parity that became due, marshalled. With
 // viaStream the caller sends the frame on the stream instead.
-func (s *sender) add(frame []byte, now time.Time, maxPayload int) (seq uint64, datagrams [][]byte, viaStream bool) {
+func (s *sender) add(frame []byte, now time.Time, maxPayload int) (seq uint64, data []byte, datagrams [][]byte, viaStream bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	seq = s.nextSeq
@@ -110,16 +117,16 @@ func (s *sender) add(frame []byte, now time.Time, maxPayload int) (seq uint64, d
 	payload := appendDatagramPayload(make([]byte, 0, uvarintLen(seq)+len(frame)), seq, frame)
 	if len(payload) > maxPayload {
 		of.onStream = true
-		return seq, nil, true
+		return seq, of.data, nil, true
 	}
 	pkts, err := s.enc.Add(payload, now)
 	if err != nil {
 		of.onStream = true
-		return seq, nil, true
+		return seq, of.data, nil, true
 	}
 	of.id, of.datagrams = fec.ID{Group: pkts[0].Group, Index: pkts[0].Index}, true
 	s.byID[of.id] = seq
-	return seq, s.marshal(pkts), false
+	return seq, of.data, s.marshal(pkts), false
 }
 
 // marshal encodes packets (the encoder owns their payloads). Caller holds mu.
@@ -215,27 +222,35 @@ func (s *sender) due(now time.Time, rto time.Duration) []retx {
 		}
 	}
 	s.retransmitted.Add(uint64(len(out)))
+	s.timeouts.Add(uint64(len(out)))
 	return out
 }
 
-// onFeedback adapts parity to the loss the receiver reports, smoothed: a
-// report covers a few dozen packets of sparse chat traffic, so one
-// interval without loss says little. Rises count at once (half weight),
-// falls slowly (a tenth), so parity goes up at the first sign of loss
-// and stays up while it lasts.
-func (s *sender) onFeedback(p fec.Packet) {
-	if p.Kind != fec.KindFeedback {
+// observeLoss adapts parity to the loss QUIC measured on this path: lost
+// of sent packets since the previous call. The rate is smoothed (a sample
+// covers a few dozen packets of sparse chat): rises count at once (half
+// weight), falls slowly (a tenth), so parity goes up at the first sign of
+// loss and stays up while it lasts.
+func (s *sender) observeLoss(lost, sent uint64) {
+	if sent == 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rate := float64(p.LossPPM) / 1e6
+	rate := min(float64(lost)/float64(sent), 1)
 	if rate > s.loss {
 		s.loss += (rate - s.loss) / 2
 	} else {
 		s.loss += (rate - s.loss) / 10
 	}
 	s.enc.SetLossRate(s.loss)
+}
+
+// lossRate is the smoothed loss rate parity is chosen for.
+func (s *sender) lossRate() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loss
 }
 
 // busy reports whether the timer loop has work: frames to acknowledge or
@@ -274,4 +289,11 @@ func (s *sender) parity() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.enc.M()
+}
+
+// setFlush sets the flush interval of new groups.
+func (s *sender) setFlush(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.enc.SetFlushInterval(d)
 }
