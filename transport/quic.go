@@ -59,6 +59,11 @@ type QUICConfig struct {
 	// FECWindow (mode quic-fec) bounds the frames written but not yet
 	// read by the peer. Default DefaultFECWindow.
 	FECWindow int
+	// FECInitialLoss (mode quic-fec) is the loss rate a connection assumes
+	// until QUIC has measured the path: parity is sized for it from the
+	// first frame. Default 0.05 (clients move to quic-fec because their
+	// link is lossy); negative: 0 (frames start bare, without FEC).
+	FECInitialLoss float64
 	// FECCounters, if set, accumulates the FEC counters of every quic-fec
 	// connection made with this config.
 	FECCounters *FECCounters

@@ -45,9 +45,16 @@ const (
 	// fecLossEvery is how often the sender samples QUIC's loss counters
 	// to adapt parity (see sender.observeLoss), given at least
 	// fecLossMinPackets sent since the previous sample.
-	fecLossEvery      = 250 * time.Millisecond
-	fecInitialLoss    = 0.05
-	fecLossMinPackets = 20
+	fecLossEvery   = 250 * time.Millisecond
+	fecInitialLoss = 0.05
+	// fecBareBelow: below this smoothed loss rate frames go as bare
+	// datagrams, without FEC (a one-packet group would need one full copy
+	// as parity); the rare loss is repaired by a NACK.
+	fecBareBelow = 0.002
+	// fecGapSlack is how long past the group timeout a missing frame
+	// waits before the receiver NACKs it by seq.
+	fecGapSlack       = 20 * time.Millisecond
+	fecLossMinPackets = 40
 	// fecIdleAfter stops the timer loop this long after the last packet
 	// when nothing is outstanding.
 	fecIdleAfter = time.Second
@@ -87,6 +94,9 @@ type FECCounters struct {
 	// included); StreamFrames counts frames sent on the stream because
 	// they did not fit a datagram.
 	DatagramBytes, StreamFrames atomic.Uint64
+	// BareFrames counts frames sent as datagrams without FEC (the path
+	// looked clean).
+	BareFrames atomic.Uint64
 	// Duplicates counts frames that arrived more than once (FEC and a
 	// retransmission both delivered them) and were dropped.
 	Duplicates atomic.Uint64
@@ -165,7 +175,11 @@ func newFECConn(qc *quic.Conn, st *quic.Stream, cfg QUICConfig) (*fecConn, error
 		ready:   make(chan struct{}), kick: make(chan struct{}, 1), dataQ: make(chan outDgram, 256), parity: make(chan outDgram, 1024), done: make(chan struct{}),
 		peerFIN: make(chan struct{}), term: make(chan struct{}), closed: make(chan struct{}),
 	}
-	c.snd.init(enc, fec.Limits{MaxDatagram: fcfg.MaxDatagram})
+	initialLoss := cfg.FECInitialLoss
+	if initialLoss == 0 {
+		initialLoss = fecInitialLoss
+	}
+	c.snd.init(enc, fec.Limits{MaxDatagram: fcfg.MaxDatagram}, initialLoss)
 	c.rcv.init(dec, fcfg.MaxPayload())
 	c.rcv.timeout = c.groupTimeout()
 	c.wg.Add(1)
@@ -297,6 +311,9 @@ func (c *fecConn) WriteFrame(ctx context.Context, frame []byte) error {
 		return err
 	}
 	seq, data, dgrams, viaStream := c.snd.add(frame, time.Now(), c.rcv.maxPayload)
+	if !viaStream && dgrams[0][0] == bareTag {
+		c.counters.BareFrames.Add(1)
+	}
 	if viaStream {
 		c.counters.StreamFrames.Add(1)
 		if err := c.writeControl(func(b []byte) []byte { return appendCtlFrame(b, seq, frame) }); err != nil {

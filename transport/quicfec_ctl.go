@@ -26,10 +26,14 @@ import (
 //	          arrived: frames below it that are missing will be NACKed)
 //	ctlNack   n x (4-byte group, 1-byte index): FEC packets the receiver
 //	          gave up on; the sender retransmits their frames as ctlFrame
+//	ctlNackSeq n x uvarint seq: frames missing for longer than the group
+//	          timeout (bare datagrams, which no FEC group reports)
 const (
 	ctlFrame byte = 1
 	ctlAck   byte = 2
 	ctlNack  byte = 3
+	// ctlNackSeq names missing frames by seq.
+	ctlNackSeq byte = 4
 )
 
 // nackEntrySize is the size of one fec.ID in a ctlNack body.
@@ -48,6 +52,7 @@ type ctlRecord struct {
 
 	recv, consumed, seen uint64   // ctlAck
 	nack                 []fec.ID // ctlNack
+	nackSeq              []uint64 // ctlNackSeq
 }
 
 // appendCtlFrame appends a ctlFrame record.
@@ -74,6 +79,20 @@ func appendCtlNack(dst []byte, ids []fec.ID) []byte {
 	for _, id := range ids {
 		dst = binary.BigEndian.AppendUint32(dst, id.Group)
 		dst = append(dst, id.Index)
+	}
+	return dst
+}
+
+// appendCtlNackSeq appends a ctlNackSeq record.
+func appendCtlNackSeq(dst []byte, seqs []uint64) []byte {
+	n := 0
+	for _, s := range seqs {
+		n += uvarintLen(s)
+	}
+	dst = append(dst, ctlNackSeq)
+	dst = binary.AppendUvarint(dst, uint64(n))
+	for _, s := range seqs {
+		dst = binary.AppendUvarint(dst, s)
 	}
 	return dst
 }
@@ -148,6 +167,18 @@ func parseCtlBody(typ byte, b []byte) (ctlRecord, error) {
 		for ; len(b) > 0; b = b[nackEntrySize:] {
 			rec.nack = append(rec.nack, fec.ID{Group: binary.BigEndian.Uint32(b), Index: b[4]})
 		}
+	case ctlNackSeq:
+		if len(b) == 0 {
+			return rec, errBadControl
+		}
+		for len(b) > 0 {
+			seq, n := binary.Uvarint(b)
+			if n <= 0 {
+				return rec, errBadControl
+			}
+			rec.nackSeq = append(rec.nackSeq, seq)
+			b = b[n:]
+		}
 	default:
 		return rec, errBadControl
 	}
@@ -161,6 +192,11 @@ func unexpected(err error) error {
 	}
 	return err
 }
+
+// bareTag is the first byte of a bare datagram: a frame sent without FEC
+// (clean path): bareTag, uvarint seq, frame. FEC packets start with their
+// version (1), so the two cannot be confused.
+const bareTag byte = 0
 
 // appendDatagramPayload builds the FEC payload of a frame sent as a
 // datagram: uvarint seq, then the frame.

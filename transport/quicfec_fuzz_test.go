@@ -17,6 +17,7 @@ func FuzzControlRecord(f *testing.F) {
 	f.Add(appendCtlNack(nil, []fec.ID{{Group: 1, Index: 3}, {Group: 0xffffffff, Index: 0}}))
 	f.Add([]byte{ctlAck, 3, 1, 2, 1})
 	f.Add([]byte{9, 0})
+	f.Add(appendCtlNackSeq(nil, []uint64{1, 300, 1 << 40}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		br := bufio.NewReader(bytes.NewReader(b))
 		var buf []byte
@@ -38,12 +39,14 @@ func FuzzControlRecord(f *testing.F) {
 				re = appendCtlAck(nil, rec.recv, rec.consumed, rec.seen)
 			case ctlNack:
 				re = appendCtlNack(nil, rec.nack)
+			case ctlNackSeq:
+				re = appendCtlNackSeq(nil, rec.nackSeq)
 			default:
 				t.Fatalf("accepted record type %d", rec.typ)
 			}
 			again, _, err := readCtlRecord(bufio.NewReader(bytes.NewReader(re)), nil, 1<<16)
 			if err != nil || again.typ != rec.typ || again.seq != rec.seq || !bytes.Equal(again.body, rec.body) ||
-				again.recv != rec.recv || len(again.nack) != len(rec.nack) {
+				again.recv != rec.recv || len(again.nack) != len(rec.nack) || len(again.nackSeq) != len(rec.nackSeq) {
 				t.Fatalf("re-encoded record differs: %+v vs %+v (%v)", again, rec, err)
 			}
 		}

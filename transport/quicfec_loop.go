@@ -52,6 +52,8 @@ func (c *fecConn) onControl(rec ctlRecord) error {
 		return c.snd.onAck(rec.recv, rec.consumed, rec.seen)
 	case ctlNack:
 		c.retransmit(c.snd.onNack(rec.nack, time.Now()))
+	case ctlNackSeq:
+		c.retransmit(c.snd.onNackSeq(rec.nackSeq, time.Now()))
 	}
 	return nil
 }
@@ -112,6 +114,9 @@ func (c *fecConn) timerLoop() {
 		if len(d.nack) > 0 {
 			c.counters.Unrecoverable.Add(uint64(len(d.nack)))
 			_ = c.writeControl(func(b []byte) []byte { return appendCtlNack(b, d.nack) })
+		}
+		if len(d.nackSeq) > 0 {
+			_ = c.writeControl(func(b []byte) []byte { return appendCtlNackSeq(b, d.nackSeq) })
 		}
 		c.counters.Lost.Add(d.lost)
 		if d.ack {

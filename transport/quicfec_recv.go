@@ -31,8 +31,9 @@ type receiver struct {
 	lastAck       time.Time
 	lostSeen      uint64 // dec.Stats().Lost already counted
 
-	timeout   time.Duration // the decoder's group timeout
-	notify    chan struct{} // a frame entered the queue
+	timeout   time.Duration        // the decoder's group timeout
+	gapSince  map[uint64]time.Time // missing seqs below seen: when first noticed
+	notify    chan struct{}        // a frame entered the queue
 	recovered atomic.Uint64
 	dups      atomic.Uint64
 }
@@ -40,6 +41,7 @@ type receiver struct {
 func (r *receiver) init(dec *fec.Decoder, maxPayload int) {
 	r.dec, r.maxPayload = dec, maxPayload
 	r.held = make(map[uint64][]byte)
+	r.gapSince = make(map[uint64]time.Time)
 	r.notify = make(chan struct{}, 1)
 }
 
@@ -96,6 +98,17 @@ func (r *receiver) acceptLocked(seq uint64, frame []byte, window uint64) (dup bo
 // datagrams are dropped (QUIC authenticates datagrams, so they can only
 // come from a broken peer) and reported.
 func (r *receiver) datagram(b []byte, now time.Time, lim fec.Limits, window uint64) (recovered uint64, err error) {
+	if len(b) > 0 && b[0] == bareTag {
+		seq, frame, err := parseDatagramPayload(b[1:])
+		if err != nil {
+			return 0, err
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.lastPacket = now
+		_, err = r.acceptLocked(seq, append([]byte(nil), frame...), window)
+		return 0, err
+	}
 	p, err := fec.ParsePacket(b, lim)
 	if err != nil {
 		return 0, err
@@ -152,6 +165,7 @@ func (r *receiver) pending() bool {
 // duties is what the receiver owes the sender at a timer tick.
 type duties struct {
 	nack                 []fec.ID
+	nackSeq              []uint64
 	ack                  bool
 	recv, consumed, seen uint64
 	lost                 uint64 // packets newly counted lost by the decoder
@@ -163,6 +177,7 @@ func (r *receiver) timers(now time.Time, window uint64) duties {
 	defer r.mu.Unlock()
 	var d duties
 	d.nack = r.dec.Expire(now)
+	d.nackSeq = r.gaps(now)
 	if lost := r.dec.Stats().Lost; lost > r.lostSeen {
 		d.lost, r.lostSeen = lost-r.lostSeen, lost
 	}
@@ -196,4 +211,35 @@ func (r *receiver) groupTimeout() time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.timeout
+}
+
+// gaps returns the seqs missing (below the highest seen, neither queued
+// nor held) for longer than the group timeout plus fecGapSlack, each
+// once: bare datagrams have no FEC group to report them, and this also
+// catches anything else that went missing. Caller holds mu.
+func (r *receiver) gaps(now time.Time) []uint64 {
+	for seq := range r.gapSince {
+		if seq < r.nextSeq {
+			delete(r.gapSince, seq)
+		}
+	}
+	if len(r.held) == 0 {
+		return nil
+	}
+	var out []uint64
+	wait := r.timeout + fecGapSlack
+	for seq := r.nextSeq; seq < r.seen; seq++ {
+		if _, ok := r.held[seq]; ok {
+			continue
+		}
+		since, ok := r.gapSince[seq]
+		switch {
+		case !ok:
+			r.gapSince[seq] = now
+		case !since.IsZero() && now.Sub(since) >= wait:
+			out = append(out, seq)
+			r.gapSince[seq] = time.Time{} // reported: the sender resends on the stream
+		}
+	}
+	return out
 }

@@ -17,12 +17,19 @@ import (
 // fecPair dials a quic-fec connection to a fresh listener, optionally
 // through a lossy UDP relay, and returns both ends.
 func fecPair(t *testing.T, relay func(t *testing.T, to string) string, counters *FECCounters, window int) (client, server Conn) {
+	return fecPairCfg(t, relay, counters, QUICConfig{FECWindow: window})
+}
+
+// fecPairCfg is fecPair with both ends' FEC settings taken from base.
+func fecPairCfg(t *testing.T, relay func(t *testing.T, to string) string, counters *FECCounters, base QUICConfig) (client, server Conn) {
 	t.Helper()
 	cert, err := SelfSignedCert(time.Hour, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := ListenQUIC("127.0.0.1:0", QUICConfig{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, FECCounters: counters, FECWindow: window})
+	scfg, ccfg := base, base
+	scfg.TLS, scfg.FECCounters = &tls.Config{Certificates: []tls.Certificate{cert}}, counters
+	ln, err := ListenQUIC("127.0.0.1:0", scfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +52,8 @@ func fecPair(t *testing.T, relay func(t *testing.T, to string) string, counters 
 		}
 		accepted <- c
 	}()
-	c, err := DialQUICFEC(ctx, addr, QUICConfig{TLS: pin, FECCounters: counters, FECWindow: window})
+	ccfg.TLS, ccfg.FECCounters = pin, counters
+	c, err := DialQUICFEC(ctx, addr, ccfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,4 +297,20 @@ func TestQUICFECFlowControl(t *testing.T) {
 	if err := c.WriteFrame(ctx, numbered(t, sent)); err != nil {
 		t.Fatalf("window did not reopen: %v", err)
 	}
+}
+
+// TestQUICFECBareOnCleanPath: on a path that looks clean frames go without
+// FEC; when packets are lost anyway, the receiver NACKs the missing
+// frames by seq and every frame still arrives once, in order.
+func TestQUICFECBareOnCleanPath(t *testing.T) {
+	var counters FECCounters
+	c, s := fecPairCfg(t, lossyRelay(0.05, 11), &counters, QUICConfig{FECInitialLoss: -1})
+	exchange(t, c, s, 100, 1)
+	if counters.BareFrames.Load() == 0 {
+		t.Fatal("no frame went bare on a path assumed clean")
+	}
+	if counters.Retransmitted.Load() == 0 {
+		t.Fatal("nothing was NACKed by seq at 5% loss")
+	}
+	t.Logf("bare %d, retransmitted %d, recovered %d", counters.BareFrames.Load(), counters.Retransmitted.Load(), counters.Recovered.Load())
 }
