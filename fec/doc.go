@@ -48,7 +48,10 @@
 //     the least m in [MinM, MaxM] for which the probability of losing more
 //     than m of the k+m packets, with independent loss (binomial), is under
 //     TargetLoss (0.1%). With k=8: m=1 up to 0.1% loss, 2 at 1%, 4 at 5%,
-//     5 at 10%, capped at MaxM (6). m never drops to 0: parity packets are
+//     5 at 10%, capped at MaxM (6). Once a loss rate is set, a group
+//     flushed early gets the parity its actual size needs at that rate
+//     (one packet at 5%: 2 parity packets), never more than planned:
+//     sparse traffic is mostly such groups. m never drops to 0: parity packets are
 //     also what tells the receiver the real size of a group flushed early,
 //     and one parity packet per 8 costs about 12% (1.14x on the wire with
 //     headers for 1000-byte payloads). Against bursty loss the binomial
