@@ -269,13 +269,6 @@ func (s *sender) observeLoss(lost, sent uint64) {
 	s.enc.SetLossRate(s.loss)
 }
 
-// lossRate is the smoothed loss rate parity is chosen for.
-func (s *sender) lossRate() float64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.loss
-}
-
 // busy reports whether the timer loop has work: frames to acknowledge or
 // a group to flush.
 func (s *sender) busy() bool {
