@@ -177,6 +177,7 @@ func (c *Client) moveToQUIC() {
 	c.wsURL, c.url, c.onQUIC = c.url, c.fallback.QUICURL, true
 	c.mu.Unlock()
 	c.stats.switches.Add(1)
+	c.stats.firstMove.CompareAndSwap(0, time.Now().UnixNano())
 	c.log.Info("client: moving the session to QUIC", "url", c.fallback.QUICURL)
 }
 

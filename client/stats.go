@@ -47,6 +47,9 @@ type Stats struct {
 	// FECRecovered counts packets quic-fec rebuilt from parity on every
 	// connection so far.
 	FECRecovered uint64
+	// FirstMoveAt is when Fallback first moved the session to QUIC (zero
+	// if it never did).
+	FirstMoveAt time.Time
 	// Conn are the current connection's transport counters.
 	Conn transport.Stats
 }
@@ -57,6 +60,7 @@ type counters struct {
 	liveDropped, framesIn, framesOut, switches     atomic.Uint64
 	retransmitted, fecRecovered                    atomic.Uint64 // of closed connections
 	rtt                                            atomic.Int64
+	firstMove                                      atomic.Int64 // unix ns
 }
 
 // Stats returns the client's counters.
@@ -79,6 +83,9 @@ func (c *Client) Stats() Stats {
 		FramesOut:         c.stats.framesOut.Load(),
 		Retransmitted:     c.stats.retransmitted.Load(),
 		FECRecovered:      c.stats.fecRecovered.Load(),
+	}
+	if t := c.stats.firstMove.Load(); t != 0 {
+		s.FirstMoveAt = time.Unix(0, t)
 	}
 	c.mu.Lock()
 	s.URL = c.url

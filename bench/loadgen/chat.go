@@ -78,6 +78,8 @@ type chatSide struct {
 	reordered   uint64 // conversation seq went backwards or repeated
 	invalid     uint64
 
+	connected time.Time // when Dial returned
+
 	// send
 	sent, acked, errors uint64
 	failed              []uint64
@@ -123,7 +125,7 @@ func (p *chatPart) connect(ctx context.Context) (int, int, error) {
 		return clientSpec{index: gi, user: s.user, convs: []string{s.conv}, buffer: 256}
 	}, func(_ context.Context, local int, c *client.Client) error {
 		s := &p.sides[local]
-		s.c = c
+		s.c, s.connected = c, time.Now()
 		p.recvWG.Go(func() { p.receive(s) })
 		return nil
 	})
@@ -226,11 +228,16 @@ func (p *chatPart) finish(ctx context.Context, _ finishMsg) (*Result, error) {
 	p.e.closeAll(p.cls)
 	p.recvWG.Wait()
 	var recovered, retransmitted uint64
-	for _, c := range p.cls {
-		if c != nil {
+	for i := range p.sides {
+		if c := p.sides[i].c; c != nil {
 			st := c.Stats()
 			recovered += st.FECRecovered
 			retransmitted += st.Retransmitted
+			if !st.FirstMoveAt.IsZero() {
+				d := st.FirstMoveAt.Sub(p.sides[i].connected).Seconds()
+				r.Moved++
+				r.MoveAfterMaxS = max(r.MoveAfterMaxS, d)
+			}
 		}
 	}
 	r.FECRecovered, r.Retransmitted = &recovered, &retransmitted

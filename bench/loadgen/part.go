@@ -101,6 +101,8 @@ func (r *Result) merge(p *Result) {
 	r.Invalid += p.Invalid
 	r.ServerDropped += p.ServerDropped
 	r.FECRecovered = addCount(r.FECRecovered, p.FECRecovered)
+	r.Moved += p.Moved
+	r.MoveAfterMaxS = max(r.MoveAfterMaxS, p.MoveAfterMaxS)
 	r.Retransmitted = addCount(r.Retransmitted, p.Retransmitted)
 	r.latency.Merge(p.latency)
 	r.ackLatency.Merge(p.ackLatency)

@@ -105,6 +105,10 @@ type Result struct {
 	// frames resent (the edge's TCP and QUIC counters are not exported).
 	FECRecovered  *uint64 `json:"fec_recovered,omitempty"`
 	Retransmitted *uint64 `json:"retransmitted,omitempty"`
+	// Moved counts clients the fallback moved to QUIC (transport auto);
+	// MoveAfterMaxS is the longest time from connecting to that move.
+	Moved         int     `json:"moved,omitempty"`
+	MoveAfterMaxS float64 `json:"move_after_max_s,omitempty"`
 
 	// chat
 	Pairs      int          `json:"pairs,omitempty"`
