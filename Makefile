@@ -108,7 +108,8 @@ bench:
 ## loss 1, 5, 10 %; bursty loss 5 % (mean burst 3); chat at 10 msg/s per
 ## side, 550-byte bodies (the mean of 100-1000), LOSSY_DURATION each,
 ## LOSSY_RUNS runs per cell; results in bench/results/lossy.json and the
-## table (medians) in bench/results/lossy.md.
+## table (medians) in bench/results/lossy.md, latency plots in
+## bench/results/lossy-rtt*.png.
 LOSSY_RUNS ?= 3
 LOSSY_DURATION ?= 30s
 LOSSY_TRANSPORTS ?= ws quic-stream quic-fec auto
@@ -124,7 +125,7 @@ bench-lossy: build
 	    $(BIN)/edgebench lossy --edge-bin $(BIN)/edge --transport $$tr --loss $$loss --burst $$burst \
 	      --rtt $$rtt --pairs 5 --rate 10 --size 550 --duration $(LOSSY_DURATION) --json >> bench/results/lossy.json; \
 	  done; done; done; done
-	$(BIN)/edgebench lossy-table bench/results/lossy.json | tee bench/results/lossy.md
+	$(BIN)/edgebench lossy-table bench/results/lossy.json bench/results | tee bench/results/lossy.md
 
 clean:
 	rm -rf $(BIN) artifacts

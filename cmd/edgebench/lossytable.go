@@ -6,29 +6,34 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 
 	"github.com/edgegate/edgegate/bench/loadgen"
 )
 
-// runLossyTable is `edgebench lossy-table FILE`: it reads the JSON results
-// of `edgebench lossy --json` runs (concatenated, as `make bench-lossy`
-// writes them) and prints a Markdown table with the median of the runs of
-// each link condition and transport.
+// lossyKey names one cell of the lossy matrix and one transport.
+type lossyKey struct {
+	rtt, loss, burst float64
+	tr               string
+}
+
+// runLossyTable is `edgebench lossy-table FILE [PLOTDIR]`: it reads the
+// JSON results of `edgebench lossy --json` runs (concatenated, as `make
+// bench-lossy` writes them) and prints a Markdown table with the median of
+// the runs of each link condition and transport; with PLOTDIR it also
+// writes a latency plot per RTT there (lossy-rtt<RTT>.png).
 func runLossyTable(args []string, stdout io.Writer) error {
-	if len(args) != 1 {
-		return errors.New("usage: edgebench lossy-table RESULTS.json")
+	if len(args) != 1 && len(args) != 2 {
+		return errors.New("usage: edgebench lossy-table RESULTS.json [PLOTDIR]")
 	}
 	f, err := os.Open(args[0])
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	type key struct {
-		rtt, loss, burst float64
-		tr               string
-	}
+	type key = lossyKey
 	runs := map[key][]*loadgen.Result{}
 	dec := json.NewDecoder(f)
 	for {
@@ -84,6 +89,16 @@ func runLossyTable(args []string, stdout io.Writer) error {
 			med(func(r *loadgen.Result) float64 { return r.OverheadRatio }),
 			med(func(r *loadgen.Result) float64 { return float64(deref(r.FECRecovered)) }),
 			med(func(r *loadgen.Result) float64 { return float64(deref(r.Retransmitted)) }))
+	}
+	if len(args) == 2 {
+		files, err := writeLossyPlots(runs, args[1])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout)
+		for _, f := range files {
+			fmt.Fprintf(stdout, "![latency %s](%s)\n", filepath.Base(f), filepath.Base(f))
+		}
 	}
 	return nil
 }
