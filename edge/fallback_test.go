@@ -132,6 +132,34 @@ func TestFallbackMovesSlowWebSocketToQUICFEC(t *testing.T) {
 	}
 }
 
+// TestFallbackToQUICFECAndBack: a live session moves from a slow
+// WebSocket link to quic-fec, then QUIC goes away (the edge's UDP
+// listener closes, as when a network starts blocking UDP) and the session
+// comes back to WebSocket; bob's messages keep flowing throughout and
+// alice gets every one once, in order.
+func TestFallbackToQUICFECAndBack(t *testing.T) {
+	e := startEdge(t, nil)
+	qurl, pin, ln := startQUICListener(t, e)
+	qurl = client.QUICFECScheme + strings.TrimPrefix(qurl, client.QUICScheme)
+	closed := false
+	got, st := runFallbackWith(t, e, qurl, pin, func(i int, alice *client.Client) {
+		if !closed && alice.Stats().Transport == "quic-fec" && i >= 10 {
+			closed = true
+			ln.Close()
+		}
+	})
+	checkSeqs(t, got, 1)
+	if !closed {
+		t.Fatal("the session never reached quic-fec")
+	}
+	if st.TransportSwitches != 2 || st.Transport != "ws" {
+		t.Fatalf("switches %d, transport %q; want ws -> quic-fec -> ws", st.TransportSwitches, st.Transport)
+	}
+	if moved := testutil.ToFloat64(e.srv.m.transportMoves.WithLabelValues("quic-fec", "ws")); moved != 1 {
+		t.Fatalf("edge counted %v moves quic-fec->ws, want 1", moved)
+	}
+}
+
 // TestFallbackStaysOnWebSocketWhenUDPIsBlocked: the move fails (nothing
 // answers on UDP), the client goes back to WebSocket and loses nothing.
 func TestFallbackStaysOnWebSocketWhenUDPIsBlocked(t *testing.T) {
@@ -152,6 +180,12 @@ func TestFallbackStaysOnWebSocketWhenUDPIsBlocked(t *testing.T) {
 // runFallback runs alice with a Fallback behind a slow WebSocket link while
 // bob sends 30 messages, and returns what alice received and her stats.
 func runFallback(t *testing.T, e *testEdge, qurl string, pin *tls.Config) ([]*pb.Message, client.Stats) {
+	return runFallbackWith(t, e, qurl, pin, nil)
+}
+
+// runFallbackWith is runFallback calling during(i, alice) after bob's
+// i-th message.
+func runFallbackWith(t *testing.T, e *testEdge, qurl string, pin *tls.Config, during func(int, *client.Client)) ([]*pb.Message, client.Stats) {
 	t.Helper()
 	proxy := newSlowProxy(t, strings.TrimSuffix(strings.TrimPrefix(e.url, "ws://"), "/v1/ws"), 150*time.Millisecond)
 	conv := "dm:alice:bob"
@@ -179,6 +213,9 @@ func runFallback(t *testing.T, e *testEdge, qurl string, pin *tls.Config) ([]*pb
 	for i := range n {
 		sendConv(bob, conv, fmt.Sprint("b", i), fmt.Sprint(i))
 		expect[*pb.Ack](bob)
+		if during != nil {
+			during(i, alice)
+		}
 		// Read what arrived so far (not required to keep up).
 		for drained := false; !drained; {
 			select {

@@ -18,6 +18,14 @@ import (
 // client TLS config pinned to its certificate.
 func startQUIC(t *testing.T, e *testEdge) (string, *tls.Config) {
 	t.Helper()
+	url, pin, _ := startQUICListener(t, e)
+	return url, pin
+}
+
+// startQUICListener is startQUIC that also returns the listener, for tests
+// that close it early (Close is idempotent).
+func startQUICListener(t *testing.T, e *testEdge) (string, *tls.Config, *transport.QUICListener) {
+	t.Helper()
 	cert, err := transport.SelfSignedCert(time.Hour, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +46,7 @@ func startQUIC(t *testing.T, e *testEdge) (string, *tls.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return client.QUICScheme + ln.Addr().String(), pin
+	return client.QUICScheme + ln.Addr().String(), pin, ln
 }
 
 func TestChatBetweenQUICAndWebSocket(t *testing.T) {
