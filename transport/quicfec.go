@@ -423,7 +423,14 @@ func (c *fecConn) Close(code CloseCode, reason string) error {
 			}
 			if c.st != nil {
 				c.snd.awaitAllAcked(deadline, c.term)
+				// A last ack of what we received, then FIN: after FIN no
+				// ack can go out, and the peer is waiting for ours before
+				// its own FIN.
+				d := c.rcv.finalAck()
 				c.cmu.Lock()
+				c.cbuf = appendCtlAck(c.cbuf[:0], d.recv, d.consumed, d.seen)
+				_ = c.st.SetWriteDeadline(deadline)
+				_, _ = c.st.Write(c.cbuf)
 				_ = c.st.Close()
 				c.cmu.Unlock()
 				t := time.NewTimer(time.Until(deadline) + 100*time.Millisecond)

@@ -243,3 +243,11 @@ func (r *receiver) gaps(now time.Time) []uint64 {
 	}
 	return out
 }
+
+// finalAck returns the positions for the last ack before FIN.
+func (r *receiver) finalAck() duties {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ackedRecv, r.ackedConsumed, r.ackedSeen = r.nextSeq, r.consumed, r.seen
+	return duties{ack: true, recv: r.nextSeq, consumed: r.consumed, seen: max(r.seen, r.nextSeq)}
+}
