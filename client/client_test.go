@@ -806,6 +806,22 @@ func TestPositionsCountWhatWasRead(t *testing.T) {
 	})
 }
 
+// linkReport is a fake server hook answering Pings with a link report of
+// retrans retransmissions per 100 segments, counting them in pongs.
+func linkReport(retrans uint32, pongs *int) func(*fakeSession, proto.Message) bool {
+	return func(sess *fakeSession, m proto.Message) bool {
+		p, ok := m.(*pb.Ping)
+		if !ok {
+			return false
+		}
+		if pongs != nil {
+			*pongs++
+		}
+		sess.write(&pb.Pong{Nonce: p.GetNonce(), SentTimeMs: p.GetSentTimeMs(), ServerSegments: 100, ServerRetransmits: retrans})
+		return true
+	}
+}
+
 // TestFallbackMovesOnServerReportedLoss: the edge reports (in Pongs) that
 // it retransmits 10% of what it sends on this WebSocket connection; the
 // client, whose own uplink looks clean, moves its session to quic-fec.
@@ -814,13 +830,7 @@ func TestFallbackMovesOnServerReportedLoss(t *testing.T) {
 		srv := newFakeServer(t)
 		defer srv.close()
 		srv.tname = "ws"
-		srv.hook = func(sess *fakeSession, m proto.Message) bool {
-			if p, ok := m.(*pb.Ping); ok {
-				sess.write(&pb.Pong{Nonce: p.GetNonce(), SentTimeMs: p.GetSentTimeMs(), ServerSegments: 100, ServerRetransmits: 10})
-				return true
-			}
-			return false
-		}
+		srv.hook = linkReport(10, nil)
 		cfg := testConfig(srv)
 		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443"}
 		c := mustDial(t, cfg)
@@ -846,14 +856,7 @@ func TestFallbackStaysOnCleanServerReport(t *testing.T) {
 		defer srv.close()
 		srv.tname = "ws"
 		pongs := 0
-		srv.hook = func(sess *fakeSession, m proto.Message) bool {
-			if p, ok := m.(*pb.Ping); ok {
-				pongs++
-				sess.write(&pb.Pong{Nonce: p.GetNonce(), SentTimeMs: p.GetSentTimeMs(), ServerSegments: 100, ServerRetransmits: 1})
-				return true
-			}
-			return false
-		}
+		srv.hook = linkReport(1, &pongs)
 		cfg := testConfig(srv)
 		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443"}
 		c := mustDial(t, cfg)

@@ -101,34 +101,26 @@ func (p *slowProxy) pipe(dst, src net.Conn) {
 }
 
 // TestFallbackMovesSlowWebSocketToQUIC: a client on a WebSocket link that
-// turns slow moves its session to QUIC by itself and receives every
-// message once, in order, across the move.
+// turns slow moves its session to QUIC by itself (mode quic-stream or
+// quic-fec, as its Fallback says) and receives every message once, in
+// order, across the move.
 func TestFallbackMovesSlowWebSocketToQUIC(t *testing.T) {
-	e := startEdge(t, nil)
-	qurl, pin := startQUIC(t, e)
-	got, st := runFallback(t, e, qurl, pin)
-	checkSeqs(t, got, 1)
-	if st.TransportSwitches != 1 || st.Transport != "quic-stream" {
-		t.Fatalf("switches %d, transport %q; want 1 move to quic-stream", st.TransportSwitches, st.Transport)
-	}
-	if moved := testutil.ToFloat64(e.srv.m.transportMoves.WithLabelValues("ws", "quic-stream")); moved != 1 {
-		t.Fatalf("edge counted %v moves ws->quic-stream, want 1", moved)
-	}
-}
-
-// TestFallbackMovesSlowWebSocketToQUICFEC: the same move to mode
-// quic-fec (datagrams with FEC), the one made for lossy links.
-func TestFallbackMovesSlowWebSocketToQUICFEC(t *testing.T) {
-	e := startEdge(t, nil)
-	qurl, pin := startQUIC(t, e)
-	qurl = client.QUICFECScheme + strings.TrimPrefix(qurl, client.QUICScheme)
-	got, st := runFallback(t, e, qurl, pin)
-	checkSeqs(t, got, 1)
-	if st.TransportSwitches != 1 || st.Transport != "quic-fec" {
-		t.Fatalf("switches %d, transport %q; want 1 move to quic-fec", st.TransportSwitches, st.Transport)
-	}
-	if moved := testutil.ToFloat64(e.srv.m.transportMoves.WithLabelValues("ws", "quic-fec")); moved != 1 {
-		t.Fatalf("edge counted %v moves ws->quic-fec, want 1", moved)
+	for _, mode := range []struct{ scheme, transport string }{
+		{client.QUICScheme, "quic-stream"}, {client.QUICFECScheme, "quic-fec"},
+	} {
+		t.Run(mode.transport, func(t *testing.T) {
+			e := startEdge(t, nil)
+			qurl, pin := startQUIC(t, e)
+			qurl = mode.scheme + strings.TrimPrefix(qurl, client.QUICScheme)
+			got, st := runFallback(t, e, qurl, pin)
+			checkSeqs(t, got, 1)
+			if st.TransportSwitches != 1 || st.Transport != mode.transport {
+				t.Fatalf("switches %d, transport %q; want 1 move to %s", st.TransportSwitches, st.Transport, mode.transport)
+			}
+			if moved := testutil.ToFloat64(e.srv.m.transportMoves.WithLabelValues("ws", mode.transport)); moved != 1 {
+				t.Fatalf("edge counted %v moves ws->%s, want 1", moved, mode.transport)
+			}
+		})
 	}
 }
 

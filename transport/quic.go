@@ -369,7 +369,12 @@ func (c *quicConn) readErr(ctx context.Context, st *quic.Stream, err error) erro
 }
 
 // mapErr turns quic-go errors into the package's.
-func (c *quicConn) mapErr(err error) error {
+func (c *quicConn) mapErr(err error) error { return mapQUICErr(err, c.closing.Load(), "quic") }
+
+// mapQUICErr turns quic-go errors into the package's: the peer's close
+// code, errClosed after a local Close, ErrIdleTimeout, or the error
+// wrapped with the mode's name.
+func mapQUICErr(err error, closing bool, mode string) error {
 	var ae *quic.ApplicationError
 	var idle *quic.IdleTimeoutError
 	switch {
@@ -377,12 +382,12 @@ func (c *quicConn) mapErr(err error) error {
 		return nil
 	case errors.As(err, &ae) && ae.Remote:
 		return &CloseError{Code: CloseCode(ae.ErrorCode), Reason: ae.ErrorMessage}
-	case c.closing.Load():
+	case closing:
 		return errClosed
 	case errors.As(err, &idle):
 		return fmt.Errorf("%w: QUIC idle timeout", ErrIdleTimeout)
 	}
-	return fmt.Errorf("transport: quic: %w", err)
+	return fmt.Errorf("transport: %s: %w", mode, err)
 }
 
 // WriteFrame implements Conn.

@@ -33,6 +33,20 @@ func startQUIC(t *testing.T) (*QUICListener, *tls.Config) {
 func quicPair(t *testing.T) (client, server Conn) {
 	t.Helper()
 	ln, pin := startQUIC(t)
+	c, s := dialAccept(t, ln, func(ctx context.Context) (Conn, error) {
+		return DialQUIC(ctx, ln.Addr().String(), QUICConfig{TLS: pin})
+	})
+	t.Cleanup(func() {
+		c.Close(CloseNormal, "")
+		s.Close(CloseNormal, "")
+		waitQUICClosed(t, c, s)
+	})
+	return c, s
+}
+
+// dialAccept dials with dial while ln accepts, and returns both ends.
+func dialAccept(t *testing.T, ln *QUICListener, dial func(context.Context) (Conn, error)) (client, server Conn) {
+	t.Helper()
 	ctx := readCtx(t)
 	accepted := make(chan Conn, 1)
 	go func() {
@@ -43,7 +57,7 @@ func quicPair(t *testing.T) (client, server Conn) {
 		}
 		accepted <- c
 	}()
-	c, err := DialQUIC(ctx, ln.Addr().String(), QUICConfig{TLS: pin})
+	c, err := dial(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,11 +65,6 @@ func quicPair(t *testing.T) (client, server Conn) {
 	if s == nil {
 		t.Fatal("accept failed")
 	}
-	t.Cleanup(func() {
-		c.Close(CloseNormal, "")
-		s.Close(CloseNormal, "")
-		waitQUICClosed(t, c, s)
-	})
 	return c, s
 }
 

@@ -448,21 +448,7 @@ func (c *fecConn) Close(code CloseCode, reason string) error {
 }
 
 // mapErr turns quic-go errors into the package's.
-func (c *fecConn) mapErr(err error) error {
-	var ae *quic.ApplicationError
-	var idle *quic.IdleTimeoutError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &ae) && ae.Remote:
-		return &CloseError{Code: CloseCode(ae.ErrorCode), Reason: ae.ErrorMessage}
-	case c.closing.Load():
-		return errClosed
-	case errors.As(err, &idle):
-		return fmt.Errorf("%w: QUIC idle timeout", ErrIdleTimeout)
-	}
-	return fmt.Errorf("transport: quic-fec: %w", err)
-}
+func (c *fecConn) mapErr(err error) error { return mapQUICErr(err, c.closing.Load(), "quic-fec") }
 
 // Stats implements Conn: QUIC's RTT, frames retransmitted on the stream
 // and packets FEC rebuilt.

@@ -42,25 +42,8 @@ func fecPairCfg(t *testing.T, relay func(t *testing.T, to string) string, counte
 	if relay != nil {
 		addr = relay(t, addr)
 	}
-	ctx := readCtx(t)
-	accepted := make(chan Conn, 1)
-	go func() {
-		c, err := ln.Accept(ctx)
-		if err != nil {
-			accepted <- nil
-			return
-		}
-		accepted <- c
-	}()
 	ccfg.TLS, ccfg.FECCounters = pin, counters
-	c, err := DialQUICFEC(ctx, addr, ccfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := <-accepted
-	if s == nil {
-		t.Fatal("accept failed")
-	}
+	c, s := dialAccept(t, ln, func(ctx context.Context) (Conn, error) { return DialQUICFEC(ctx, addr, ccfg) })
 	if c.Transport() != "quic-fec" || s.Transport() != "quic-fec" {
 		t.Fatalf("transports %q %q", c.Transport(), s.Transport())
 	}
