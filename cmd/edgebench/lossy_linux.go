@@ -96,7 +96,17 @@ func runLossy(ctx context.Context, args []string, stderr io.Writer) (output, err
 	}
 	o.Addrs, o.APIKey = []string{p.Addr}, p.APIKey
 	o.Transport, o.QUICAddrs, o.QUICCertSHA256 = tr, []string{p.QUICAddr}, p.CertSHA256
-	o.ScrapeDial = inB
+	// The edge's metrics are read from inside its own namespace: a scrape
+	// over the impaired link can stall for seconds under bursty loss, and
+	// it is not part of what is measured.
+	o.ScrapeDial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var conn net.Conn
+		err := link.Do(link.NSA, func() (err error) {
+			conn, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+			return err
+		})
+		return conn, err
+	}
 	o.NoCompression = true
 	spawn, err := spawner(stderr, "ip", "netns", "exec", link.NSB)
 	if err != nil {
