@@ -219,6 +219,9 @@ func (cn *connection) writeLoop() {
 		probe := time.NewTicker(f.ProbeEvery)
 		defer probe.Stop()
 		probeC = probe.C
+		// The loss window starts now, not at the first probe: a link
+		// lossy from the start is left after two probes, not four.
+		cn.lossSample(f)
 	}
 	defer func() {
 		cn.ackMu.Lock()

@@ -22,7 +22,7 @@ type Fallback struct {
 	// quic://host:port (one reliable stream). Required.
 	QUICURL string
 	// ProbeEvery is how often the client pings while on WebSocket to
-	// measure the link. Default 1 s.
+	// measure the link. Default 500 ms.
 	ProbeEvery time.Duration
 	// RTTAbove: this many consecutive probes (Samples) slower than it
 	// trigger the move. Default 300 ms.
@@ -43,7 +43,7 @@ type Fallback struct {
 	// little, 5% makes it stall. Negative: off.
 	LossAbove float64
 	// LossWindow is the number of probes the loss rate is measured over.
-	// Default 3.
+	// Default 6 (3 s at the default ProbeEvery).
 	LossWindow int
 	// LossMinRetrans is the least retransmissions in the window that can
 	// trigger the move (a single unlucky segment must not). Default 2.
@@ -56,7 +56,7 @@ func (f *Fallback) withDefaults() *Fallback {
 	}
 	g := *f
 	if g.ProbeEvery <= 0 {
-		g.ProbeEvery = time.Second
+		g.ProbeEvery = 500 * time.Millisecond
 	}
 	if g.RTTAbove <= 0 {
 		g.RTTAbove = 300 * time.Millisecond
@@ -74,7 +74,7 @@ func (f *Fallback) withDefaults() *Fallback {
 		g.LossAbove = 0.02
 	}
 	if g.LossWindow <= 0 {
-		g.LossWindow = 3
+		g.LossWindow = 6
 	}
 	if g.LossMinRetrans == 0 {
 		g.LossMinRetrans = 2

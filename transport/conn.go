@@ -72,7 +72,7 @@ type Stats struct {
 	// Recovered counts packets rebuilt by forward error correction
 	// (quic-fec only).
 	Recovered uint64
-	// PacketsOut counts packets sent, when the transport knows (TCP
+	// PacketsOut counts packets sent, when the transport knows (TCP data
 	// segments on WebSocket, from TCP_INFO); with Retransmits it gives
 	// the link's loss rate.
 	PacketsOut uint64

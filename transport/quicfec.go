@@ -62,19 +62,24 @@ const (
 	// retransmitted on the stream without a NACK (tail loss).
 	fecMinRTO = 150 * time.Millisecond
 	// fecMaxFlush caps the FEC flush interval scaled to the round trip
-	// (see fecConn.scaleToRTT).
-	fecMaxFlush = 60 * time.Millisecond
+	// (RTT / fecFlushRTTDivisor, see fecConn.scaleToRTT).
+	fecMaxFlush        = 60 * time.Millisecond
+	fecFlushRTTDivisor = 8
 	// fecMinBackstop is the least timeout of a frame the peer should have
 	// NACKed (see sender.due).
 	fecMinBackstop = time.Second
 )
 
 // defaultFECConfig is the FEC codec edgegate uses when QUICConfig.FEC is
-// zero: k=8 data packets per group, adaptive parity from 1 to 6, a 10 ms
-// flush timer (chat is sparse: a lost message waits at most about that
-// long for its parity), and interleaving of 2 groups against short bursts.
+// zero: k=8 data packets per group; adaptive parity from 1 to 4 (more
+// packets cost more than they save: datagrams count against QUIC's
+// congestion window, which a lossy path keeps small); a flush timer of at
+// least 5 ms, scaled to the RTT (chat is sparse: a lost message waits
+// about that long for its parity); no interleaving (the pacer already
+// keeps consecutive datagrams out of one QUIC packet); and a group
+// timeout of at least 80 ms before the receiver NACKs.
 func defaultFECConfig() fec.Config {
-	return fec.Config{Interleave: 1, MaxM: 4, GroupTimeout: 80 * time.Millisecond, MaxDatagram: DefaultFECMaxDatagram}
+	return fec.Config{Interleave: 1, MaxM: 4, FlushInterval: 5 * time.Millisecond, GroupTimeout: 80 * time.Millisecond, MaxDatagram: DefaultFECMaxDatagram}
 }
 
 // FECCounters are totals over all quic-fec connections of a listener or

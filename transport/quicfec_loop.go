@@ -138,7 +138,12 @@ func (c *fecConn) timerLoop() {
 
 		var tick <-chan time.Time
 		if c.snd.busy() || c.rcv.busy(now) {
-			t.Reset(fecTick)
+			// Parity goes out when its group is due, not at the next tick.
+			wait := fecTick
+			if at := c.snd.flushAt(); !at.IsZero() {
+				wait = min(wait, max(time.Until(at), 0))
+			}
+			t.Reset(wait)
 			tick = t.C
 		}
 		select {
@@ -150,8 +155,8 @@ func (c *fecConn) timerLoop() {
 	}
 }
 
-// scaleToRTT sets the FEC flush interval to a quarter of the round trip,
-// between the configured one (the floor, 10 ms by default) and
+// scaleToRTT sets the FEC flush interval to an eighth of the round trip,
+// between the configured one (the floor, 5 ms by default) and
 // fecMaxFlush, and the decoder's group timeout to match (three flush
 // intervals plus the configured slack). A lost packet may wait for its
 // parity about as long as the flush interval, which matters less the
@@ -164,7 +169,7 @@ func (c *fecConn) scaleToRTT() {
 	if floor == 0 {
 		floor = fec.DefaultFlushInterval
 	}
-	flush := min(max(srtt/4, floor), fecMaxFlush)
+	flush := min(max(srtt/fecFlushRTTDivisor, floor), fecMaxFlush)
 	c.snd.setFlush(flush)
 	c.rcv.setGroupTimeout(max(c.groupTimeout(), 3*flush+fec.DefaultReorderSlack))
 }

@@ -269,6 +269,13 @@ func (s *sender) observeLoss(lost, sent uint64) {
 	s.enc.SetLossRate(s.loss)
 }
 
+// flushAt returns when the next group must be flushed (zero: none open).
+func (s *sender) flushAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.enc.Deadline()
+}
+
 // busy reports whether the timer loop has work: frames to acknowledge or
 // a group to flush.
 func (s *sender) busy() bool {

@@ -8,8 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// tcpInfo reads the kernel's RTT estimate, retransmission count and
-// segments sent for a TCP connection. ok is false when c is not TCP or the
+// tcpInfo reads the kernel's RTT estimate, retransmission count and data
+// segments sent (pure ACKs left out: they are never retransmitted, and a
+// receiving client sends mostly those) for a TCP connection. ok is false when c is not TCP or the
 // call fails.
 func tcpInfo(c net.Conn) (rtt time.Duration, retrans, segsOut uint64, ok bool) {
 	sc, isSys := c.(syscall.Conn)
@@ -30,5 +31,5 @@ func tcpInfo(c net.Conn) (rtt time.Duration, retrans, segsOut uint64, ok bool) {
 	}); err != nil || ierr != nil {
 		return 0, 0, 0, false
 	}
-	return time.Duration(info.Rtt) * time.Microsecond, uint64(info.Total_retrans), uint64(info.Segs_out), true
+	return time.Duration(info.Rtt) * time.Microsecond, uint64(info.Total_retrans), uint64(info.Data_segs_out), true
 }

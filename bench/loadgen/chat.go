@@ -78,8 +78,6 @@ type chatSide struct {
 	reordered   uint64 // conversation seq went backwards or repeated
 	invalid     uint64
 
-	connected time.Time // when Dial returned
-
 	// send
 	sent, acked, errors uint64
 	failed              []uint64
@@ -125,7 +123,7 @@ func (p *chatPart) connect(ctx context.Context) (int, int, error) {
 		return clientSpec{index: gi, user: s.user, convs: []string{s.conv}, buffer: 256}
 	}, func(_ context.Context, local int, c *client.Client) error {
 		s := &p.sides[local]
-		s.c, s.connected = c, time.Now()
+		s.c = c
 		p.recvWG.Go(func() { p.receive(s) })
 		return nil
 	})
@@ -205,6 +203,7 @@ func (p *chatPart) send(ctx context.Context, s *chatSide) {
 // finish runs the send phase (Duration), waits up to Drain for every acked
 // message to reach its peer, closes the clients and accounts.
 func (p *chatPart) finish(ctx context.Context, _ finishMsg) (*Result, error) {
+	sendStart := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, p.e.o.Duration)
 	var sendWG sync.WaitGroup
 	for i := range p.sides {
@@ -234,7 +233,10 @@ func (p *chatPart) finish(ctx context.Context, _ finishMsg) (*Result, error) {
 			recovered += st.FECRecovered
 			retransmitted += st.Retransmitted
 			if !st.FirstMoveAt.IsZero() {
-				d := st.FirstMoveAt.Sub(p.sides[i].connected).Seconds()
+				// From the start of traffic (the link is lossy from the
+				// start, but until the clients send there is next to
+				// nothing on it to measure); a move before it counts 0.
+				d := max(st.FirstMoveAt.Sub(sendStart).Seconds(), 0)
 				r.Moved++
 				r.MoveAfterMaxS = max(r.MoveAfterMaxS, d)
 			}

@@ -106,7 +106,8 @@ type Result struct {
 	FECRecovered  *uint64 `json:"fec_recovered,omitempty"`
 	Retransmitted *uint64 `json:"retransmitted,omitempty"`
 	// Moved counts clients the fallback moved to QUIC (transport auto);
-	// MoveAfterMaxS is the longest time from connecting to that move.
+	// MoveAfterMaxS is the longest time from the start of traffic to
+	// that move.
 	Moved         int     `json:"moved,omitempty"`
 	MoveAfterMaxS float64 `json:"move_after_max_s,omitempty"`
 
