@@ -43,11 +43,15 @@
 //     packs datagrams queued together into one QUIC packet, and the loss
 //     of that packet was a burst (several data packets of one group)
 //     that parity sized for independent loss could not absorb.
-//   - The flush interval is a quarter of the RTT (10 to 60 ms) and the
-//     decoder's group timeout follows it: on a long path a lost packet
-//     may wait a little longer for parity, and fuller groups save
-//     packets where QUIC's congestion window (which datagrams count
-//     against, and which shrinks with loss) is smallest.
+//   - The flush interval is an eighth of the RTT (5 to 60 ms; parity
+//     goes out when its group is due) and the decoder's group timeout
+//     follows it (at least 80 ms): on a long path a lost packet may wait
+//     a little longer for parity, and fuller groups save packets where
+//     QUIC's congestion window (which datagrams count against, and which
+//     shrinks with loss) is smallest. At 10% loss and 200 ms RTT that
+//     window is still too small for the parity: the known limit of
+//     carrying FEC inside QUIC (quic-go's congestion controller cannot be
+//     changed).
 //   - Frames too large for a datagram go on the control stream; the
 //     edge sizes its Deliver batches to fit (FrameSizer).
 //
