@@ -266,6 +266,9 @@ func (d *Decoder) SetGroupTimeout(t time.Duration) {
 	}
 }
 
+// GroupTimeout returns the decoder's current group timeout.
+func (d *Decoder) GroupTimeout() time.Duration { return d.cfg.GroupTimeout }
+
 // Expire closes the groups whose first packet arrived at least
 // GroupTimeout before now and returns the ids of their data packets that
 // were neither received nor recovered, together with those of groups

@@ -14,11 +14,19 @@ import (
 // server's conn (after the client's first frame).
 func startQUIC(t *testing.T) (*QUICListener, *tls.Config) {
 	t.Helper()
+	return startQUICWith(t, QUICConfig{})
+}
+
+// startQUICWith is startQUIC with the listener's settings from cfg (its
+// TLS is set here).
+func startQUICWith(t *testing.T, cfg QUICConfig) (*QUICListener, *tls.Config) {
+	t.Helper()
 	cert, err := SelfSignedCert(time.Hour, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := ListenQUIC("127.0.0.1:0", QUICConfig{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	ln, err := ListenQUIC("127.0.0.1:0", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

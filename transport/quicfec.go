@@ -127,6 +127,9 @@ type fecConn struct {
 	counters *FECCounters
 	window   uint64
 	maxBody  int
+	// minFlush and minGroupTimeout are the codec's configured flush
+	// interval and group timeout: the floors of scaleToRTT.
+	minFlush, minGroupTimeout time.Duration
 
 	ready    chan struct{} // closed once the stream is known (st or readyErr)
 	st       *quic.Stream
@@ -185,8 +188,8 @@ func newFECConn(qc *quic.Conn, st *quic.Stream, cfg QUICConfig) (*fecConn, error
 		initialLoss = fecInitialLoss
 	}
 	c.snd.init(enc, fec.Limits{MaxDatagram: fcfg.MaxDatagram}, initialLoss)
-	c.rcv.init(dec, fcfg.MaxPayload())
-	c.rcv.timeout = c.groupTimeout()
+	c.rcv.init(dec, fcfg.MaxPayload(), &counters.Duplicates)
+	c.minFlush, c.minGroupTimeout = enc.FlushInterval(), dec.GroupTimeout()
 	c.wg.Add(1)
 	go c.run(st)
 	go func() {
@@ -261,14 +264,24 @@ func (c *fecConn) wakeTimer() {
 
 // writeControl writes records on the control stream (one writer at a time).
 func (c *fecConn) writeControl(build func([]byte) []byte) error {
+	return c.writeControlBy(time.Now().Add(orDefault(c.cfg.WriteTimeout, DefaultWSWriteTimeout)), false, build)
+}
+
+// writeControlBy writes records on the control stream with a write
+// deadline, then, with fin, closes our side of the stream (FIN) right
+// after them.
+func (c *fecConn) writeControlBy(deadline time.Time, fin bool, build func([]byte) []byte) error {
 	st, err := c.stream(context.Background())
 	if err != nil {
 		return err
 	}
 	c.cmu.Lock()
 	defer c.cmu.Unlock()
+	if fin {
+		defer st.Close()
+	}
 	c.cbuf = build(c.cbuf[:0])
-	_ = st.SetWriteDeadline(time.Now().Add(orDefault(c.cfg.WriteTimeout, DefaultWSWriteTimeout)))
+	_ = st.SetWriteDeadline(deadline)
 	if _, err := st.Write(c.cbuf); err != nil {
 		if os.IsTimeout(err) {
 			return fmt.Errorf("transport: write timeout (%v): %w", err, os.ErrDeadlineExceeded)
@@ -422,22 +435,19 @@ func (c *fecConn) Close(code CloseCode, reason string) error {
 		c.rcv.wake()
 		go func() {
 			deadline := time.Now().Add(quicCloseWait)
+			var hasStream bool
 			select {
 			case <-c.ready:
+				hasStream = c.readyErr == nil
 			case <-time.After(quicCloseWait):
 			}
-			if c.st != nil {
+			if hasStream {
 				c.snd.awaitAllAcked(deadline, c.term)
 				// A last ack of what we received, then FIN: after FIN no
 				// ack can go out, and the peer is waiting for ours before
 				// its own FIN.
 				d := c.rcv.finalAck()
-				c.cmu.Lock()
-				c.cbuf = appendCtlAck(c.cbuf[:0], d.recv, d.consumed, d.seen)
-				_ = c.st.SetWriteDeadline(deadline)
-				_, _ = c.st.Write(c.cbuf)
-				_ = c.st.Close()
-				c.cmu.Unlock()
+				_ = c.writeControlBy(deadline, true, func(b []byte) []byte { return appendCtlAck(b, d.recv, d.consumed, d.seen) })
 				t := time.NewTimer(time.Until(deadline) + 100*time.Millisecond)
 				select {
 				case <-c.peerFIN:

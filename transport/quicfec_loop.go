@@ -43,10 +43,8 @@ func (c *fecConn) readControl() {
 func (c *fecConn) onControl(rec ctlRecord) error {
 	switch rec.typ {
 	case ctlFrame:
-		if dup, err := c.rcv.accept(rec.seq, append([]byte(nil), rec.body...), c.window); err != nil {
+		if _, err := c.rcv.accept(rec.seq, append([]byte(nil), rec.body...), c.window); err != nil {
 			return err
-		} else if dup {
-			c.counters.Duplicates.Add(1)
 		}
 	case ctlAck:
 		return c.snd.onAck(rec.recv, rec.consumed, rec.seen)
@@ -158,32 +156,16 @@ func (c *fecConn) timerLoop() {
 // scaleToRTT sets the FEC flush interval to an eighth of the round trip,
 // between the configured one (the floor, 5 ms by default) and
 // fecMaxFlush, and the decoder's group timeout to match (three flush
-// intervals plus the configured slack). A lost packet may wait for its
+// intervals plus fec's reorder slack, at least the configured timeout). A lost packet may wait for its
 // parity about as long as the flush interval, which matters less the
 // longer the path; in exchange groups fill up, which saves parity packets
 // exactly where QUIC's congestion window is smallest (it shrinks with the
 // round trip and the loss rate, and datagrams count against it).
 func (c *fecConn) scaleToRTT() {
 	srtt := c.qc.ConnectionStats().SmoothedRTT
-	floor := c.fcfg.FlushInterval
-	if floor == 0 {
-		floor = fec.DefaultFlushInterval
-	}
-	flush := min(max(srtt/fecFlushRTTDivisor, floor), fecMaxFlush)
+	flush := min(max(srtt/fecFlushRTTDivisor, c.minFlush), fecMaxFlush)
 	c.snd.setFlush(flush)
-	c.rcv.setGroupTimeout(max(c.groupTimeout(), 3*flush+fec.DefaultReorderSlack))
-}
-
-// groupTimeout is the configured decoder group timeout.
-func (c *fecConn) groupTimeout() time.Duration {
-	if c.fcfg.GroupTimeout != 0 {
-		return c.fcfg.GroupTimeout
-	}
-	flush := c.fcfg.FlushInterval
-	if flush == 0 {
-		flush = fec.DefaultFlushInterval
-	}
-	return 3*flush + fec.DefaultReorderSlack
+	c.rcv.setGroupTimeout(max(c.minGroupTimeout, 3*flush+fec.DefaultReorderSlack))
 }
 
 // rto is how long a datagram frame may stay unacknowledged before it is

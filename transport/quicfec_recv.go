@@ -31,15 +31,14 @@ type receiver struct {
 	lastAck       time.Time
 	lostSeen      uint64 // dec.Stats().Lost already counted
 
-	timeout   time.Duration        // the decoder's group timeout
 	gapSince  map[uint64]time.Time // missing seqs below seen: when first noticed
 	notify    chan struct{}        // a frame entered the queue
 	recovered atomic.Uint64
-	dups      atomic.Uint64
+	dups      *atomic.Uint64 // FECCounters.Duplicates
 }
 
-func (r *receiver) init(dec *fec.Decoder, maxPayload int) {
-	r.dec, r.maxPayload = dec, maxPayload
+func (r *receiver) init(dec *fec.Decoder, maxPayload int, dups *atomic.Uint64) {
+	r.dec, r.maxPayload, r.dups = dec, maxPayload, dups
 	r.held = make(map[uint64][]byte)
 	r.gapSince = make(map[uint64]time.Time)
 	r.notify = make(chan struct{}, 1)
@@ -201,16 +200,14 @@ func (r *receiver) busy(now time.Time) bool {
 func (r *receiver) setGroupTimeout(d time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.timeout = d
 	r.dec.SetGroupTimeout(d)
 }
 
-// groupTimeout returns the decoder's group timeout (0 before the first
-// setGroupTimeout).
+// groupTimeout returns the decoder's group timeout.
 func (r *receiver) groupTimeout() time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.timeout
+	return r.dec.GroupTimeout()
 }
 
 // gaps returns the seqs missing (below the highest seen, neither queued
@@ -227,7 +224,7 @@ func (r *receiver) gaps(now time.Time) []uint64 {
 		return nil
 	}
 	var out []uint64
-	wait := r.timeout + fecGapSlack
+	wait := r.dec.GroupTimeout() + fecGapSlack
 	for seq := r.nextSeq; seq < r.seen; seq++ {
 		if _, ok := r.held[seq]; ok {
 			continue

@@ -3,7 +3,6 @@ package transport
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
@@ -23,21 +22,9 @@ func fecPair(t *testing.T, relay func(t *testing.T, to string) string, counters 
 // fecPairCfg is fecPair with both ends' FEC settings taken from base.
 func fecPairCfg(t *testing.T, relay func(t *testing.T, to string) string, counters *FECCounters, base QUICConfig) (client, server Conn) {
 	t.Helper()
-	cert, err := SelfSignedCert(time.Hour, "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
 	scfg, ccfg := base, base
-	scfg.TLS, scfg.FECCounters = &tls.Config{Certificates: []tls.Certificate{cert}}, counters
-	ln, err := ListenQUIC("127.0.0.1:0", scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	pin, err := PinnedTLSConfig(CertFingerprint(cert))
-	if err != nil {
-		t.Fatal(err)
-	}
+	scfg.FECCounters = counters
+	ln, pin := startQUICWith(t, scfg)
 	addr := ln.Addr().String()
 	if relay != nil {
 		addr = relay(t, addr)

@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,9 +31,7 @@ func newFECHalves(t *testing.T, initialLoss float64) *fecHalves {
 	}
 	h := &fecHalves{t: t, now: time.Unix(1000, 0)}
 	h.snd.init(enc, fec.Limits{MaxDatagram: cfg.MaxDatagram}, initialLoss)
-	h.rcv.init(dec, cfg.MaxPayload())
-	h.rcv.timeout = 80 * time.Millisecond
-	dec.SetGroupTimeout(h.rcv.timeout)
+	h.rcv.init(dec, cfg.MaxPayload(), new(atomic.Uint64))
 	return h
 }
 
