@@ -133,11 +133,8 @@ func (cn *connection) serverLoss(f *Fallback) (rate float64, retrans uint64, mov
 		segs += r[1]
 	}
 	cn.mu.Unlock()
-	if segs == 0 || retrans < f.LossMinRetrans {
-		return 0, retrans, false
-	}
-	rate = float64(retrans) / float64(segs)
-	return rate, retrans, rate > f.LossAbove
+	rate, move = f.lossy(retrans, segs)
+	return rate, retrans, move
 }
 
 // lossSample records the connection's TCP counters at this probe and
@@ -156,12 +153,20 @@ func (cn *connection) lossSample(f *Fallback) (rate float64, retrans uint64, mov
 		cn.lossHist = cn.lossHist[1:]
 	}
 	first := cn.lossHist[0]
-	retrans, segs := st.Retransmits-first[0], st.PacketsOut-first[1]
+	retrans = st.Retransmits - first[0]
+	rate, move = f.lossy(retrans, st.PacketsOut-first[1])
+	return rate, retrans, move
+}
+
+// lossy decides on retrans retransmissions of segs segments: the rate,
+// and whether it calls for the move (at least LossMinRetrans, rate above
+// LossAbove).
+func (f *Fallback) lossy(retrans, segs uint64) (rate float64, move bool) {
 	if segs == 0 || retrans < f.LossMinRetrans {
-		return 0, retrans, false
+		return 0, false
 	}
 	rate = float64(retrans) / float64(segs)
-	return rate, retrans, rate > f.LossAbove
+	return rate, rate > f.LossAbove
 }
 
 // quicBlocked reports whether a recent move to QUIC failed.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -11,6 +12,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/edgegate/edgegate/bench/loadgen"
 )
@@ -91,9 +93,8 @@ func writeLossyPlots(cells map[lossyKey][]*loadgen.Result, dir string) ([]string
 			continue
 		}
 		w, h := vg.Length(len(plots[0]))*vg.Points(330), vg.Points(300)
-		img := drawTiles(plots, w, h)
 		name := filepath.Join(dir, fmt.Sprintf("lossy-rtt%.0f.png", rtt))
-		if err := img.save(name); err != nil {
+		if err := savePNG(drawTiles(plots, w, h), name); err != nil {
 			return nil, err
 		}
 		files = append(files, name)
@@ -132,23 +133,29 @@ func medianPercentiles(rs []*loadgen.Result) [5]float64 {
 	return out
 }
 
-// tiledImage is a canvas with plots laid out in a grid.
-type tiledImage struct {
-	c *vgimgCanvas
-}
-
-func drawTiles(plots [][]*plot.Plot, w, h vg.Length) tiledImage {
-	c := newCanvas(w, h)
-	dc := draw.New(c)
+// drawTiles lays plots out in a grid on a new canvas.
+func drawTiles(plots [][]*plot.Plot, w, h vg.Length) *vgimg.Canvas {
+	c := vgimg.New(w, h)
 	t := draw.Tiles{Rows: len(plots), Cols: len(plots[0]), PadX: vg.Points(8), PadY: vg.Points(8),
 		PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(4)}
-	canvases := plot.Align(plots, t, dc)
+	canvases := plot.Align(plots, t, draw.New(c))
 	for i := range plots {
 		for j := range plots[i] {
 			plots[i][j].Draw(canvases[i][j])
 		}
 	}
-	return tiledImage{c: c}
+	return c
 }
 
-func (t tiledImage) save(name string) error { return t.c.savePNG(name) }
+// savePNG writes c as a PNG file.
+func savePNG(c *vgimg.Canvas, name string) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -33,8 +33,7 @@ func runLossyTable(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer f.Close()
-	type key = lossyKey
-	runs := map[key][]*loadgen.Result{}
+	runs := map[lossyKey][]*loadgen.Result{}
 	dec := json.NewDecoder(f)
 	for {
 		var r loadgen.Result
@@ -43,10 +42,10 @@ func runLossyTable(args []string, stdout io.Writer) error {
 		} else if err != nil {
 			return fmt.Errorf("%s: %w", args[0], err)
 		}
-		k := key{r.RTTMs, r.LossPct, r.BurstLen, r.Transport}
+		k := lossyKey{r.RTTMs, r.LossPct, r.BurstLen, r.Transport}
 		runs[k] = append(runs[k], &r)
 	}
-	keys := make([]key, 0, len(runs))
+	keys := make([]lossyKey, 0, len(runs))
 	for k := range runs {
 		keys = append(keys, k)
 	}
