@@ -123,7 +123,7 @@ bench-lossy: build
 	  for tr in $(LOSSY_TRANSPORTS); do for run in $$(seq $(LOSSY_RUNS)); do \
 	    echo "lossy rtt=$$rtt loss=$$loss burst=$$burst $$tr run $$run" >&2; \
 	    $(BIN)/edgebench lossy --edge-bin $(BIN)/edge --transport $$tr --loss $$loss --burst $$burst \
-	      --rtt $$rtt --pairs 5 --rate 10 --size 550 --duration $(LOSSY_DURATION) --json >> bench/results/lossy.json \
+	      --rtt $$rtt --pairs 5 --rate 10 --size 100-1000 --duration $(LOSSY_DURATION) --json >> bench/results/lossy.json \
 	      || echo "lossy rtt=$$rtt loss=$$loss burst=$$burst $$tr run $$run FAILED (left out of the table)" >&2; \
 	  done; done; done; done
 	$(BIN)/edgebench lossy-table bench/results/lossy.json bench/results | tee bench/results/lossy.md

@@ -867,3 +867,28 @@ func TestFallbackStaysOnCleanServerReport(t *testing.T) {
 		}
 	})
 }
+
+// TestFallbackMovesOnTheFirstLossyPong: the edge's report is checked when
+// its Pong arrives, not at the next probe tick, so a link lossy from the
+// start is left within the first round trip.
+func TestFallbackMovesOnTheFirstLossyPong(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := newFakeServer(t)
+		defer srv.close()
+		srv.tname = "ws"
+		srv.hook = linkReport(10, nil)
+		cfg := testConfig(srv)
+		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443", ProbeEvery: time.Second}
+		start := time.Now()
+		c := mustDial(t, cfg)
+		defer c.Close()
+		srv.waitFor("move", func() bool { return len(srv.urls) == 2 })
+		if d := time.Since(start); d >= cfg.Fallback.ProbeEvery {
+			t.Fatalf("moved after %v: waited for the probe tick (%v)", d, cfg.Fallback.ProbeEvery)
+		}
+		st := c.Stats()
+		if st.FirstMoveAt.IsZero() {
+			t.Fatal("FirstMoveAt not set")
+		}
+	})
+}

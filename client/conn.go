@@ -39,6 +39,7 @@ type connection struct {
 	cancel context.CancelFunc
 	out    chan proto.Message // to the writer
 	kick   chan struct{}      // asks the writer to flush acks now
+	linkCk chan struct{}      // a Pong brought the edge's link report: check the loss now
 	// ackTimer kicks the writer AckInterval after the first unacknowledged
 	// delivery. A timer armed on demand, not a ticker: an idle or
 	// rooms-only connection then costs no wake-ups (10k clients with a
@@ -102,6 +103,7 @@ func newConnection(c *Client, conn transport.Conn, hello *pb.Connected) *connect
 		ctx: ctx, cancel: cancel,
 		out:        make(chan proto.Message, outQueue),
 		kick:       make(chan struct{}, 1),
+		linkCk:     make(chan struct{}, 1),
 		comp:       &transport.Compressor{Codec: hello.GetCompression(), Threshold: int(hello.GetCompressionThreshold())},
 		lim:        transport.Limits{MaxFrameBytes: maxFrame},
 		hb:         hb,
@@ -221,7 +223,7 @@ func (cn *connection) writeLoop() {
 		probeC = probe.C
 		// The loss window starts now, not at the first probe: a link
 		// lossy from the start is left after two probes, not four.
-		cn.lossSample(f)
+		cn.linkLoss(f, true)
 	}
 	defer func() {
 		cn.ackMu.Lock()
@@ -266,6 +268,12 @@ func (cn *connection) writeLoop() {
 			}
 			if err != nil {
 				cn.fail(err, transport.CloseNormal, "moving to QUIC")
+				return
+			}
+		case <-cn.linkCk:
+			if rate, retrans, move := cn.linkLoss(cn.c.fallback, false); move && !cn.c.quicBlocked() {
+				cn.c.log.Warn("client: edge reports a lossy link, moving to QUIC", "retransmitted", retrans, "rate", rate)
+				cn.fail(errLinkDegraded, transport.CloseNormal, "moving to QUIC")
 				return
 			}
 		case <-cn.kick:
@@ -325,6 +333,12 @@ func (cn *connection) onPong(p *pb.Pong) {
 			cn.srvLoss = append(cn.srvLoss, [2]uint64{uint64(p.GetServerRetransmits()), uint64(p.GetServerSegments())})
 			if len(cn.srvLoss) > f.LossWindow {
 				cn.srvLoss = cn.srvLoss[1:]
+			}
+			if cn.conn.Transport() == "ws" {
+				select {
+				case cn.linkCk <- struct{}{}:
+				default:
+				}
 			}
 		}
 		if f := cn.c.fallback; f != nil {

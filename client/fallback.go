@@ -36,11 +36,13 @@ type Fallback struct {
 	// failed move before it tries QUIC again. Default 60 s.
 	RetryQUICAfter time.Duration
 	// LossAbove: TCP retransmissions above this share of the segments
-	// sent over the last LossWindow probes (read from the kernel's
-	// TCP_INFO, Linux: the client's own for the uplink, the edge's
-	// reported in Pongs for the downlink) trigger the move, if at least LossMinRetrans
-	// segments were retransmitted. Default 0.02: a 1% loss costs TCP
-	// little, 5% makes it stall. Negative: off.
+	// sent over the last LossWindow probes, both directions together
+	// (read from the kernel's TCP_INFO, Linux: the client's own for the
+	// uplink, the edge's reported in Pongs for the downlink), trigger the
+	// move, if at least LossMinRetrans segments were retransmitted. It is
+	// checked at every probe and as soon as a Pong brings the edge's
+	// report. Default 0.02: a 1% loss costs TCP little, 5% makes it
+	// stall. Negative: off.
 	LossAbove float64
 	// LossWindow is the number of probes the loss rate is measured over.
 	// Default 6 (3 s at the default ProbeEvery).
@@ -96,12 +98,8 @@ func (cn *connection) probe(f *Fallback) (move bool, err error) {
 	if cn.c.quicBlocked() {
 		return false, nil // QUIC failed recently: stay
 	}
-	if rate, retrans, ok := cn.lossSample(f); ok {
+	if rate, retrans, ok := cn.linkLoss(f, true); ok {
 		cn.c.log.Warn("client: link lossy, moving to QUIC", "retransmitted", retrans, "rate", rate)
-		return true, nil
-	}
-	if rate, retrans, ok := cn.serverLoss(f); ok {
-		cn.c.log.Warn("client: edge reports a lossy link, moving to QUIC", "retransmitted", retrans, "rate", rate)
 		return true, nil
 	}
 	if outstanding {
@@ -118,43 +116,38 @@ func (cn *connection) probe(f *Fallback) (move bool, err error) {
 	return false, cn.sendPing()
 }
 
-// serverLoss reports whether the edge's view of the link (TCP
-// retransmissions of what it sent, in Pongs) over the last LossWindow
-// probes is above LossAbove: the downlink, which the client's own
-// counters do not show.
-func (cn *connection) serverLoss(f *Fallback) (rate float64, retrans uint64, move bool) {
+// linkLoss reports whether the link retransmits more than LossAbove of
+// what crosses it over the last LossWindow probes, both directions
+// counted together: the uplink from the client's own TCP_INFO, the
+// downlink from the edge's reports in Pongs (which the client's counters
+// do not show). Pooling the directions halves the time a sparse chat
+// link needs to show LossMinRetrans retransmissions. record (the probe
+// tick) adds the client's counters to the window; the check run when a
+// Pong arrives reads them without moving the window. Writer goroutine
+// only.
+func (cn *connection) linkLoss(f *Fallback, record bool) (rate float64, retrans uint64, move bool) {
 	if f.LossAbove < 0 {
 		return 0, 0, false
 	}
-	cn.mu.Lock()
 	var segs uint64
+	if st := cn.conn.Stats(); st.PacketsOut > 0 { // 0: the platform does not tell
+		cur := [2]uint64{st.Retransmits, st.PacketsOut}
+		if record || len(cn.lossHist) == 0 {
+			cn.lossHist = append(cn.lossHist, cur)
+			if len(cn.lossHist) > f.LossWindow+1 {
+				cn.lossHist = cn.lossHist[1:]
+			}
+		}
+		first := cn.lossHist[0]
+		retrans, segs = cur[0]-first[0], cur[1]-first[1]
+	}
+	cn.mu.Lock()
 	for _, r := range cn.srvLoss {
 		retrans += r[0]
 		segs += r[1]
 	}
 	cn.mu.Unlock()
 	rate, move = f.lossy(retrans, segs)
-	return rate, retrans, move
-}
-
-// lossSample records the connection's TCP counters at this probe and
-// reports whether the retransmission rate over the last LossWindow probes
-// is above LossAbove.
-func (cn *connection) lossSample(f *Fallback) (rate float64, retrans uint64, move bool) {
-	if f.LossAbove < 0 {
-		return 0, 0, false
-	}
-	st := cn.conn.Stats()
-	if st.PacketsOut == 0 {
-		return 0, 0, false // the platform does not tell
-	}
-	cn.lossHist = append(cn.lossHist, [2]uint64{st.Retransmits, st.PacketsOut})
-	if len(cn.lossHist) > f.LossWindow+1 {
-		cn.lossHist = cn.lossHist[1:]
-	}
-	first := cn.lossHist[0]
-	retrans = st.Retransmits - first[0]
-	rate, move = f.lossy(retrans, st.PacketsOut-first[1])
 	return rate, retrans, move
 }
 

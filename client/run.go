@@ -209,6 +209,9 @@ func (c *Client) serve(cn *connection) error {
 	c.log.Info("client: connected", "session", cn.hello.GetSessionId(), "node", cn.hello.GetNodeId(),
 		"resumed", cn.hello.GetResumed(), "transport", cn.conn.Transport())
 
+	if cn.conn.Transport() != "ws" && c.stats.firstMove.Load() != 0 {
+		c.stats.firstOnQUIC.CompareAndSwap(0, time.Now().UnixNano())
+	}
 	cn.start()
 	c.setState(StateConnected)
 	select {

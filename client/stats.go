@@ -50,6 +50,10 @@ type Stats struct {
 	// FirstMoveAt is when Fallback first moved the session to QUIC (zero
 	// if it never did).
 	FirstMoveAt time.Time
+	// FirstOnQUICAt is when the session, after that move, first came up
+	// on QUIC (zero if it never did): FirstMoveAt plus the QUIC handshake
+	// and the resume.
+	FirstOnQUICAt time.Time
 	// Conn are the current connection's transport counters.
 	Conn transport.Stats
 }
@@ -60,7 +64,7 @@ type counters struct {
 	liveDropped, framesIn, framesOut, switches     atomic.Uint64
 	retransmitted, fecRecovered                    atomic.Uint64 // of closed connections
 	rtt                                            atomic.Int64
-	firstMove                                      atomic.Int64 // unix ns
+	firstMove, firstOnQUIC                         atomic.Int64 // unix ns
 }
 
 // Stats returns the client's counters.
@@ -86,6 +90,9 @@ func (c *Client) Stats() Stats {
 	}
 	if t := c.stats.firstMove.Load(); t != 0 {
 		s.FirstMoveAt = time.Unix(0, t)
+	}
+	if t := c.stats.firstOnQUIC.Load(); t != 0 {
+		s.FirstOnQUICAt = time.Unix(0, t)
 	}
 	c.mu.Lock()
 	s.URL = c.url

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,6 +81,7 @@ type chatSide struct {
 
 	// send
 	sent, acked, errors uint64
+	ackedBytes          uint64 // body bytes of the acked messages
 	failed              []uint64
 	firstErr            error
 }
@@ -163,7 +165,8 @@ func (p *chatPart) receive(s *chatSide) {
 func (p *chatPart) send(ctx context.Context, s *chatSide) {
 	run := p.e.o.RunID
 	interval := time.Duration(float64(time.Second) / p.co.Rate)
-	buf := make([]byte, 0, p.co.Size)
+	buf := make([]byte, 0, max(p.co.Size, p.co.SizeMax))
+	sizes := rand.New(rand.NewPCG(uint64(s.stream), 0x5eed))
 	// Spread the sides' first sends over one interval.
 	next := time.Now().Add(time.Duration(uint64(s.stream) * 7919 % uint64(max(interval, 1))))
 	for seq := uint64(1); ; seq++ {
@@ -179,7 +182,11 @@ func (p *chatPart) send(ctx context.Context, s *chatSide) {
 		}
 		next = next.Add(interval)
 		t0 := time.Now()
-		buf = AppendBody(buf[:0], Body{Stream: s.stream, Seq: seq, SentUnixNano: t0.UnixNano()}, p.co.Size)
+		size := p.co.Size
+		if p.co.SizeMax > size {
+			size += sizes.IntN(p.co.SizeMax - size + 1)
+		}
+		buf = AppendBody(buf[:0], Body{Stream: s.stream, Seq: seq, SentUnixNano: t0.UnixNano()}, size)
 		s.sent++
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		_, err := s.c.SendWithID(sctx, s.conv, msgID(run, s.stream, seq), buf)
@@ -197,6 +204,7 @@ func (p *chatPart) send(ctx context.Context, s *chatSide) {
 		}
 		p.ack.RecordDuration(time.Since(t0))
 		s.acked++
+		s.ackedBytes += uint64(len(buf))
 	}
 }
 
@@ -232,13 +240,15 @@ func (p *chatPart) finish(ctx context.Context, _ finishMsg) (*Result, error) {
 			st := c.Stats()
 			recovered += st.FECRecovered
 			retransmitted += st.Retransmitted
+			// From the start of traffic (the link is lossy from the
+			// start, but until the clients send there is next to nothing
+			// on it to measure); a move before it counts 0.
 			if !st.FirstMoveAt.IsZero() {
-				// From the start of traffic (the link is lossy from the
-				// start, but until the clients send there is next to
-				// nothing on it to measure); a move before it counts 0.
-				d := max(st.FirstMoveAt.Sub(sendStart).Seconds(), 0)
+				r.MoveDecidedMaxS = max(r.MoveDecidedMaxS, st.FirstMoveAt.Sub(sendStart).Seconds())
+			}
+			if !st.FirstOnQUICAt.IsZero() {
 				r.Moved++
-				r.MoveAfterMaxS = max(r.MoveAfterMaxS, d)
+				r.MoveAfterMaxS = max(r.MoveAfterMaxS, st.FirstOnQUICAt.Sub(sendStart).Seconds())
 			}
 		}
 	}
@@ -247,6 +257,7 @@ func (p *chatPart) finish(ctx context.Context, _ finishMsg) (*Result, error) {
 		s, peer := &p.sides[i], &p.sides[i^1]
 		r.Sent += s.sent
 		r.Acked += s.acked
+		r.AckedBytes += s.ackedBytes
 		r.SendErrors += s.errors
 		if s.firstErr != nil {
 			r.addError("send %s: %v", s.user, s.firstErr)

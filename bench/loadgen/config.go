@@ -189,12 +189,19 @@ type ChatOptions struct {
 	Rate float64
 	// Size is the message body size (at least BodyHeaderSize). Default 64.
 	Size int
+	// SizeMax, when above Size, makes each body's size uniform in
+	// [Size, SizeMax] (real chat mixes short and long messages; seeded
+	// per side, so runs repeat).
+	SizeMax int
 }
 
 // Validate checks the options.
 func (o *ChatOptions) Validate() error {
 	if o.Pairs <= 0 {
 		return fmt.Errorf("%w: chat: --pairs must be positive", ErrConfig)
+	}
+	if o.SizeMax != 0 && (o.SizeMax < max(o.Size, BodyHeaderSize) || o.SizeMax > 1<<20) {
+		return fmt.Errorf("%w: chat: size range %d-%d: the maximum must be in [minimum, 1 MiB]", ErrConfig, o.Size, o.SizeMax)
 	}
 	return validateRateSize("chat", o.Rate, 1e5, o.Size)
 }

@@ -92,6 +92,7 @@ func (r *Result) merge(p *Result) {
 	r.Reconnects += p.Reconnects
 	r.Sent += p.Sent
 	r.Acked += p.Acked
+	r.AckedBytes += p.AckedBytes
 	r.SendErrors += p.SendErrors
 	r.Delivered += p.Delivered
 	r.Expected += p.Expected
@@ -103,6 +104,7 @@ func (r *Result) merge(p *Result) {
 	r.FECRecovered = addCount(r.FECRecovered, p.FECRecovered)
 	r.Moved += p.Moved
 	r.MoveAfterMaxS = max(r.MoveAfterMaxS, p.MoveAfterMaxS)
+	r.MoveDecidedMaxS = max(r.MoveDecidedMaxS, p.MoveDecidedMaxS)
 	r.Retransmitted = addCount(r.Retransmitted, p.Retransmitted)
 	r.latency.Merge(p.latency)
 	r.ackLatency.Merge(p.ackLatency)

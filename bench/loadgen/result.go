@@ -49,8 +49,10 @@ type Result struct {
 	// have been received (acked x receivers), Lost = expected messages
 	// never received, Duplicates repeated receptions, Reordered receptions
 	// below an already received sequence of the same sender.
-	Sent       uint64 `json:"sent"`
-	Acked      uint64 `json:"acked"`
+	Sent  uint64 `json:"sent"`
+	Acked uint64 `json:"acked"`
+	// AckedBytes is the body bytes of the acked messages (chat).
+	AckedBytes uint64 `json:"acked_bytes,omitempty"`
 	SendErrors uint64 `json:"send_errors"`
 	Delivered  uint64 `json:"delivered"`
 	Expected   uint64 `json:"expected"`
@@ -105,11 +107,14 @@ type Result struct {
 	// frames resent (the edge's TCP and QUIC counters are not exported).
 	FECRecovered  *uint64 `json:"fec_recovered,omitempty"`
 	Retransmitted *uint64 `json:"retransmitted,omitempty"`
-	// Moved counts clients the fallback moved to QUIC (transport auto);
-	// MoveAfterMaxS is the longest time from the start of traffic to
-	// that move.
-	Moved         int     `json:"moved,omitempty"`
-	MoveAfterMaxS float64 `json:"move_after_max_s,omitempty"`
+	// Moved counts clients the fallback moved to QUIC (transport auto)
+	// whose session then came up there; MoveAfterMaxS is the longest time
+	// from the start of traffic until such a session was on QUIC,
+	// MoveDecidedMaxS until a client decided to move (the difference is
+	// the QUIC handshake and resume over the impaired link).
+	Moved           int     `json:"moved,omitempty"`
+	MoveAfterMaxS   float64 `json:"move_after_max_s,omitempty"`
+	MoveDecidedMaxS float64 `json:"move_decided_max_s,omitempty"`
 
 	// chat
 	Pairs      int          `json:"pairs,omitempty"`

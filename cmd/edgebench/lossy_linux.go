@@ -27,10 +27,11 @@ func runLossy(ctx context.Context, args []string, stderr io.Writer) (output, err
 	var c common
 	c.define(fs)
 	var (
-		tr                 string
-		loss, burst, rate  float64
-		rttMs, pairs, size int
-		rateLimit          int64
+		tr                string
+		loss, burst, rate float64
+		rttMs, pairs      int
+		sizes             = sizeRange{500, 500}
+		rateLimit         int64
 	)
 	fs.StringVar(&tr, "transport", "ws", "ws, quic-stream, quic-fec or auto (WebSocket with the SDK's fallback to quic-fec)")
 	fs.Float64Var(&loss, "loss", 0, "packet loss in percent, each direction")
@@ -39,7 +40,7 @@ func runLossy(ctx context.Context, args []string, stderr io.Writer) (output, err
 	fs.Int64Var(&rateLimit, "rate-limit", 0, "link rate in bits/s each direction (0: unlimited)")
 	fs.IntVar(&pairs, "pairs", 5, "1:1 conversations")
 	fs.Float64Var(&rate, "rate", 10, "messages per second sent by each side")
-	fs.IntVar(&size, "size", 500, "message body bytes")
+	fs.Var(&sizes, "size", "message body bytes, or MIN-MAX for sizes uniform in that range (default 500)")
 	if err := fs.Parse(args); err != nil {
 		return output{}, err
 	}
@@ -112,7 +113,7 @@ func runLossy(ctx context.Context, args []string, stderr io.Writer) (output, err
 	if err != nil {
 		return output{}, err
 	}
-	r, err := loadgen.RunChat(ctx, o, loadgen.ChatOptions{Pairs: pairs, Rate: rate, Size: size}, 2, spawn)
+	r, err := loadgen.RunChat(ctx, o, loadgen.ChatOptions{Pairs: pairs, Rate: rate, Size: sizes.min, SizeMax: sizes.max}, 2, spawn)
 	if err != nil {
 		return output{}, err
 	}
@@ -121,7 +122,7 @@ func runLossy(ctx context.Context, args []string, stderr io.Writer) (output, err
 	r.BytesOnWire = aToB.Bytes + bToA.Bytes
 	// Every body crosses the link once up (sender to edge) and once down
 	// per subscriber (both sides of a 1:1 conversation).
-	r.PayloadBytes = r.Acked * uint64(size) * 3
+	r.PayloadBytes = r.AckedBytes * 3
 	if r.PayloadBytes > 0 {
 		r.OverheadRatio = float64(r.BytesOnWire) / float64(r.PayloadBytes)
 	}

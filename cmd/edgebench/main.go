@@ -217,6 +217,7 @@ func runScenario(ctx context.Context, name string, args []string, stderr io.Writ
 		conns, viewers, pairs, size int
 		rate                        float64
 		settle                      time.Duration
+		sizes                       = sizeRange{loadgen.DefaultBodySize, loadgen.DefaultBodySize}
 	)
 	switch name {
 	case "idle":
@@ -229,7 +230,7 @@ func runScenario(ctx context.Context, name string, args []string, stderr io.Writ
 	case "chat":
 		fs.IntVar(&pairs, "pairs", 10, "1:1 conversations (two clients each)")
 		fs.Float64Var(&rate, "rate", loadgen.DefaultChatRate, "messages per second sent by each side")
-		fs.IntVar(&size, "size", loadgen.DefaultBodySize, "message body bytes (min 23)")
+		fs.Var(&sizes, "size", "message body bytes (min 23), or MIN-MAX for sizes uniform in that range")
 	default:
 		return output{}, fmt.Errorf("unknown scenario %q\n%s", name, usage)
 	}
@@ -259,7 +260,7 @@ func runScenario(ctx context.Context, name string, args []string, stderr io.Writ
 		case "rooms":
 			return loadgen.RunRooms(ctx, o, loadgen.RoomsOptions{Viewers: viewers, Rate: rate, Size: size}, c.procs, spawn)
 		default:
-			return loadgen.RunChat(ctx, o, loadgen.ChatOptions{Pairs: pairs, Rate: rate, Size: size}, c.procs, spawn)
+			return loadgen.RunChat(ctx, o, loadgen.ChatOptions{Pairs: pairs, Rate: rate, Size: sizes.min, SizeMax: sizes.max}, c.procs, spawn)
 		}
 	}
 	var all []*loadgen.Result
