@@ -16,7 +16,11 @@ const QUICScheme = "quic://"
 // QUICFECScheme prefixes the URLs of edges reached over QUIC in mode
 // quic-fec (frames in datagrams protected by forward error correction;
 // the same --quic-listen address): quic+fec://host:port. Use it on lossy
-// links; Fallback moves there.
+// links; Fallback moves there. The datagrams travel beside the QUIC
+// connection on its UDP socket (outside QUIC's congestion control, see
+// transport.QUICFECDirectALPN); quic+fec://host:port?datagrams=quic
+// carries them inside it as QUIC DATAGRAM frames instead, for networks
+// that drop UDP packets which are not QUIC.
 const QUICFECScheme = "quic+fec://"
 
 // DialAny returns a Config.Dial that reaches quic://host:port URLs over
@@ -42,6 +46,17 @@ func DialAny(cfg Config, quicTLS *tls.Config) func(ctx context.Context, url stri
 		if quicTLS == nil {
 			return nil, fmt.Errorf("%w: %s needs a QUIC TLS config", ErrConfig, url)
 		}
-		return dial(ctx, strings.TrimSuffix(addr, "/"), qc)
+		cfg := qc
+		if a, query, hasQuery := strings.Cut(addr, "?"); hasQuery {
+			switch query {
+			case "datagrams=quic":
+				cfg.FECViaQUIC = true
+			case "datagrams=direct":
+			default:
+				return nil, fmt.Errorf("%w: %s: unknown option %q (want datagrams=quic or datagrams=direct)", ErrConfig, url, query)
+			}
+			addr = a
+		}
+		return dial(ctx, strings.TrimSuffix(addr, "/"), cfg)
 	}
 }

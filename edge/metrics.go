@@ -100,10 +100,11 @@ func newMetrics(orderingStats func() (batches, fsyncs float64)) *metrics {
 		{"edgegate_fec_recovered_total", "quic-fec: data packets rebuilt from parity (both directions: what clients sent and what this node received).", &m.fec.Recovered},
 		{"edgegate_fec_retransmitted_total", "quic-fec: frames this node sent again on the control stream because FEC could not rebuild them (NACK) or no ack came.", &m.fec.Retransmitted},
 		{"edgegate_fec_unrecoverable_total", "quic-fec: packet ids this node NACKed after FEC gave up (may name indexes of groups flushed early).", &m.fec.Unrecoverable},
-		{"edgegate_fec_lost_packets_total", "quic-fec: packets (data and parity) that did not reach this node, recovered or not.", &m.fec.Lost},
+		{"edgegate_fec_lost_packets_total", "quic-fec: packets (data and parity) that did not reach this node, recovered or not (direct datagrams: from packet numbers; inside QUIC: as the FEC decoder saw it).", &m.fec.Lost},
 		{"edgegate_fec_datagram_bytes_total", "quic-fec: datagram bytes sent (FEC headers and parity included).", &m.fec.DatagramBytes},
 		{"edgegate_fec_stream_frames_total", "quic-fec: frames sent on the control stream because they did not fit a datagram.", &m.fec.StreamFrames},
 		{"edgegate_fec_duplicates_total", "quic-fec: frames that arrived twice (FEC and a retransmission) and were dropped.", &m.fec.Duplicates},
+		{"edgegate_fec_direct_dropped_total", "quic-fec: direct datagrams dropped on arrival (not authenticating, repeated, for no open connection, or queue full).", &m.fec.DirectDropped},
 	} {
 		v := c.v
 		f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help}, func() float64 { return float64(v.Load()) }))

@@ -64,9 +64,28 @@ type QUICConfig struct {
 	// first frame. Default 0.05 (clients move to quic-fec because their
 	// link is lossy); negative: 0 (frames start bare, without FEC).
 	FECInitialLoss float64
+	// FECViaQUIC (mode quic-fec, dialer) carries the FEC datagrams inside
+	// the QUIC connection as DATAGRAM frames (ALPN QUICFECALPN), subject
+	// to QUIC's congestion control, instead of beside it on the same UDP
+	// socket (QUICFECDirectALPN, the default; see directPath). For paths
+	// whose middleboxes route UDP by QUIC connection id and would drop
+	// non-QUIC packets. Listeners accept both.
+	FECViaQUIC bool
+	// FECMaxRate (mode quic-fec, direct datagrams) caps the datagram
+	// bytes per second one connection sends. Default DefaultFECMaxRate.
+	FECMaxRate int
 	// FECCounters, if set, accumulates the FEC counters of every quic-fec
 	// connection made with this config.
 	FECCounters *FECCounters
+}
+
+// fecCounters returns FECCounters, or fresh counters when it is nil (so
+// the caller's connections share one set).
+func (c QUICConfig) fecCounters() *FECCounters {
+	if c.FECCounters == nil {
+		return new(FECCounters)
+	}
+	return c.FECCounters
 }
 
 func (c QUICConfig) quic(dialer bool) *quic.Config {
@@ -105,11 +124,14 @@ type QUICListener struct {
 
 	mu    sync.Mutex
 	conns map[*quic.Conn]struct{} // open, for Close
+
+	mux directMux      // quic-fec direct datagrams by connection id
+	wg  sync.WaitGroup // the direct datagram reader
 }
 
 // ListenQUIC listens on the UDP address addr.
 func ListenQUIC(addr string, cfg QUICConfig) (*QUICListener, error) {
-	tc, err := cfg.tls(QUICALPN, QUICFECALPN)
+	tc, err := cfg.tls(QUICALPN, QUICFECDirectALPN, QUICFECALPN)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +150,11 @@ func ListenQUIC(addr string, cfg QUICConfig) (*QUICListener, error) {
 		_ = udp.Close()
 		return nil, fmt.Errorf("transport: quic listen %s: %w", addr, err)
 	}
-	return &QUICListener{tr: tr, udp: udp, ln: ln, cfg: cfg, conns: make(map[*quic.Conn]struct{})}, nil
+	cfg.FECCounters = cfg.fecCounters()
+	l := &QUICListener{tr: tr, udp: udp, ln: ln, cfg: cfg, conns: make(map[*quic.Conn]struct{})}
+	l.mux.unknown = &cfg.FECCounters.DirectDropped
+	l.wg.Go(func() { serveDirect(context.Background(), tr, &l.mux) })
+	return l, nil
 }
 
 // Accept returns the next connection once its handshake is done. The
@@ -147,8 +173,25 @@ func (l *QUICListener) Accept(ctx context.Context) (Conn, error) {
 		delete(l.conns, qc)
 		l.mu.Unlock()
 	})
-	if qc.ConnectionState().TLS.NegotiatedProtocol == QUICFECALPN {
-		c, err := newFECConn(qc, nil, l.cfg)
+	switch qc.ConnectionState().TLS.NegotiatedProtocol {
+	case QUICFECDirectALPN:
+		dp, err := newDirectPath(qc, l.tr, true, &l.cfg.FECCounters.DirectDropped)
+		if err == nil && !l.mux.add(dp) {
+			err = errors.New("transport: quic-fec: direct connection id in use")
+		}
+		if err != nil {
+			_ = qc.CloseWithError(quic.ApplicationErrorCode(CloseInternal), "fec setup")
+			return nil, err
+		}
+		context.AfterFunc(qc.Context(), func() { l.mux.remove(dp) })
+		c, err := newFECConn(qc, nil, l.cfg, dp)
+		if err != nil {
+			_ = qc.CloseWithError(quic.ApplicationErrorCode(CloseInternal), "fec setup")
+			return nil, err
+		}
+		return c, nil
+	case QUICFECALPN:
+		c, err := newFECConn(qc, nil, l.cfg, nil)
 		if err != nil {
 			_ = qc.CloseWithError(quic.ApplicationErrorCode(CloseInternal), "fec setup")
 			return nil, err
@@ -190,6 +233,7 @@ func (l *QUICListener) Close() error {
 	}
 	_ = l.tr.Close()
 	_ = l.udp.Close()
+	l.wg.Wait()
 	return err
 }
 
@@ -208,7 +252,12 @@ func DialQUICFEC(ctx context.Context, addr string, cfg QUICConfig) (Conn, error)
 
 func dialQUIC(ctx context.Context, addr string, cfg QUICConfig, withFEC bool) (Conn, error) {
 	proto := QUICALPN
-	if withFEC {
+	direct := withFEC && !cfg.FECViaQUIC
+	cfg.FECCounters = cfg.fecCounters()
+	switch {
+	case direct:
+		proto = QUICFECDirectALPN
+	case withFEC:
 		proto = QUICFECALPN
 	}
 	tc, err := cfg.tls(proto)
@@ -217,7 +266,17 @@ func dialQUIC(ctx context.Context, addr string, cfg QUICConfig, withFEC bool) (C
 	}
 	ctx, cancel := context.WithTimeout(ctx, orDefault(cfg.HandshakeTimeout, DefaultWSHandshakeTimeout))
 	defer cancel()
-	qc, err := quic.DialAddr(ctx, addr, tc, cfg.quic(true))
+	var (
+		qc *quic.Conn
+		tr *quic.Transport
+	)
+	if direct {
+		// A socket of our own: its non-QUIC packets are this
+		// connection's direct datagrams.
+		qc, tr, err = dialOwnSocket(ctx, addr, tc, cfg.quic(true))
+	} else {
+		qc, err = quic.DialAddr(ctx, addr, tc, cfg.quic(true))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("transport: quic dial %s: %w", addr, err)
 	}
@@ -226,19 +285,53 @@ func dialQUIC(ctx context.Context, addr string, cfg QUICConfig, withFEC bool) (C
 		_ = qc.CloseWithError(quic.ApplicationErrorCode(CloseInternal), "no stream")
 		return nil, fmt.Errorf("transport: quic dial %s: open stream: %w", addr, err)
 	}
-	if withFEC {
-		if !qc.ConnectionState().SupportsDatagrams.Remote {
-			_ = qc.CloseWithError(quic.ApplicationErrorCode(CloseProtocol), "no datagrams")
-			return nil, fmt.Errorf("transport: quic dial %s: the server does not accept datagrams", addr)
-		}
-		c, err := newFECConn(qc, st, cfg)
-		if err != nil {
+	if !withFEC {
+		return newQUICConn(qc, st, cfg), nil
+	}
+	var dp *directPath
+	if direct {
+		if dp, err = newDirectPath(qc, tr, false, &cfg.FECCounters.DirectDropped); err != nil {
 			_ = qc.CloseWithError(quic.ApplicationErrorCode(CloseInternal), "fec setup")
 			return nil, err
 		}
-		return c, nil
+		m := directMux{unknown: dp.dropped}
+		m.add(dp)
+		go serveDirect(qc.Context(), tr, &m)
+	} else if !qc.ConnectionState().SupportsDatagrams.Remote {
+		_ = qc.CloseWithError(quic.ApplicationErrorCode(CloseProtocol), "no datagrams")
+		return nil, fmt.Errorf("transport: quic dial %s: the server does not accept datagrams", addr)
 	}
-	return newQUICConn(qc, st, cfg), nil
+	c, err := newFECConn(qc, st, cfg, dp)
+	if err != nil {
+		_ = qc.CloseWithError(quic.ApplicationErrorCode(CloseInternal), "fec setup")
+		return nil, err
+	}
+	return c, nil
+}
+
+// dialOwnSocket dials addr from a UDP socket of the connection's own,
+// closed when the connection ends.
+func dialOwnSocket(ctx context.Context, addr string, tc *tls.Config, qcfg *quic.Config) (*quic.Conn, *quic.Transport, error) {
+	ra, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	udp, err := net.ListenUDP("udp", nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	tr := &quic.Transport{Conn: udp}
+	qc, err := tr.Dial(ctx, ra, tc, qcfg)
+	if err != nil {
+		_ = tr.Close()
+		_ = udp.Close()
+		return nil, nil, err
+	}
+	context.AfterFunc(qc.Context(), func() {
+		_ = tr.Close()
+		_ = udp.Close()
+	})
+	return qc, tr, nil
 }
 
 // quicConn is a Conn over one bidirectional QUIC stream.

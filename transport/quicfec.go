@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"golang.org/x/time/rate"
 
 	"github.com/edgegate/edgegate/fec"
 )
@@ -31,6 +32,10 @@ const (
 	// the DATAGRAM frame of QUIC's smallest packet (1280 bytes on IPv6
 	// paths, minus QUIC's short header, frame header and AEAD tag).
 	DefaultFECMaxDatagram = 1150
+	// DefaultFECMaxRate caps the bytes per second one quic-fec
+	// connection sends as direct datagrams (outside QUIC's congestion
+	// control): 2 MiB/s, a hundred times a busy chat connection.
+	DefaultFECMaxRate = 2 << 20
 	// DefaultFECWindow bounds the frames sent but not yet read by the
 	// peer's application: WriteFrame blocks beyond it (flow control).
 	DefaultFECWindow = 4096
@@ -93,7 +98,9 @@ type FECCounters struct {
 	// Unrecoverable counts data packets the receiver NACKed.
 	Unrecoverable atomic.Uint64
 	// Lost counts packets (data and parity) that did not arrive, recovered
-	// or not, as the receivers saw them.
+	// or not: from packet numbers on the direct path, as the FEC decoder
+	// saw them inside QUIC (which over-counts groups whose parity was all
+	// lost and does not see bare datagrams).
 	Lost atomic.Uint64
 	// DatagramBytes counts datagram bytes sent (FEC headers and parity
 	// included); StreamFrames counts frames sent on the stream because
@@ -105,6 +112,10 @@ type FECCounters struct {
 	// Duplicates counts frames that arrived more than once (FEC and a
 	// retransmission both delivered them) and were dropped.
 	Duplicates atomic.Uint64
+	// DirectDropped counts direct datagrams (see directPath) dropped on
+	// arrival: not authenticating, repeated, for no open connection, or
+	// finding the connection's queue full.
+	DirectDropped atomic.Uint64
 }
 
 // fecConn is a Conn in mode quic-fec: frames travel as QUIC datagrams
@@ -141,6 +152,15 @@ type fecConn struct {
 	snd sender
 	rcv receiver
 
+	// direct, if set, carries the FEC datagrams beside QUIC (see
+	// directPath); nil: inside QUIC as DATAGRAM frames. limit caps its
+	// rate.
+	direct *directPath
+	limit  *rate.Limiter
+	// lastRcvd, lastHighest: the peer's previous ctlLoss report (control
+	// reader only).
+	lastRcvd, lastHighest uint64
+
 	kick     chan struct{} // wakes the timer loop
 	dataQ    chan outDgram // data datagrams for the pacer (sent first)
 	parity   chan outDgram // parity datagrams for the pacer
@@ -158,7 +178,7 @@ type fecConn struct {
 	framesIn, framesOut, bytesIn, bytesOut atomic.Uint64
 }
 
-func newFECConn(qc *quic.Conn, st *quic.Stream, cfg QUICConfig) (*fecConn, error) {
+func newFECConn(qc *quic.Conn, st *quic.Stream, cfg QUICConfig, direct *directPath) (*fecConn, error) {
 	fcfg := cfg.FEC
 	if fcfg == (fec.Config{}) {
 		fcfg = defaultFECConfig()
@@ -171,10 +191,7 @@ func newFECConn(qc *quic.Conn, st *quic.Stream, cfg QUICConfig) (*fecConn, error
 	if err != nil {
 		return nil, fmt.Errorf("transport: quic-fec: %w", err)
 	}
-	counters := cfg.FECCounters
-	if counters == nil {
-		counters = new(FECCounters)
-	}
+	counters := cfg.fecCounters()
 	maxFrame := orDefault(cfg.MaxFrameBytes, DefaultMaxFrameBytes)
 	c := &fecConn{
 		qc: qc, cfg: cfg, fcfg: fcfg, counters: counters,
@@ -182,6 +199,11 @@ func newFECConn(qc *quic.Conn, st *quic.Stream, cfg QUICConfig) (*fecConn, error
 		maxBody: maxFrame + 10,
 		ready:   make(chan struct{}), kick: make(chan struct{}, 1), dataQ: make(chan outDgram, 256), parity: make(chan outDgram, 1024), done: make(chan struct{}),
 		peerFIN: make(chan struct{}), term: make(chan struct{}), closed: make(chan struct{}),
+		direct: direct,
+	}
+	if direct != nil {
+		r := orDefault(cfg.FECMaxRate, DefaultFECMaxRate)
+		c.limit = rate.NewLimiter(rate.Limit(r), max(r/20, 2*fcfg.MaxDatagram+directOverhead))
 	}
 	initialLoss := cfg.FECInitialLoss
 	if initialLoss == 0 {
@@ -295,7 +317,18 @@ func (c *fecConn) writeControlBy(deadline time.Time, fin bool, build func([]byte
 // too large (the path's packet size shrank) is reported so the caller can
 // use the stream instead.
 func (c *fecConn) sendDatagram(b []byte) error {
-	if err := c.qc.SendDatagram(b); err != nil {
+	if c.direct != nil {
+		if err := c.limit.WaitN(c.qc.Context(), len(b)+directOverhead); err != nil {
+			return err
+		}
+		if _, err := c.direct.send(b); err != nil {
+			if errors.Is(err, errPacketNumbersExhausted) {
+				c.terminate(err)
+				_ = c.qc.CloseWithError(quic.ApplicationErrorCode(CloseGoingAway), "reconnect")
+			}
+			return err
+		}
+	} else if err := c.qc.SendDatagram(b); err != nil {
 		return err
 	}
 	c.counters.DatagramBytes.Add(uint64(len(b)))

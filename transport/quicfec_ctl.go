@@ -28,12 +28,17 @@ import (
 //	          gave up on; the sender retransmits their frames as ctlFrame
 //	ctlNackSeq n x uvarint seq: frames missing for longer than the group
 //	          timeout (bare datagrams, which no FEC group reports)
+//	ctlLoss   uvarint received, uvarint highest: direct datagrams that
+//	          arrived, and one past the highest packet number among them
+//	          (direct path only; the sender's loss measure)
 const (
 	ctlFrame byte = 1
 	ctlAck   byte = 2
 	ctlNack  byte = 3
 	// ctlNackSeq names missing frames by seq.
 	ctlNackSeq byte = 4
+	// ctlLoss reports direct datagrams received.
+	ctlLoss byte = 5
 )
 
 // nackEntrySize is the size of one fec.ID in a ctlNack body.
@@ -51,6 +56,7 @@ type ctlRecord struct {
 	body []byte // ctlFrame: the frame
 
 	recv, consumed, seen uint64   // ctlAck
+	rcvd, highest        uint64   // ctlLoss
 	nack                 []fec.ID // ctlNack
 	nackSeq              []uint64 // ctlNackSeq
 }
@@ -70,6 +76,14 @@ func appendCtlAck(dst []byte, recv, consumed, seen uint64) []byte {
 	dst = binary.AppendUvarint(dst, recv)
 	dst = binary.AppendUvarint(dst, consumed)
 	return binary.AppendUvarint(dst, seen)
+}
+
+// appendCtlLoss appends a ctlLoss record.
+func appendCtlLoss(dst []byte, rcvd, highest uint64) []byte {
+	dst = append(dst, ctlLoss)
+	dst = binary.AppendUvarint(dst, uint64(uvarintLen(rcvd)+uvarintLen(highest)))
+	dst = binary.AppendUvarint(dst, rcvd)
+	return binary.AppendUvarint(dst, highest)
 }
 
 // appendCtlNack appends a ctlNack record.
@@ -159,6 +173,16 @@ func parseCtlBody(typ byte, b []byte) (ctlRecord, error) {
 			return rec, errBadControl
 		}
 		rec.recv, rec.consumed, rec.seen = recv, consumed, seen
+	case ctlLoss:
+		rcvd, n := binary.Uvarint(b)
+		if n <= 0 {
+			return rec, errBadControl
+		}
+		highest, m := binary.Uvarint(b[n:])
+		if m <= 0 || n+m != len(b) || rcvd > highest {
+			return rec, errBadControl
+		}
+		rec.rcvd, rec.highest = rcvd, highest
 	case ctlNack:
 		if len(b) == 0 || len(b)%nackEntrySize != 0 {
 			return rec, errBadControl

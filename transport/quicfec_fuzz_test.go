@@ -18,6 +18,8 @@ func FuzzControlRecord(f *testing.F) {
 	f.Add([]byte{ctlAck, 3, 1, 2, 1})
 	f.Add([]byte{9, 0})
 	f.Add(appendCtlNackSeq(nil, []uint64{1, 300, 1 << 40}))
+	f.Add(appendCtlLoss(nil, 90, 100))
+	f.Add([]byte{ctlLoss, 2, 5, 4})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		br := bufio.NewReader(bytes.NewReader(b))
 		var buf []byte
@@ -41,12 +43,17 @@ func FuzzControlRecord(f *testing.F) {
 				re = appendCtlNack(nil, rec.nack)
 			case ctlNackSeq:
 				re = appendCtlNackSeq(nil, rec.nackSeq)
+			case ctlLoss:
+				if rec.rcvd > rec.highest {
+					t.Fatalf("accepted inconsistent loss report %+v", rec)
+				}
+				re = appendCtlLoss(nil, rec.rcvd, rec.highest)
 			default:
 				t.Fatalf("accepted record type %d", rec.typ)
 			}
 			again, _, err := readCtlRecord(bufio.NewReader(bytes.NewReader(re)), nil, 1<<16)
 			if err != nil || again.typ != rec.typ || again.seq != rec.seq || !bytes.Equal(again.body, rec.body) ||
-				again.recv != rec.recv || len(again.nack) != len(rec.nack) || len(again.nackSeq) != len(rec.nackSeq) {
+				again.recv != rec.recv || again.rcvd != rec.rcvd || again.highest != rec.highest || len(again.nack) != len(rec.nack) || len(again.nackSeq) != len(rec.nackSeq) {
 				t.Fatalf("re-encoded record differs: %+v vs %+v (%v)", again, rec, err)
 			}
 		}

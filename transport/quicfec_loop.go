@@ -52,8 +52,27 @@ func (c *fecConn) onControl(rec ctlRecord) error {
 		c.retransmit(c.snd.onNack(rec.nack, time.Now()))
 	case ctlNackSeq:
 		c.retransmit(c.snd.onNackSeq(rec.nackSeq, time.Now()))
+	case ctlLoss:
+		c.onLossReport(rec.rcvd, rec.highest)
 	}
 	return nil
+}
+
+// onLossReport adapts parity to the direct datagrams the peer received
+// since its previous report: of the packet numbers up to the highest it
+// saw, the ones that did not arrive were lost. Reports that do not move
+// forward (a peer restarting its counters would be a protocol error on a
+// live connection, but costs nothing here) are ignored.
+func (c *fecConn) onLossReport(rcvd, highest uint64) {
+	if c.direct == nil || highest < c.lastHighest || rcvd < c.lastRcvd {
+		return
+	}
+	sent, got := highest-c.lastHighest, rcvd-c.lastRcvd
+	if sent < fecLossMinPackets {
+		return
+	}
+	c.snd.observeLoss(sent-min(got, sent), sent)
+	c.lastRcvd, c.lastHighest = rcvd, highest
 }
 
 // protocolError closes the connection on a peer that broke the protocol.
@@ -81,7 +100,7 @@ func (c *fecConn) readDatagrams() {
 	defer c.wg.Done()
 	lim := fec.Limits{MaxDatagram: c.fcfg.MaxDatagram}
 	for {
-		b, err := c.qc.ReceiveDatagram(c.qc.Context())
+		b, err := c.receiveDatagram()
 		if err != nil {
 			c.terminate(c.mapErr(context.Cause(c.qc.Context())))
 			return
@@ -93,6 +112,20 @@ func (c *fecConn) readDatagrams() {
 			return
 		}
 		c.wakeTimer()
+	}
+}
+
+// receiveDatagram returns the next FEC datagram, from the direct path or
+// from QUIC.
+func (c *fecConn) receiveDatagram() ([]byte, error) {
+	if c.direct == nil {
+		return c.qc.ReceiveDatagram(c.qc.Context())
+	}
+	select {
+	case b := <-c.direct.in:
+		return b, nil
+	case <-c.qc.Context().Done():
+		return nil, context.Cause(c.qc.Context())
 	}
 }
 
@@ -116,16 +149,29 @@ func (c *fecConn) timerLoop() {
 		if len(d.nackSeq) > 0 {
 			_ = c.writeControl(func(b []byte) []byte { return appendCtlNackSeq(b, d.nackSeq) })
 		}
-		c.counters.Lost.Add(d.lost)
+		if c.direct != nil {
+			c.counters.Lost.Add(c.direct.newLost())
+		} else {
+			c.counters.Lost.Add(d.lost)
+		}
 		if d.ack {
-			_ = c.writeControl(func(b []byte) []byte { return appendCtlAck(b, d.recv, d.consumed, d.seen) })
+			_ = c.writeControl(func(b []byte) []byte {
+				b = appendCtlAck(b, d.recv, d.consumed, d.seen)
+				if c.direct != nil {
+					rcvd, highest := c.direct.lossReport()
+					b = appendCtlLoss(b, rcvd, highest)
+				}
+				return b
+			})
 		}
 		if now.Sub(lastRTO) >= 4*fecTick {
 			lastRTO = now
 			c.retransmit(c.snd.due(now, c.rto()))
 			c.scaleToRTT()
 		}
-		if now.Sub(lastLoss) >= fecLossEvery {
+		if c.direct == nil && now.Sub(lastLoss) >= fecLossEvery {
+			// Inside QUIC, datagram loss is QUIC's packet loss; the
+			// direct path's comes from the peer (onLossReport).
 			lastLoss = now
 			qs := c.qc.ConnectionStats()
 			if qs.PacketsSent-sent >= fecLossMinPackets {

@@ -203,21 +203,52 @@ func TestQUICFECRoundTrip(t *testing.T) {
 
 // TestQUICFECLossyLink: at 10% loss each way every frame still arrives in
 // order exactly once; FEC rebuilt some packets and the rest were
-// retransmitted.
+// retransmitted; with FEC datagrams beside QUIC (the default) and inside
+// it.
 func TestQUICFECLossyLink(t *testing.T) {
+	for _, viaQUIC := range []bool{false, true} {
+		name := map[bool]string{false: "direct", true: "via-quic"}[viaQUIC]
+		t.Run(name, func(t *testing.T) {
+			var counters FECCounters
+			c, s := fecPairCfg(t, lossyRelay(0.10, 42), &counters, QUICConfig{FECViaQUIC: viaQUIC})
+			if direct := c.(*fecConn).direct != nil; direct == viaQUIC || (s.(*fecConn).direct != nil) != direct {
+				t.Fatalf("direct path on client %v, server %v; want %v", direct, s.(*fecConn).direct != nil, !viaQUIC)
+			}
+			exchange(t, c, s, 1000, 1)
+			rec := c.Stats().Recovered + s.Stats().Recovered
+			if rec == 0 || counters.Recovered.Load() != 0 && counters.Recovered.Load() < rec {
+				t.Fatalf("FEC recovered %d packets", rec)
+			}
+			if counters.Lost.Load() == 0 {
+				t.Fatal("no loss accounted")
+			}
+			t.Logf("parity m client %d server %d", c.(*fecConn).snd.parity(), s.(*fecConn).snd.parity())
+			t.Logf("recovered %d, retransmitted %d, unrecoverable %d, lost %d, duplicates %d, direct dropped %d",
+				rec, counters.Retransmitted.Load(), counters.Unrecoverable.Load(), counters.Lost.Load(), counters.Duplicates.Load(), counters.DirectDropped.Load())
+		})
+	}
+}
+
+// TestQUICFECDirectLossRaisesParity: a connection that starts bare (no
+// loss assumed) learns the 10% loss of its direct datagrams from the
+// peer's reports (QUIC's own counters do not see them) and protects its
+// frames with parity.
+func TestQUICFECDirectLossRaisesParity(t *testing.T) {
 	var counters FECCounters
-	c, s := fecPair(t, lossyRelay(0.10, 42), &counters, 0)
-	exchange(t, c, s, 1000, 1)
-	rec := c.Stats().Recovered + s.Stats().Recovered
-	if rec == 0 || counters.Recovered.Load() != 0 && counters.Recovered.Load() < rec {
-		t.Fatalf("FEC recovered %d packets", rec)
+	c, s := fecPairCfg(t, lossyRelay(0.10, 5), &counters, QUICConfig{FECInitialLoss: -1})
+	exchange(t, c, s, 600, 1)
+	for name, conn := range map[string]Conn{"client": c, "server": s} {
+		fc := conn.(*fecConn)
+		fc.snd.mu.Lock()
+		loss := fc.snd.loss
+		fc.snd.mu.Unlock()
+		if loss < 0.03 {
+			t.Errorf("%s estimates %.3f loss on a 10%% lossy path", name, loss)
+		}
 	}
-	if counters.Lost.Load() == 0 {
-		t.Fatal("no loss accounted")
+	if rec := c.Stats().Recovered + s.Stats().Recovered; rec == 0 {
+		t.Fatal("no packet rebuilt from parity: parity never went up")
 	}
-	t.Logf("parity m client %d server %d", c.(*fecConn).snd.parity(), s.(*fecConn).snd.parity())
-	t.Logf("recovered %d, retransmitted %d, unrecoverable %d, lost %d, duplicates %d",
-		rec, counters.Retransmitted.Load(), counters.Unrecoverable.Load(), counters.Lost.Load(), counters.Duplicates.Load())
 }
 
 // TestQUICFECCloseCarriesCode: a frame written just before Close arrives,

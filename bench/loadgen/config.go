@@ -57,8 +57,9 @@ type Options struct {
 	DialConcurrency int
 	// ConnectTimeout bounds the whole connect phase. Default 5 min.
 	ConnectTimeout time.Duration
-	// Transport is how clients connect: "ws" (default), "quic-stream"
-	// (QUICAddrs, pinned to QUICCertSHA256) or "auto" (WebSocket with
+	// Transport is how clients connect: "ws" (default), "quic-stream",
+	// "quic-fec" (QUICAddrs, pinned to QUICCertSHA256), "quic-fec-inquic"
+	// (quic-fec with its datagrams inside QUIC) or "auto" (WebSocket with
 	// the SDK's fallback to QUIC).
 	Transport string
 	// NoCompression makes clients ask for uncompressed frames (lossy:

@@ -178,15 +178,15 @@ func countLive(cls []*client.Client) int {
 	return n
 }
 
-// applyTransport points cfg at QUIC for the "quic-stream", "quic-fec"
-// and "auto" transports.
+// applyTransport points cfg at QUIC for the "quic-stream", "quic-fec",
+// "quic-fec-inquic" and "auto" transports.
 func (e *env) applyTransport(cfg *client.Config, index int) error {
 	switch e.o.Transport {
 	case "", "ws":
 		return nil
-	case "quic-stream", "quic-fec", "auto":
+	case "quic-stream", "quic-fec", "quic-fec-inquic", "auto":
 	default:
-		return fmt.Errorf("%w: transport %q (want ws, quic-stream, quic-fec or auto)", ErrConfig, e.o.Transport)
+		return fmt.Errorf("%w: transport %q (want ws, quic-stream, quic-fec, quic-fec-inquic or auto)", ErrConfig, e.o.Transport)
 	}
 	if len(e.o.QUICAddrs) == 0 {
 		return fmt.Errorf("%w: transport %s needs the edges' QUIC addresses", ErrConfig, e.o.Transport)
@@ -201,6 +201,8 @@ func (e *env) applyTransport(cfg *client.Config, index int) error {
 		cfg.URL = client.QUICScheme + addr
 	case "quic-fec":
 		cfg.URL = client.QUICFECScheme + addr
+	case "quic-fec-inquic": // FEC datagrams inside QUIC (DATAGRAM frames)
+		cfg.URL = client.QUICFECScheme + addr + "?datagrams=quic"
 	default: // auto: WebSocket, moving to quic-fec when the link degrades
 		cfg.Fallback = &client.Fallback{QUICURL: client.QUICFECScheme + addr}
 	}

@@ -33,7 +33,7 @@ func runLossy(ctx context.Context, args []string, stderr io.Writer) (output, err
 		sizes             = sizeRange{500, 500}
 		rateLimit         int64
 	)
-	fs.StringVar(&tr, "transport", "ws", "ws, quic-stream, quic-fec or auto (WebSocket with the SDK's fallback to quic-fec)")
+	fs.StringVar(&tr, "transport", "ws", "ws, quic-stream, quic-fec, quic-fec-inquic (FEC datagrams inside QUIC) or auto (WebSocket with the SDK's fallback to quic-fec)")
 	fs.Float64Var(&loss, "loss", 0, "packet loss in percent, each direction")
 	fs.Float64Var(&burst, "burst", 0, "mean loss burst length in packets (Gilbert-Elliott); <= 1: independent losses")
 	fs.IntVar(&rttMs, "rtt", 50, "round-trip time in ms (half each way)")

@@ -23,10 +23,11 @@ var transportStyle = map[string]struct {
 	color color.Color
 	dash  []vg.Length
 }{
-	"ws":          {color.RGBA{R: 200, G: 60, B: 50, A: 255}, nil},
-	"quic-stream": {color.RGBA{R: 230, G: 150, B: 20, A: 255}, []vg.Length{vg.Points(6), vg.Points(3)}},
-	"quic-fec":    {color.RGBA{R: 30, G: 110, B: 200, A: 255}, nil},
-	"auto":        {color.RGBA{R: 90, G: 160, B: 70, A: 255}, []vg.Length{vg.Points(2), vg.Points(2)}},
+	"ws":              {color.RGBA{R: 200, G: 60, B: 50, A: 255}, nil},
+	"quic-stream":     {color.RGBA{R: 230, G: 150, B: 20, A: 255}, []vg.Length{vg.Points(6), vg.Points(3)}},
+	"quic-fec":        {color.RGBA{R: 30, G: 110, B: 200, A: 255}, nil},
+	"quic-fec-inquic": {color.RGBA{R: 130, G: 70, B: 180, A: 255}, []vg.Length{vg.Points(4), vg.Points(2), vg.Points(1), vg.Points(2)}},
+	"auto":            {color.RGBA{R: 90, G: 160, B: 70, A: 255}, []vg.Length{vg.Points(2), vg.Points(2)}},
 }
 
 // writeLossyPlots writes, for each RTT, the latency distribution of every
@@ -71,7 +72,7 @@ func writeLossyPlots(cells map[lossyKey][]*loadgen.Result, dir string) ([]string
 				{Value: nines(0.99), Label: "99%"}, {Value: nines(0.999), Label: "99.9%"}, {Value: nines(1), Label: "max"}}
 			p.Legend.Top, p.Legend.Left = false, false
 			p.Legend.YOffs = vg.Points(20)
-			for _, tr := range []string{"ws", "quic-stream", "quic-fec", "auto"} {
+			for _, tr := range lossyTransports {
 				rs := cells[lossyKey{rtt, c.loss, c.burst, tr}]
 				if len(rs) == 0 {
 					continue

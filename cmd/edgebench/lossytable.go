@@ -49,7 +49,10 @@ func runLossyTable(args []string, stdout io.Writer) error {
 	for k := range runs {
 		keys = append(keys, k)
 	}
-	order := map[string]int{"ws": 0, "quic-stream": 1, "quic-fec": 2, "auto": 3}
+	order := make(map[string]int, len(lossyTransports))
+	for i, tr := range lossyTransports {
+		order[tr] = i
+	}
 	sort.Slice(keys, func(i, j int) bool {
 		a, b := keys[i], keys[j]
 		switch {
@@ -108,3 +111,7 @@ func deref(p *uint64) uint64 {
 	}
 	return *p
 }
+
+// lossyTransports are the transports of the lossy matrix, in the order of
+// the table's rows and the plots' legends.
+var lossyTransports = []string{"ws", "quic-stream", "quic-fec-inquic", "quic-fec", "auto"}

@@ -34,7 +34,7 @@ scenarios:
   idle   --conns N                       idle subscribed connections; server bytes per connection
   rooms  --viewers N --rate R --size B   one room, one publisher, N viewers
   chat   --pairs N --rate R --size B     N 1:1 conversations, both sides sending with acks
-  lossy  --transport ws|quic-stream|quic-fec|auto --loss P --burst L --rtt MS
+  lossy  --transport ws|quic-stream|quic-fec|quic-fec-inquic|auto --loss P --burst L --rtt MS
                                           chat over an emulated weak link (root; needs --edge-bin)
   lossy-table FILE                        Markdown table (medians) of concatenated lossy --json results
 
