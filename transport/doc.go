@@ -9,9 +9,12 @@
 //   - "ws": WebSocket (gorilla/websocket), the default; passes every proxy.
 //   - "quic-stream": frames on one reliable QUIC stream (quic-go), ALPN
 //     edgegate/1.
-//   - "quic-fec": frames in QUIC datagrams (RFC 9221) protected by the fec
-//     package, ALPN edgegate-fec/1 (quicfec*.go). One listener serves both
-//     QUIC modes (and tells them apart by ALPN).
+//   - "quic-fec": frames in datagrams protected by the fec package
+//     (quicfec*.go): by default beside the QUIC connection on its UDP
+//     socket, ALPN edgegate-fec/2 ("direct datagrams", see below); or
+//     inside it as QUIC DATAGRAM frames (RFC 9221), ALPN edgegate-fec/1
+//     (QUICConfig.FECViaQUIC). One listener serves every QUIC mode (and
+//     tells them apart by ALPN).
 //
 // # quic-fec design
 //
@@ -27,14 +30,36 @@
 // Decisions, each from a measurement with edgebench lossy (see
 // bench/README.md):
 //
-//   - Loss is measured from QUIC's own counters (packets lost / sent, by
-//     QUIC's acknowledgements), sampled every 500 ms and smoothed, not
-//     from fec decoder feedback: chat is sparse, so most groups hold one
-//     data packet, and the decoder cannot tell the size of a group whose
-//     parity was all lost; its estimate ran far too high. Nothing needs to
-//     be sent for it either. A connection starts at a 5% prior
-//     (QUICConfig.FECInitialLoss): clients come here because their link
-//     is lossy.
+//   - FEC datagrams travel beside QUIC, not inside it (directPath in
+//     quicfec_direct.go). Inside QUIC they count against its loss-based
+//     congestion window, which random loss keeps shrinking although FEC
+//     repairs that loss: at 10% loss and 200 ms RTT the window held about
+//     two packets, datagrams queued behind it, and p99 was 635 ms against
+//     a 300 ms target (255 ms beside QUIC, same link). quic-go's
+//     congestion controller cannot be replaced. Direct packets share the
+//     QUIC connection's UDP socket (same NAT binding and firewall state;
+//     quic-go hands packets whose two high bits are 0 to
+//     ReadNonQUICPacket), are sealed with AES-128-GCM under keys the TLS
+//     exporter derives from the QUIC handshake (no extra round trip; a
+//     packet that opens comes from the handshake's peer), carry a 64-bit
+//     connection id for the listener's demultiplexer and a 32-bit packet
+//     number (nonce, 64-packet replay window, loss measure). The server
+//     answers to the address of the newest authenticated packet (NAT
+//     rebinding). What replaces congestion control, deliberately: the
+//     frame window (4096 frames unread), the 1 ms pacer and a rate cap per
+//     connection (QUICConfig.FECMaxRate, 2 MiB/s): quic-fec is for chat
+//     and danmaku, not bulk transfer; the control stream stays inside
+//     QUIC. Middleboxes that route UDP by QUIC connection id would drop
+//     direct packets: ?datagrams=quic (client URL) keeps them inside.
+//   - Loss is measured by packet numbers: each ack carries the direct
+//     packets received and the highest number seen (ctlLoss), and the
+//     sender adapts parity to the difference, smoothed. Inside QUIC it is
+//     QUIC's own counters (packets lost / sent), sampled every 250 ms.
+//     Never from fec decoder feedback: chat is sparse, so most groups
+//     hold one data packet, and the decoder cannot tell the size of a
+//     group whose parity was all lost; its estimate ran far too high. A
+//     connection starts at a 5% prior (QUICConfig.FECInitialLoss):
+//     clients come here because their link is lossy.
 //   - Parity fits the group: fec sizes a group flushed early for its
 //     actual k (one packet at 5% loss gets 2 copies, not the 4 a group of
 //     8 needs). Below 0.2% loss frames go as bare datagrams with no FEC;
@@ -46,12 +71,7 @@
 //   - The flush interval is an eighth of the RTT (5 to 60 ms; parity
 //     goes out when its group is due) and the decoder's group timeout
 //     follows it (at least 80 ms): on a long path a lost packet may wait
-//     a little longer for parity, and fuller groups save packets where
-//     QUIC's congestion window (which datagrams count against, and which
-//     shrinks with loss) is smallest. At 10% loss and 200 ms RTT that
-//     window is still too small for the parity: the known limit of
-//     carrying FEC inside QUIC (quic-go's congestion controller cannot be
-//     changed).
+//     a little longer for parity, and fuller groups save packets.
 //   - Frames too large for a datagram go on the control stream; the
 //     edge sizes its Deliver batches to fit (FrameSizer).
 //
