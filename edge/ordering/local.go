@@ -23,7 +23,7 @@ type Local struct {
 	quit   chan struct{} // closed by Close, under mu
 	wg     sync.WaitGroup
 
-	heads map[string]uint64 // conv -> committed head; appender goroutine only
+	seq *Sequencer // appender goroutine only
 
 	stats stats
 }
@@ -58,7 +58,7 @@ func NewLocal(st *store.Store, o LocalOptions) (*Local, error) {
 		o:     o,
 		queue: make(chan *pending, o.QueueSize),
 		quit:  make(chan struct{}),
-		heads: make(map[string]uint64),
+		seq:   NewSequencer(st, o.HeadCacheSize),
 	}
 	l.wg.Add(1)
 	go l.run()

@@ -25,6 +25,8 @@
 //	0x02 conv⊥                                 -> uint64 last seq         conversation head
 //	0x03 conv⊥ sender⊥ client_msg_id⊥          -> uint64 seq              dedup index
 //	0x04 user⊥ device⊥ conv⊥                   -> uint64 seq              delivery positions
+//	0x05 group(4 BE) conv⊥                     -> empty                   conversations of a Raft group
+//	0x06 group(4 BE)                           -> uint64 log index        a Raft group's applied index
 //
 // where x⊥ is escape(x) followed by 0x00 0x01 and every uint64 value is
 // 8 bytes big-endian. Log records carry the full pb.Message (conversation,
@@ -34,6 +36,15 @@
 // The dedup index is keyed by conversation first so that a conversation's
 // entries can later be pruned together with its log; (sender,
 // client_msg_id) is unique within a conversation.
+//
+// # Raft groups
+//
+// When ordering is replicated (edge/raftgroup), every replica's FSM writes
+// through ApplyGroup: the messages of one log entry, their conversations'
+// membership in the group and the group's applied index, in one batch, so
+// a replayed entry is recognised (index <= applied) and skipped. ViewGroup
+// reads a group's state at one point in time (Raft snapshots) and
+// ResetGroup removes it before a snapshot is restored.
 //
 // # Positions
 //

@@ -15,6 +15,8 @@ const (
 	KindHead     Kind = 0x02 // conversation head
 	KindDedup    Kind = 0x03 // dedup index
 	KindPosition Kind = 0x04 // delivery position
+	KindGroup    Kind = 0x05 // conversation of a replication group
+	KindApplied  Kind = 0x06 // a replication group's applied log index
 )
 
 // String names the kind.
@@ -30,6 +32,10 @@ func (k Kind) String() string {
 		return "dedup"
 	case KindPosition:
 		return "position"
+	case KindGroup:
+		return "group"
+	case KindApplied:
+		return "applied"
 	}
 	return fmt.Sprintf("kind(0x%02x)", byte(k))
 }
@@ -53,6 +59,7 @@ type Key struct {
 	ClientMsgID string // dedup
 	User        string // position
 	Device      string // position
+	Group       uint32 // group, applied
 }
 
 // Encode returns the canonical encoding of k. DecodeKey(k.Encode()) == k for
@@ -67,6 +74,10 @@ func (k Key) Encode() []byte {
 		return dedupKey(k.Conv, k.Sender, k.ClientMsgID)
 	case KindPosition:
 		return posKey(k.User, k.Device, k.Conv)
+	case KindGroup:
+		return groupConvKey(k.Group, k.Conv)
+	case KindApplied:
+		return appliedKey(k.Group)
 	}
 	return nil
 }
@@ -132,6 +143,21 @@ func posPrefix(user, device string) []byte {
 // posKey is the key of the position (user, device, conv).
 func posKey(user, device, conv string) []byte {
 	return appendComponent(posPrefix(user, device), conv)
+}
+
+// groupPrefix is the prefix of every conversation key of group.
+func groupPrefix(group uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{byte(KindGroup)}, group)
+}
+
+// groupConvKey records that conv belongs to group.
+func groupConvKey(group uint32, conv string) []byte {
+	return appendComponent(groupPrefix(group), conv)
+}
+
+// appliedKey holds group's applied log index.
+func appliedKey(group uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{byte(KindApplied)}, group)
 }
 
 // prefixEnd returns the smallest key greater than every key starting with
@@ -223,6 +249,17 @@ func DecodeKey(b []byte) (Key, error) {
 			return Key{}, err
 		}
 		k.User, k.Device, k.Conv = parts[0], parts[1], parts[2]
+	case KindGroup, KindApplied:
+		if len(rest) < 4 {
+			return Key{}, fmt.Errorf("%w: %v key: group has %d bytes, want 4", ErrCorrupt, k.Kind, len(rest))
+		}
+		k.Group, rest = binary.BigEndian.Uint32(rest), rest[4:]
+		if k.Kind == KindGroup {
+			if parts, rest, err = readComponents(rest, 1); err != nil {
+				return Key{}, err
+			}
+			k.Conv = parts[0]
+		}
 	default:
 		return Key{}, fmt.Errorf("%w: unknown key kind 0x%02x", ErrCorrupt, b[0])
 	}

@@ -136,6 +136,13 @@ func (s *Store) CommitMessages(msgs []*pb.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
+	return s.commitBatch(msgs, s.commit, nil)
+}
+
+// commitBatch writes msgs, their heads and dedup entries, plus what extra
+// adds (given the batch's conversations and their last seqs), in one
+// batch with wo. See CommitMessages for the checks.
+func (s *Store) commitBatch(msgs []*pb.Message, wo *pebble.WriteOptions, extra func(b *pebble.Batch, convs map[string]uint64) error) error {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 	if err := s.acquire(); err != nil {
@@ -184,7 +191,12 @@ func (s *Store) CommitMessages(msgs []*pb.Message) error {
 			return fmt.Errorf("store: batch: %w", err)
 		}
 	}
-	if err := s.db.Apply(b, s.commit); err != nil {
+	if extra != nil {
+		if err := extra(b, last); err != nil {
+			return fmt.Errorf("store: batch: %w", err)
+		}
+	}
+	if err := s.db.Apply(b, wo); err != nil {
 		return fmt.Errorf("store: commit %d messages: %w", len(msgs), err)
 	}
 	return nil

@@ -3,6 +3,8 @@ package store
 import (
 	"fmt"
 	"log/slog"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // pebbleLogger adapts a *slog.Logger to pebble's Logger interface.
@@ -26,3 +28,8 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	p.l.Error(msg, "component", "pebble", "fatal", true)
 	panic("store: pebble fatal: " + msg)
 }
+
+// PebbleLogger adapts l to pebble's Logger interface (for the node's other
+// pebble databases, such as the Raft log store): info lines at Debug,
+// errors at Error, fatal ones at Error and then a panic.
+func PebbleLogger(l *slog.Logger) pebble.Logger { return pebbleLogger{l} }
