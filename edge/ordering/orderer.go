@@ -49,3 +49,7 @@ type Orderer interface {
 	// Close stops the orderer; pending Appends fail with ErrClosed.
 	Close() error
 }
+
+// Validate checks what every Orderer requires of a request (Conv and
+// Sender set, ids valid UTF-8); errors wrap ErrInvalidRequest.
+func (r *Request) Validate() error { return validate(r) }

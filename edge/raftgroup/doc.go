@@ -1,0 +1,58 @@
+// Package raftgroup replicates the `ordered` class: a region's
+// conversations are spread over a fixed number of Raft groups
+// (hashicorp/raft), each replicated on the region's nodes, and Node
+// implements ordering.Orderer on top of them, so a message acked to its
+// sender is on a majority of the group's replicas.
+//
+// # Design (see ../shared/ARCHITECTURE.md for the measurements behind it)
+//
+//   - A bounded number of groups (Options.Groups, default 64, the same on
+//     every node), not one Raft instance per conversation: an instance
+//     costs goroutines, memory and heartbeats whether its conversation
+//     is busy or not. A conversation belongs to group FNV-1a(conv) mod
+//     Groups (GroupOf), forever: changing the number of groups of a
+//     running region would move conversations between logs, which this
+//     version does not do.
+//   - The group's state machine (fsm) sequences each log entry with
+//     ordering.Sequencer, the very rules of the single-node orderer (gap-
+//     free seq per conversation, dedup on (conv, sender, client_msg_id)),
+//     and writes the result to the node's message store with
+//     store.ApplyGroup, together with the entry's index. Replicas hold
+//     the same group state, so they assign the same seqs; an entry replayed
+//     after a restart (index <= applied) is skipped, which is why Raft is
+//     told not to restore the latest snapshot at start
+//     (NoSnapshotRestoreOnStart): the state is on disk already. FSM writes
+//     skip fsync (the Raft log is the durable copy); taking a snapshot
+//     first makes the applied state durable, because Raft never replays
+//     entries below a snapshot.
+//   - Leaders batch: Appends wait up to BatchWindow (2 ms) and go out as
+//     one log entry for many conversations of the group; the next batch is
+//     gathered while the previous one replicates. The leader stamps server
+//     time: a state machine must not read a clock.
+//   - One log store per node for all groups (edge/raftlog, pebble keyed
+//     by group and index): fsyncs per second do not grow with the number
+//     of groups (pebble's group commit).
+//   - Snapshots stream a group's conversations from a pebble snapshot of
+//     the message store (store.ViewGroup); restoring one replaces the
+//     group's conversations (store.ResetGroup). The snapshot holds the
+//     conversations' whole history: message retention is not implemented
+//     yet.
+//   - A single node runs the same code with groups of one replica.
+//
+// Append on a node that does not lead the conversation's group returns a
+// *NotLeaderError naming the leader; the caller forwards the write there.
+// If leadership is lost while an entry is in flight, the caller gets a
+// *NotLeaderError too, and the entry may still commit: a resend with the
+// same client_msg_id then returns it as a duplicate, never twice. Reads
+// (Read, History, Head) come from the local replica, which may lag its
+// leader by the entries in flight: never reordered, possibly shorter.
+//
+// Not done yet (issue 5): the multiplexed transport between nodes, the
+// edge's flags (--node-id, --raft-listen, --peers) and write forwarding,
+// the Jepsen-style test with real processes, and the benchmarks.
+//
+// It owns: the groups' Raft instances, their FSM and snapshot format, the
+// entry format (command.go) and the conversation-to-group mapping. It
+// must not touch: sessions, transports to clients, fan-out (OnCommit
+// hands committed messages to the edge), permissions.
+package raftgroup

@@ -1,0 +1,218 @@
+package raftgroup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+
+	"github.com/edgegate/edgegate/edge/ordering"
+	"github.com/edgegate/edgegate/transport/pb"
+)
+
+// NotLeaderError is returned by Append on a node that does not lead the
+// conversation's group: the caller (the edge) forwards the write to
+// Leader, or retries when no leader is known yet (Leader empty).
+type NotLeaderError struct {
+	Group      uint32
+	Leader     string // node id, empty while unknown
+	LeaderAddr string // its Raft address
+}
+
+func (e *NotLeaderError) Error() string {
+	if e.Leader == "" {
+		return fmt.Sprintf("raftgroup: group %d has no leader yet", e.Group)
+	}
+	return fmt.Sprintf("raftgroup: group %d is led by %s (%s)", e.Group, e.Leader, e.LeaderAddr)
+}
+
+// Node runs this node's replica of every Raft group of the region and
+// implements ordering.Orderer over them.
+type Node struct {
+	o      Options
+	groups []*group
+
+	mu     sync.RWMutex // guards closed
+	closed bool
+}
+
+var _ ordering.Orderer = (*Node)(nil)
+
+// Start starts the node's replicas. A node without Raft state bootstraps
+// every group with Peers as its configuration (every node does the same,
+// with the same list, so they agree).
+func Start(o Options) (*Node, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	o = o.withDefaults()
+	n := &Node{o: o}
+	for id := range uint32(o.Groups) {
+		g, err := n.startGroup(id)
+		if err != nil {
+			n.shutdown()
+			return nil, err
+		}
+		n.groups = append(n.groups, g)
+	}
+	return n, nil
+}
+
+// GroupOf is the group of conv among groups (FNV-1a, stable across nodes
+// and versions).
+func GroupOf(conv string, groups int) uint32 {
+	h := fnv.New32a()
+	_, _ = io.WriteString(h, conv)
+	return h.Sum32() % uint32(groups)
+}
+
+func (n *Node) startGroup(id uint32) (*group, error) {
+	o := n.o
+	logs, err := o.Log.Group(id)
+	if err != nil {
+		return nil, err
+	}
+	var snaps raft.SnapshotStore
+	if o.Snapshots != nil {
+		snaps, err = o.Snapshots(id)
+	} else {
+		snaps, err = raft.NewFileSnapshotStoreWithLogger(filepath.Join(o.SnapshotDir, strconv.Itoa(int(id))), 2, hclog.NewNullLogger())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("raftgroup: group %d snapshots: %w", id, err)
+	}
+	trans, err := o.Transport(id)
+	if err != nil {
+		return nil, fmt.Errorf("raftgroup: group %d transport: %w", id, err)
+	}
+	f, err := newFSM(id, o.Store, max(o.HeadCacheSize/o.Groups, 1024), o.OnCommit, o.Logger, o.Fatal)
+	if err != nil {
+		return nil, err
+	}
+	cfg := *o.Raft
+	cfg.LocalID = raft.ServerID(o.NodeID)
+	cfg.Logger = hclogFor(o.Logger, id)
+	existing, err := raft.HasExistingState(logs, logs, snaps)
+	if err != nil {
+		return nil, fmt.Errorf("raftgroup: group %d: %w", id, err)
+	}
+	if !existing {
+		var servers []raft.Server
+		for _, p := range o.Peers {
+			servers = append(servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
+		}
+		if err := raft.BootstrapCluster(&cfg, logs, logs, snaps, trans, raft.Configuration{Servers: servers}); err != nil {
+			return nil, fmt.Errorf("raftgroup: group %d bootstrap: %w", id, err)
+		}
+	}
+	r, err := raft.NewRaft(&cfg, f, logs, logs, snaps, trans)
+	if err != nil {
+		return nil, fmt.Errorf("raftgroup: group %d: %w", id, err)
+	}
+	g := &group{id: id, r: r, fsm: f, o: &n.o, queue: make(chan *pending, o.QueueSize), quit: make(chan struct{})}
+	g.wg.Add(1)
+	go g.batch()
+	return g, nil
+}
+
+// Append implements ordering.Orderer: on the leader of conv's group it
+// returns once the message is committed on a majority of the group's
+// replicas; elsewhere it returns a *NotLeaderError.
+func (n *Node) Append(ctx context.Context, r ordering.Request) (ordering.Result, error) {
+	if err := r.Validate(); err != nil {
+		return ordering.Result{}, err
+	}
+	if err := n.checkOpen(ctx); err != nil {
+		return ordering.Result{}, err
+	}
+	return n.groups[GroupOf(r.Conv, len(n.groups))].append(ctx, r)
+}
+
+// Read implements ordering.Orderer from this replica's store (which may
+// lag the leader by the commit in flight: never reordered, possibly
+// shorter).
+func (n *Node) Read(ctx context.Context, conv string, after uint64, limit int) ([]*pb.Message, error) {
+	if err := n.checkOpen(ctx); err != nil {
+		return nil, err
+	}
+	return n.o.Store.Read(conv, after, limit)
+}
+
+// History implements ordering.Orderer (this replica's store).
+func (n *Node) History(ctx context.Context, conv string, before uint64, limit int) ([]*pb.Message, error) {
+	if err := n.checkOpen(ctx); err != nil {
+		return nil, err
+	}
+	return n.o.Store.History(conv, before, limit)
+}
+
+// Head implements ordering.Orderer (this replica's store).
+func (n *Node) Head(ctx context.Context, conv string) (uint64, error) {
+	if err := n.checkOpen(ctx); err != nil {
+		return 0, err
+	}
+	return n.o.Store.Head(conv)
+}
+
+func (n *Node) checkOpen(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if n.closed {
+		return ordering.ErrClosed
+	}
+	return nil
+}
+
+// Close stops every replica (it does not close the stores or transports).
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	n.mu.Unlock()
+	return n.shutdown()
+}
+
+func (n *Node) shutdown() error {
+	var errs []error
+	for _, g := range n.groups {
+		errs = append(errs, g.stop())
+	}
+	return errors.Join(errs...)
+}
+
+// GroupStatus is one group's state on this node.
+type GroupStatus struct {
+	Group   uint32
+	State   string // Leader, Follower, Candidate, Shutdown
+	Leader  string // leader's node id, empty if unknown
+	Applied uint64 // last index applied to this replica's store
+}
+
+// Status returns every group's state on this node.
+func (n *Node) Status() []GroupStatus {
+	out := make([]GroupStatus, len(n.groups))
+	for i, g := range n.groups {
+		_, leader := g.r.LeaderWithID()
+		out[i] = GroupStatus{Group: g.id, State: g.r.State().String(), Leader: string(leader), Applied: g.fsm.applied.Load()}
+	}
+	return out
+}
+
+// Groups is the number of groups.
+func (n *Node) Groups() int { return len(n.groups) }
+
+// Raft returns group id's Raft instance (tests, admin).
+func (n *Node) Raft(id uint32) *raft.Raft { return n.groups[id].r }
