@@ -1,0 +1,97 @@
+package raftmux
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
+	"github.com/hashicorp/raft"
+)
+
+// preamble opens every connection.
+const preamble = "EGRAFT1\n"
+
+// Frame kinds; answers are kind | kindAnswer.
+const (
+	kindAppendEntries   byte = 1
+	kindRequestVote     byte = 2
+	kindInstallSnapshot byte = 3
+	kindTimeoutNow      byte = 4
+	kindRequestPreVote  byte = 5
+	kindAnswer          byte = 0x80
+)
+
+// headerLen is kind + group + id.
+const headerLen = 1 + 4 + 8
+
+var errBadFrame = errors.New("raftmux: malformed frame")
+
+// frame is one decoded frame; body aliases the reader's buffer until the
+// next read unless copied.
+type frame struct {
+	kind  byte
+	group uint32
+	id    uint64
+	body  []byte
+}
+
+// readFrame reads one frame of at most max bytes.
+func readFrame(r *bufio.Reader, max int) (frame, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return frame{}, err
+	}
+	if n < headerLen || n > uint64(max) {
+		return frame{}, fmt.Errorf("%w: %d bytes (limit %d)", errBadFrame, n, max)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return frame{}, err
+	}
+	return frame{kind: b[0], group: binary.BigEndian.Uint32(b[1:]), id: binary.BigEndian.Uint64(b[5:]), body: b[headerLen:]}, nil
+}
+
+// appendFrame appends a frame with body to dst.
+func appendFrame(dst []byte, kind byte, group uint32, id uint64, body []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(headerLen+len(body)))
+	dst = append(dst, kind)
+	dst = binary.BigEndian.AppendUint32(dst, group)
+	dst = binary.BigEndian.AppendUint64(dst, id)
+	return append(dst, body...)
+}
+
+var mh = &codec.MsgpackHandle{}
+
+// encode msgpack-encodes v.
+func encode(v any) ([]byte, error) {
+	var b []byte
+	if err := codec.NewEncoderBytes(&b, mh).Encode(v); err != nil {
+		return nil, fmt.Errorf("raftmux: encode %T: %w", v, err)
+	}
+	return b, nil
+}
+
+// decode msgpack-decodes b into v.
+func decode(b []byte, v any) error {
+	if err := codec.NewDecoderBytes(b, mh).Decode(v); err != nil {
+		return fmt.Errorf("%w: %T: %v", errBadFrame, v, err)
+	}
+	return nil
+}
+
+// snapshotRequest is the body of an InstallSnapshot request: the
+// arguments and the whole snapshot.
+type snapshotRequest struct {
+	Args *raft.InstallSnapshotRequest
+	Data []byte
+}
+
+// Answer bodies start with answerOK (msgpack of the response follows) or
+// answerErr (an error message follows).
+const (
+	answerOK  byte = 0
+	answerErr byte = 1
+)

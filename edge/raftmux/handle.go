@@ -1,0 +1,95 @@
+package raftmux
+
+import (
+	"bytes"
+	"io"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// handle decodes one request, hands it to its group's Raft instance and
+// returns the answer's body.
+func (m *Mux) handle(f frame) []byte {
+	m.mu.Lock()
+	t := m.groups[f.group]
+	m.mu.Unlock()
+	if t == nil {
+		return errAnswer("unknown group")
+	}
+	var (
+		cmd       any
+		reader    io.Reader
+		heartbeat bool
+		err       error
+	)
+	switch f.kind {
+	case kindAppendEntries:
+		r := new(raft.AppendEntriesRequest)
+		err, cmd = decode(f.body, r), r
+		heartbeat = err == nil && isHeartbeat(r)
+	case kindRequestVote:
+		r := new(raft.RequestVoteRequest)
+		err, cmd = decode(f.body, r), r
+	case kindRequestPreVote:
+		r := new(raft.RequestPreVoteRequest)
+		err, cmd = decode(f.body, r), r
+	case kindTimeoutNow:
+		r := new(raft.TimeoutNowRequest)
+		err, cmd = decode(f.body, r), r
+	case kindInstallSnapshot:
+		var s snapshotRequest
+		if err = decode(f.body, &s); err == nil && s.Args == nil {
+			err = errBadFrame
+		}
+		cmd, reader = s.Args, bytes.NewReader(s.Data)
+	default:
+		return errAnswer("unknown request kind")
+	}
+	if err != nil {
+		return errAnswer(err.Error())
+	}
+	respCh := make(chan raft.RPCResponse, 1)
+	rpc := raft.RPC{Command: cmd, Reader: reader, RespChan: respCh}
+	if hb := t.heartbeatHandler(); heartbeat && hb != nil {
+		hb(rpc)
+	} else {
+		timer := time.NewTimer(m.o.Timeout)
+		defer timer.Stop()
+		select {
+		case t.consumer <- rpc:
+		case <-t.closed:
+			return errAnswer("group closed")
+		case <-m.quit:
+			return errAnswer("node closing")
+		case <-timer.C:
+			return errAnswer("group busy")
+		}
+	}
+	select {
+	case r := <-respCh:
+		if r.Error != nil {
+			return errAnswer(r.Error.Error())
+		}
+		body, err := encode(r.Response)
+		if err != nil {
+			return errAnswer(err.Error())
+		}
+		return append([]byte{answerOK}, body...)
+	case <-m.quit:
+		return errAnswer("node closing")
+	}
+}
+
+// isHeartbeat tells a heartbeat from an AppendEntries with content, as
+// raft's NetworkTransport does.
+func isHeartbeat(r *raft.AppendEntriesRequest) bool {
+	leader := r.Addr
+	if len(leader) == 0 {
+		leader = r.Leader
+	}
+	return r.Term != 0 && leader != nil && r.PrevLogEntry == 0 && r.PrevLogTerm == 0 &&
+		len(r.Entries) == 0 && r.LeaderCommitIndex == 0
+}
+
+func errAnswer(msg string) []byte { return append([]byte{answerErr}, msg...) }

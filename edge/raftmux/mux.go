@@ -1,0 +1,195 @@
+package raftmux
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Defaults.
+const (
+	// DefaultTimeout bounds an RPC without a snapshot (dial included).
+	DefaultTimeout = 5 * time.Second
+	// DefaultSnapshotTimeout bounds an InstallSnapshot RPC.
+	DefaultSnapshotTimeout = 2 * time.Minute
+	// DefaultMaxFrame bounds a frame (an AppendEntries of many batched
+	// entries, or a whole snapshot).
+	DefaultMaxFrame = 256 << 20
+)
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("raftmux: closed")
+
+// Options configure a Mux.
+type Options struct {
+	// Advertise is the address peers dial (default: the listener's).
+	Advertise string
+	// Timeout, SnapshotTimeout, MaxFrame: see the defaults.
+	Timeout         time.Duration
+	SnapshotTimeout time.Duration
+	MaxFrame        int
+	// Logger receives connection errors at debug level. Default
+	// slog.Default().
+	Logger *slog.Logger
+	// Dial replaces the TCP dialer (tests inject faults).
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
+}
+
+// Mux is a node's Raft endpoint: it listens for peers and keeps one
+// outbound connection per peer, for all groups.
+type Mux struct {
+	o    Options
+	ln   net.Listener
+	addr raft.ServerAddress
+
+	mu      sync.Mutex
+	groups  map[uint32]*Transport
+	peers   map[raft.ServerAddress]*peer
+	inbound map[net.Conn]struct{}
+	closed  bool
+	quit    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// Listen starts a Mux on addr (host:port).
+func Listen(addr string, o Options) (*Mux, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("raftmux: listen %s: %w", addr, err)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.SnapshotTimeout <= 0 {
+		o.SnapshotTimeout = DefaultSnapshotTimeout
+	}
+	if o.MaxFrame <= 0 {
+		o.MaxFrame = DefaultMaxFrame
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Dial == nil {
+		o.Dial = func(ctx context.Context, addr string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		}
+	}
+	if o.Advertise == "" {
+		o.Advertise = ln.Addr().String()
+	}
+	m := &Mux{o: o, ln: ln, addr: raft.ServerAddress(o.Advertise), groups: map[uint32]*Transport{},
+		peers: map[raft.ServerAddress]*peer{}, inbound: map[net.Conn]struct{}{}, quit: make(chan struct{})}
+	m.wg.Add(1)
+	go m.accept()
+	return m, nil
+}
+
+// Addr is the address peers reach this node at.
+func (m *Mux) Addr() raft.ServerAddress { return m.addr }
+
+// Transport returns group's Transport (the same one for the same group).
+func (m *Mux) Transport(group uint32) *Transport {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t, ok := m.groups[group]; ok {
+		return t
+	}
+	t := &Transport{m: m, group: group, consumer: make(chan raft.RPC), closed: make(chan struct{})}
+	m.groups[group] = t
+	return t
+}
+
+// Close stops listening, closes every connection and fails calls in
+// flight.
+func (m *Mux) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	close(m.quit)
+	err := m.ln.Close()
+	for c := range m.inbound {
+		c.Close()
+	}
+	peers := make([]*peer, 0, len(m.peers))
+	for _, p := range m.peers {
+		peers = append(peers, p)
+	}
+	m.mu.Unlock()
+	for _, p := range peers {
+		p.close(ErrClosed)
+	}
+	m.wg.Wait()
+	return err
+}
+
+// accept serves inbound connections.
+func (m *Mux) accept() {
+	defer m.wg.Done()
+	for {
+		c, err := m.ln.Accept()
+		if err != nil {
+			return
+		}
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			c.Close()
+			return
+		}
+		m.inbound[c] = struct{}{}
+		m.wg.Add(1)
+		m.mu.Unlock()
+		go m.serve(c)
+	}
+}
+
+// serve reads requests from one inbound connection and answers them.
+func (m *Mux) serve(c net.Conn) {
+	defer m.wg.Done()
+	var handlers sync.WaitGroup
+	defer func() {
+		c.Close()
+		handlers.Wait()
+		m.mu.Lock()
+		delete(m.inbound, c)
+		m.mu.Unlock()
+	}()
+	br := bufio.NewReaderSize(c, 64<<10)
+	pre := make([]byte, len(preamble))
+	_ = c.SetReadDeadline(time.Now().Add(m.o.Timeout))
+	if _, err := io.ReadFull(br, pre); err != nil || string(pre) != preamble {
+		m.o.Logger.Debug("raftmux: refused a connection without the preamble", "remote", c.RemoteAddr())
+		return
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	var wmu sync.Mutex // answers are written by the handlers
+	for {
+		f, err := readFrame(br, m.o.MaxFrame)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				m.o.Logger.Debug("raftmux: inbound connection", "remote", c.RemoteAddr(), "err", err)
+			}
+			return
+		}
+		handlers.Go(func() {
+			body := m.handle(f)
+			wmu.Lock()
+			defer wmu.Unlock()
+			_ = c.SetWriteDeadline(time.Now().Add(m.o.Timeout))
+			if _, err := c.Write(appendFrame(nil, f.kind|kindAnswer, f.group, f.id, body)); err != nil {
+				c.Close()
+			}
+		})
+	}
+}

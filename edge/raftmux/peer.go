@@ -1,0 +1,171 @@
+package raftmux
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// peer is the outbound connection to one peer, shared by all groups.
+type peer struct {
+	m    *Mux
+	addr raft.ServerAddress
+
+	mu      sync.Mutex // conn, pending, next, done
+	conn    net.Conn
+	pending map[uint64]chan result
+	next    uint64
+	done    bool
+	wmu     sync.Mutex // one writer at a time
+}
+
+type result struct {
+	f   frame
+	err error
+}
+
+// peerFor returns the peer at addr.
+func (m *Mux) peerFor(addr raft.ServerAddress) (*peer, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	p, ok := m.peers[addr]
+	if !ok {
+		p = &peer{m: m, addr: addr, pending: map[uint64]chan result{}}
+		m.peers[addr] = p
+	}
+	return p, nil
+}
+
+// call sends one request and waits for its answer's body.
+func (p *peer) call(kind byte, group uint32, body []byte, timeout time.Duration) ([]byte, error) {
+	deadline := time.Now().Add(timeout)
+	conn, id, ch, err := p.register(deadline)
+	if err != nil {
+		return nil, err
+	}
+	p.wmu.Lock()
+	_ = conn.SetWriteDeadline(deadline)
+	_, err = conn.Write(appendFrame(nil, kind, group, id, body))
+	p.wmu.Unlock()
+	if err != nil {
+		p.broken(conn, err)
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, r.err
+		}
+		if len(r.f.body) == 0 {
+			return nil, errBadFrame
+		}
+		if r.f.body[0] == answerErr {
+			return nil, fmt.Errorf("raftmux: %s: %s", p.addr, r.f.body[1:])
+		}
+		return r.f.body[1:], nil
+	case <-timer.C:
+		p.forget(id)
+		return nil, fmt.Errorf("raftmux: %s: no answer within %v", p.addr, timeout)
+	}
+}
+
+// register connects if needed and reserves a request id.
+func (p *peer) register(deadline time.Time) (net.Conn, uint64, chan result, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return nil, 0, nil, ErrClosed
+	}
+	if p.conn == nil {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		c, err := p.m.o.Dial(ctx, string(p.addr))
+		cancel()
+		if err != nil {
+			return nil, 0, nil, fmt.Errorf("raftmux: dial %s: %w", p.addr, err)
+		}
+		_ = c.SetWriteDeadline(deadline)
+		if _, err := c.Write([]byte(preamble)); err != nil {
+			c.Close()
+			return nil, 0, nil, fmt.Errorf("raftmux: dial %s: %w", p.addr, err)
+		}
+		p.conn = c
+		p.m.wg.Add(1)
+		go p.read(c)
+	}
+	p.next++
+	ch := make(chan result, 1)
+	p.pending[p.next] = ch
+	return p.conn, p.next, ch, nil
+}
+
+// read delivers answers until the connection fails.
+func (p *peer) read(c net.Conn) {
+	defer p.m.wg.Done()
+	br := bufio.NewReaderSize(c, 64<<10)
+	for {
+		f, err := readFrame(br, p.m.o.MaxFrame)
+		if err == nil && f.kind&kindAnswer == 0 {
+			err = fmt.Errorf("%w: a request on an outbound connection", errBadFrame)
+		}
+		if err != nil {
+			p.broken(c, err)
+			return
+		}
+		p.mu.Lock()
+		ch, ok := p.pending[f.id]
+		delete(p.pending, f.id)
+		p.mu.Unlock()
+		if ok {
+			ch <- result{f: f}
+		}
+	}
+}
+
+// broken drops a failed connection and fails the calls waiting on it; the
+// next call dials again.
+func (p *peer) broken(c net.Conn, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conn != c {
+		return
+	}
+	c.Close()
+	p.conn = nil
+	if p.done {
+		err = ErrClosed
+	} else if !errors.Is(err, net.ErrClosed) {
+		p.m.o.Logger.Debug("raftmux: connection to peer failed", "peer", p.addr, "err", err)
+	}
+	for id, ch := range p.pending {
+		ch <- result{err: fmt.Errorf("raftmux: %s: %w", p.addr, err)}
+		delete(p.pending, id)
+	}
+}
+
+// forget drops a request that timed out (a late answer is ignored).
+func (p *peer) forget(id uint64) {
+	p.mu.Lock()
+	delete(p.pending, id)
+	p.mu.Unlock()
+}
+
+// close ends the peer for good.
+func (p *peer) close(err error) {
+	p.mu.Lock()
+	p.done = true
+	c := p.conn
+	p.mu.Unlock()
+	if c != nil {
+		p.broken(c, err)
+	}
+}
