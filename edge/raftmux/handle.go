@@ -82,13 +82,10 @@ func (m *Mux) handle(f frame) []byte {
 }
 
 // isHeartbeat tells a heartbeat from an AppendEntries with content, as
-// raft's NetworkTransport does.
+// raft's NetworkTransport does (every node runs a raft version that sets
+// RPCHeader.Addr).
 func isHeartbeat(r *raft.AppendEntriesRequest) bool {
-	leader := r.Addr
-	if len(leader) == 0 {
-		leader = r.Leader
-	}
-	return r.Term != 0 && leader != nil && r.PrevLogEntry == 0 && r.PrevLogTerm == 0 &&
+	return r.Term != 0 && len(r.Addr) > 0 && r.PrevLogEntry == 0 && r.PrevLogTerm == 0 &&
 		len(r.Entries) == 0 && r.LeaderCommitIndex == 0
 }
 

@@ -122,7 +122,9 @@ func TestReconnectAfterDrop(t *testing.T) {
 	a, b := listen(t), listen(t)
 	stop := make(chan struct{})
 	defer close(stop)
-	serveGroup(b.Transport(0), stop, func(rpc raft.RPC) (any, error) { return &raft.TimeoutNowResponse{RPCHeader: raft.RPCHeader{ID: []byte("b")}}, nil })
+	serveGroup(b.Transport(0), stop, func(rpc raft.RPC) (any, error) {
+		return &raft.TimeoutNowResponse{RPCHeader: raft.RPCHeader{ID: []byte("b")}}, nil
+	})
 	var r raft.TimeoutNowResponse
 	if err := a.Transport(0).TimeoutNow("b", b.Addr(), &raft.TimeoutNowRequest{}, &r); err != nil {
 		t.Fatal(err)
