@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/edgegate/edgegate/edge/raftgroup"
 	"github.com/edgegate/edgegate/transport"
 )
 
@@ -120,6 +121,17 @@ type Config struct {
 	// OrderingWindow is the group-commit wait for more messages before an
 	// fsync. Default 0: commit what is queued at once.
 	OrderingWindow time.Duration
+
+	// RaftListen, when set, replicates the ordered class with Raft groups
+	// (edge/raftgroup) over this TCP address instead of ordering on this
+	// node alone; Peers lists the region's nodes (this one included, by
+	// NodeID), empty: a region of one. RaftAdvertise is the address peers
+	// dial (default RaftListen). RaftGroups is the number of groups, the
+	// same on every node (default raftgroup.DefaultGroups).
+	RaftListen    string
+	RaftAdvertise string
+	Peers         []raftgroup.Peer
+	RaftGroups    int
 
 	// DrainTimeout bounds the graceful drain. Default 10 s.
 	DrainTimeout time.Duration

@@ -48,7 +48,8 @@ type Server struct {
 
 	store        *store.Store
 	ord          Orderer
-	local        *ordering.Local
+	local        *ordering.Local // single-node ordering, or nil
+	repl         *replication    // Raft ordering (Config.RaftListen), or nil
 	verifier     *auth.Verifier
 	resumeSigner *auth.ResumeSigner
 	acceptor     *transport.WSAcceptor
@@ -138,19 +139,31 @@ func New(cfg Config) (*Server, error) {
 	if srv.store, err = store.Open(cfg.DataDir, store.Options{NoSync: cfg.NoSync, Logger: srv.log}); err != nil {
 		return nil, fmt.Errorf("edge: opening store: %w", err)
 	}
-	srv.local, err = ordering.NewLocal(srv.store, ordering.LocalOptions{
-		Window:   cfg.OrderingWindow,
-		OnCommit: srv.router.fanout,
-	})
-	if err != nil {
-		srv.store.Close()
-		return nil, fmt.Errorf("edge: starting orderer: %w", err)
+	if cfg.RaftListen != "" {
+		if srv.repl, err = srv.startReplication(); err != nil {
+			srv.store.Close()
+			return nil, err
+		}
+		srv.ord = srv.repl.node
+		srv.m = newMetrics(func() (float64, float64) {
+			st := srv.repl.log.Stats()
+			return float64(st.Commits), float64(st.WALSyncs)
+		})
+	} else {
+		srv.local, err = ordering.NewLocal(srv.store, ordering.LocalOptions{
+			Window:   cfg.OrderingWindow,
+			OnCommit: srv.router.fanout,
+		})
+		if err != nil {
+			srv.store.Close()
+			return nil, fmt.Errorf("edge: starting orderer: %w", err)
+		}
+		srv.ord = srv.local
+		srv.m = newMetrics(func() (float64, float64) {
+			st := srv.local.Stats()
+			return float64(st.Batches), float64(st.Fsyncs)
+		})
 	}
-	srv.ord = srv.local
-	srv.m = newMetrics(func() (float64, float64) {
-		st := srv.local.Stats()
-		return float64(st.Batches), float64(st.Fsyncs)
-	})
 	if cfg.Dev {
 		srv.devToken, _ = auth.MintHS256(cfg.AuthHMACSecret, auth.MintClaims{Subject: "demo", Convs: []string{"**"}, Rooms: []string{"**"}, TTL: 24 * time.Hour})
 	}
@@ -436,7 +449,11 @@ func (srv *Server) Close() error {
 		}
 		srv.mu.Unlock()
 		srv.wg.Wait()
-		err = errors.Join(srv.local.Close(), srv.store.Close())
+		if srv.repl != nil {
+			err = errors.Join(srv.repl.close(), srv.store.Close())
+		} else {
+			err = errors.Join(srv.local.Close(), srv.store.Close())
+		}
 	})
 	return err
 }

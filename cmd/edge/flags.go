@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/edgegate/edgegate/edge"
+	"github.com/edgegate/edgegate/edge/raftgroup"
 )
 
 // options are the command-line settings; zero values mean "edge default".
@@ -46,6 +47,10 @@ type options struct {
 	deflate        bool
 	debugAddr      string
 	quicListen     string
+	raftListen     string
+	raftAdvertise  string
+	peers          string
+	raftGroups     int
 	quicCert       string
 	quicKey        string
 	logLevel       string
@@ -83,6 +88,10 @@ func defineFlags(fs *flag.FlagSet) *options {
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 0, "graceful drain bound (default 10s)")
 	fs.StringVar(&o.drainRedirects, "drain-redirect", "", "comma-separated URLs sent to clients on drain")
 	fs.BoolVar(&o.deflate, "permessage-deflate", false, "enable WebSocket permessage-deflate")
+	fs.StringVar(&o.raftListen, "raft-listen", "", "TCP address for the region's Raft traffic, e.g. :7000: replicates ordered chat over --peers (off: this node orders alone)")
+	fs.StringVar(&o.raftAdvertise, "raft-advertise", "", "the Raft address peers dial (default --raft-listen)")
+	fs.StringVar(&o.peers, "peers", "", "the region's nodes as id@host:port,... (their --node-id and Raft address, this node included; empty: a region of one)")
+	fs.IntVar(&o.raftGroups, "raft-groups", 0, "number of Raft groups, the same on every node (default 64)")
 	fs.StringVar(&o.quicListen, "quic-listen", "", "UDP address for QUIC clients (quic-stream and quic-fec), e.g. :8443; off by default")
 	fs.StringVar(&o.quicCert, "quic-cert", "", "PEM certificate (chain) for QUIC; with --dev a self-signed one is made when empty")
 	fs.StringVar(&o.quicKey, "quic-key", "", "PEM private key for --quic-cert")
@@ -189,6 +198,17 @@ func (o *options) config() (edge.Config, error) {
 	}
 	if o.hmacSecret == "" {
 		c.AuthHMACSecret = nil
+	}
+	c.RaftListen, c.RaftAdvertise, c.RaftGroups = o.raftListen, o.raftAdvertise, o.raftGroups
+	for _, p := range splitList(o.peers) {
+		id, addr, ok := strings.Cut(p, "@")
+		if !ok || id == "" || addr == "" {
+			return c, fmt.Errorf("--peers: %q is not id@host:port", p)
+		}
+		c.Peers = append(c.Peers, raftgroup.Peer{ID: id, Addr: addr})
+	}
+	if len(c.Peers) > 0 && c.RaftListen == "" {
+		return c, fmt.Errorf("--peers needs --raft-listen")
 	}
 	if o.resumeSecret != "" {
 		b, err := hex.DecodeString(o.resumeSecret)

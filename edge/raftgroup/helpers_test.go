@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,6 +43,7 @@ type cluster struct {
 	trans     [][]*raft.InmemTransport // [group][node]
 	snaps     [][]*raft.InmemSnapshotStore
 	threshold uint64
+	last      atomic.Int64 // the node the last append succeeded at
 }
 
 func nodeID(i int) string { return fmt.Sprintf("n%d", i) }
@@ -146,7 +148,8 @@ func (c *cluster) stop(i int) {
 // until it is acked or the deadline passes.
 func (c *cluster) append(r ordering.Request) (ordering.Result, error) {
 	deadline := time.Now().Add(10 * time.Second)
-	i := 0
+	i := int(c.last.Load())
+	defer func() { c.last.Store(int64(i % len(c.nodes))) }()
 	for {
 		n := c.nodes[i%len(c.nodes)]
 		if n == nil {

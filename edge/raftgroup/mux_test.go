@@ -1,7 +1,9 @@
 package raftgroup
 
 import (
+	"context"
 	"fmt"
+	"time"
 	"io"
 	"log/slog"
 	"testing"
@@ -45,10 +47,14 @@ func (n *muxNode) start(t *testing.T, id string, peers []Peer, groups int) {
 		Transport:   func(g uint32) (raft.Transport, error) { return n.mux.Transport(g), nil },
 		Raft:        testRaft(1 << 20),
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Forward: func(ctx context.Context, addr string, g uint32, body []byte) ([]byte, error) {
+			return n.mux.Call(addr, g, body, 0)
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	n.mux.HandleApp(n.node.HandleForward)
 }
 
 func (n *muxNode) stop() {
@@ -62,8 +68,9 @@ func (n *muxNode) stop() {
 }
 
 // TestGroupsOverMux: three nodes on loopback TCP, eight groups sharing
-// one connection per node pair; a node is stopped (its groups' leaders
-// move), writes go on, the node comes back and catches up.
+// one connection per node pair; writes enter at any node and are
+// forwarded to their group's leader; a node is stopped (its groups'
+// leaders move), writes go on, the node comes back and catches up.
 func TestGroupsOverMux(t *testing.T) {
 	const groups = 8
 	nodes := make([]*muxNode, 3)
@@ -96,12 +103,20 @@ func TestGroupsOverMux(t *testing.T) {
 	}
 	sync()
 	acked := map[string][]uint64{}
+	// Every write goes to any live node, which forwards it to the
+	// group's leader.
 	write := func(from, to int) {
 		for i := from; i < to; i++ {
 			conv := fmt.Sprintf("conv-%d", i%16)
-			res, err := c.append(req(conv, "u", i))
+			n := nodes[i%3]
+			if n.node == nil {
+				n = nodes[(i+1)%3]
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			res, err := n.node.Append(ctx, req(conv, "u", i))
+			cancel()
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("write %d at a node that may not lead its group: %v", i, err)
 			}
 			acked[conv] = append(acked[conv], res.Msg.GetSeq())
 		}

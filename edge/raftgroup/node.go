@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
@@ -98,6 +99,10 @@ func (n *Node) startGroup(id uint32) (*group, error) {
 	}
 	cfg := *o.Raft
 	cfg.LocalID = raft.ServerID(o.NodeID)
+	if len(o.Peers) == 1 && o.Raft == defaultRaft {
+		// A region of one has no follower to wait for: elect at once.
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 50*time.Millisecond, 50*time.Millisecond, 50*time.Millisecond
+	}
 	cfg.Logger = hclogFor(o.Logger, id)
 	existing, err := raft.HasExistingState(logs, logs, snaps)
 	if err != nil {
@@ -122,9 +127,11 @@ func (n *Node) startGroup(id uint32) (*group, error) {
 	return g, nil
 }
 
-// Append implements ordering.Orderer: on the leader of conv's group it
-// returns once the message is committed on a majority of the group's
-// replicas; elsewhere it returns a *NotLeaderError.
+// Append implements ordering.Orderer: it returns once the message is
+// committed on a majority of its group's replicas. On a node that does
+// not lead the group it forwards the write to the leader (Options.Forward)
+// and, while the group has no leader, waits for the election; after
+// ApplyTimeout (or when ctx ends) it gives up with a *NotLeaderError.
 func (n *Node) Append(ctx context.Context, r ordering.Request) (ordering.Result, error) {
 	if err := r.Validate(); err != nil {
 		return ordering.Result{}, err
@@ -132,7 +139,7 @@ func (n *Node) Append(ctx context.Context, r ordering.Request) (ordering.Result,
 	if err := n.checkOpen(ctx); err != nil {
 		return ordering.Result{}, err
 	}
-	return n.groups[GroupOf(r.Conv, len(n.groups))].append(ctx, r)
+	return n.appendRetrying(ctx, n.groups[GroupOf(r.Conv, len(n.groups))], r)
 }
 
 // Read implements ordering.Orderer from this replica's store (which may

@@ -59,6 +59,10 @@ type Options struct {
 	// Transport returns the Raft transport of a group (all groups of a
 	// node share one connection per peer underneath). Required.
 	Transport func(group uint32) (raft.Transport, error)
+	// Forward sends a write to the leader's node (nil: a node that knows
+	// another leader answers *NotLeaderError at once, for the caller to
+	// route).
+	Forward Forward
 	// OnCommit receives every message this replica applies, in log order
 	// per group (the edge delivers them to its sessions).
 	OnCommit func([]*pb.Message)
@@ -102,6 +106,10 @@ func Tuned() *raft.Config {
 	return c
 }
 
+// defaultRaft is Tuned(), shared by Nodes started without Options.Raft
+// (never modified: each group copies it).
+var defaultRaft = Tuned()
+
 func (o Options) withDefaults() Options {
 	if o.Groups <= 0 {
 		o.Groups = DefaultGroups
@@ -119,7 +127,7 @@ func (o Options) withDefaults() Options {
 		o.ApplyTimeout = DefaultApplyTimeout
 	}
 	if o.Raft == nil {
-		o.Raft = Tuned()
+		o.Raft = defaultRaft
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

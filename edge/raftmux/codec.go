@@ -21,6 +21,7 @@ const (
 	kindInstallSnapshot byte = 3
 	kindTimeoutNow      byte = 4
 	kindRequestPreVote  byte = 5
+	kindApp             byte = 6 // application request (Mux.Call)
 	kindAnswer          byte = 0x80
 )
 

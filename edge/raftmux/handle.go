@@ -12,8 +12,18 @@ import (
 // returns the answer's body.
 func (m *Mux) handle(f frame) []byte {
 	m.mu.Lock()
-	t := m.groups[f.group]
+	t, app := m.groups[f.group], m.app
 	m.mu.Unlock()
+	if f.kind == kindApp {
+		if app == nil {
+			return errAnswer("no application handler")
+		}
+		ans, err := app(f.group, f.body)
+		if err != nil {
+			return errAnswer(err.Error())
+		}
+		return append([]byte{answerOK}, ans...)
+	}
 	if t == nil {
 		return errAnswer("unknown group")
 	}

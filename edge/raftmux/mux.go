@@ -51,6 +51,7 @@ type Mux struct {
 	addr raft.ServerAddress
 
 	mu      sync.Mutex
+	app     AppHandler
 	groups  map[uint32]*Transport
 	peers   map[raft.ServerAddress]*peer
 	inbound map[net.Conn]struct{}
@@ -105,6 +106,32 @@ func (m *Mux) Transport(group uint32) *Transport {
 	t := &Transport{m: m, group: group, consumer: make(chan raft.RPC), closed: make(chan struct{})}
 	m.groups[group] = t
 	return t
+}
+
+// AppHandler answers an application request (Call) for group: the
+// answer's body, or an error whose message travels back.
+type AppHandler func(group uint32, body []byte) ([]byte, error)
+
+// HandleApp sets the handler of application requests (the edge forwards
+// writes to a group's leader this way), on the same connections as Raft.
+func (m *Mux) HandleApp(h AppHandler) {
+	m.mu.Lock()
+	m.app = h
+	m.mu.Unlock()
+}
+
+// Call sends an application request to the node at addr and returns its
+// answer (timeout 0: Options.Timeout). An error the handler returned
+// comes back as an *AppError.
+func (m *Mux) Call(addr string, group uint32, body []byte, timeout time.Duration) ([]byte, error) {
+	if timeout <= 0 {
+		timeout = m.o.Timeout
+	}
+	p, err := m.peerFor(raft.ServerAddress(addr))
+	if err != nil {
+		return nil, err
+	}
+	return p.call(kindApp, group, body, timeout)
 }
 
 // Close stops listening, closes every connection and fails calls in

@@ -30,6 +30,11 @@ type result struct {
 	err error
 }
 
+// AppError is an error an application handler returned on the peer.
+type AppError struct{ Msg string }
+
+func (e *AppError) Error() string { return e.Msg }
+
 // peerFor returns the peer at addr.
 func (m *Mux) peerFor(addr raft.ServerAddress) (*peer, error) {
 	m.mu.Lock()
@@ -70,6 +75,9 @@ func (p *peer) call(kind byte, group uint32, body []byte, timeout time.Duration)
 			return nil, errBadFrame
 		}
 		if r.f.body[0] == answerErr {
+			if kind == kindApp {
+				return nil, &AppError{Msg: string(r.f.body[1:])}
+			}
 			return nil, fmt.Errorf("raftmux: %s: %s", p.addr, r.f.body[1:])
 		}
 		return r.f.body[1:], nil
