@@ -3,10 +3,10 @@ package raftgroup
 import (
 	"context"
 	"fmt"
-	"time"
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
