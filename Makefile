@@ -14,7 +14,7 @@ TEST_TIMEOUT ?= 12m
 FUZZ_TARGETS = $(shell for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
 	for fn in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do echo "./$$(dirname $${f#./}):$$fn"; done; done)
 
-.PHONY: all build run test race unit fuzz fuzz-short bench bench-lossy lint vet staticcheck fmt-check tidy tidy-check generate check-generated deps clean edge edgebench screenshots
+.PHONY: all build run test race unit fuzz fuzz-short jepsen bench bench-lossy lint vet staticcheck fmt-check tidy tidy-check generate check-generated deps clean edge edgebench screenshots
 
 all: build
 
@@ -98,6 +98,12 @@ test: deps check-generated tidy-check lint race fuzz-short
 ## and status pages under artifacts/screenshots/ (git-ignored; make clean removes them).
 screenshots: deps
 	$(GO) test -race -count=1 -run '^TestBrowser' -v ./edge/itest
+
+## jepsen: the Raft fault test (three edge processes, kill -9, restart,
+## SIGSTOP; checker incl. porcupine) for JEPSEN_DURATION (make test runs 8 s).
+JEPSEN_DURATION ?= 60s
+jepsen:
+	JEPSEN_DURATION=$(JEPSEN_DURATION) $(GO) test -race -count=1 -timeout 20m -run '^TestRaftJepsen$$' -v ./edge/itest
 
 ## bench: Go benchmarks (medians: run with COUNT=5 and compare with benchstat).
 COUNT ?= 3
