@@ -137,7 +137,9 @@ func TestRaftJepsen(t *testing.T) {
 
 	// The nemesis: faults at fixed points of the run, every one undone.
 	peerList := strings.Join(peers, ",")
-	at := func(frac float64) <-chan time.Time { return time.After(time.Until(start.Add(time.Duration(frac * float64(dur))))) }
+	at := func(frac float64) <-chan time.Time {
+		return time.After(time.Until(start.Add(time.Duration(frac * float64(dur)))))
+	}
 	<-at(0.15)
 	t.Logf("nemesis: kill -9 %s", nodes[1].id)
 	nodes[1].p.kill9()
