@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgegate/edgegate/edge/raftgroup"
 	"github.com/edgegate/edgegate/edge/raftlog"
@@ -61,3 +63,33 @@ func (srv *Server) startReplication() (*replication, error) {
 func (r *replication) close() error {
 	return errors.Join(r.node.Close(), r.mux.Close(), r.log.Close())
 }
+
+// register exports the replicas' state: groups by Raft state on this node
+// (edgegate_raft_groups: a region is healthy when every group has one
+// leader somewhere), and the shared log store's batches and fsyncs.
+func (r *replication) register(reg *prometheus.Registry) {
+	states := []string{"Leader", "Follower", "Candidate", "Shutdown"}
+	desc := prometheus.NewDesc("edgegate_raft_groups", "Raft groups replicated on this node, by this replica's state.", []string{"state"}, nil)
+	reg.MustRegister(collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
+		count := map[string]float64{}
+		for _, st := range r.node.Status() {
+			count[st.State]++
+		}
+		for _, s := range states {
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, count[s], strings.ToLower(s))
+		}
+	}})
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_raft_log_commits_total", Help: "Raft log batches written (all groups), each asking for fsync."},
+		func() float64 { return float64(r.log.Stats().Commits) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_raft_log_fsyncs_total", Help: "fsyncs of the Raft log store's WAL (concurrent commits share one)."},
+		func() float64 { return float64(r.log.Stats().WALSyncs) }))
+}
+
+// collectorFunc is a prometheus.Collector from a function.
+type collectorFunc struct {
+	desc    *prometheus.Desc
+	collect func(chan<- prometheus.Metric)
+}
+
+func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }

@@ -2,7 +2,10 @@ package edge
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +46,9 @@ func TestRaftSingleNodeChat(t *testing.T) {
 		}
 	}
 	checkSeqs(t, bob.collect(conv, n), 1)
+	if body := scrape(t, e); !strings.Contains(body, `edgegate_raft_groups{state="leader"} 4`) {
+		t.Fatalf("metrics do not show the 4 groups led here:\n%s", grepLines(body, "edgegate_raft"))
+	}
 	sendConv(alice, conv, msgID(1), "again")
 	if ack := expect[*pb.Ack](alice); !ack.Duplicate || ack.Seq != 1 {
 		t.Fatalf("resend: %v", ack)
@@ -101,4 +107,27 @@ func TestRaftThreeEdgesChat(t *testing.T) {
 			checkSeqs(t, byConv[conv], 1)
 		}
 	}
+}
+
+// scrape returns the edge's /metrics text.
+func scrape(t *testing.T, e *testEdge) string {
+	t.Helper()
+	resp, err := http.Get(e.hs.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// grepLines keeps the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -149,6 +149,7 @@ func New(cfg Config) (*Server, error) {
 			st := srv.repl.log.Stats()
 			return float64(st.Commits), float64(st.WALSyncs)
 		})
+		srv.repl.register(srv.m.reg)
 	} else {
 		srv.local, err = ordering.NewLocal(srv.store, ordering.LocalOptions{
 			Window:   cfg.OrderingWindow,
