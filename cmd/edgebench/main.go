@@ -37,6 +37,8 @@ scenarios:
   lossy  --transport ws|quic-stream|quic-fec|quic-fec-inquic|auto --loss P --burst L --rtt MS
                                           chat over an emulated weak link (root; needs --edge-bin)
   lossy-table FILE                        Markdown table (medians) of concatenated lossy --json results
+  raft-idle --nodes N --groups G --duration D
+                                          idle CPU and RSS per node of a Raft region (needs --edge-bin)
 
 run "edgebench <scenario> -h" for the flags.
 `
@@ -74,6 +76,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		if err := loadgen.ServeChild(ctx, os.Stdin, stdout, log); err != nil {
 			fmt.Fprintln(stderr, "edgebench child:", err)
+			return 1
+		}
+		return 0
+	}
+	if args[0] == "raft-idle" {
+		if err := runRaftIdle(ctx, args[1:], stdout, stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "edgebench:", err)
 			return 1
 		}
 		return 0
