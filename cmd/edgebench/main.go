@@ -141,6 +141,7 @@ type common struct {
 	edgeBin, edgeArgs                            string
 	duration, drain, connectTimeout              time.Duration
 	sourceIPs, dialConc, procs, runs             int
+	raftNodes, raftGroups                        int
 	json, edgeLogs                               bool
 }
 
@@ -161,6 +162,8 @@ func (c *common) define(fs *flag.FlagSet) {
 	fs.StringVar(&c.edgeBin, "edge-bin", "", "start a fresh edge from this binary for every run (--dev on 127.0.0.1:0, temporary data dir); --addr, --secret and --api-key then come from it")
 	fs.StringVar(&c.edgeArgs, "edge-args", "", "extra flags for the edge started by --edge-bin (space-separated)")
 	fs.BoolVar(&c.edgeLogs, "edge-logs", false, "copy the logs of the edge started by --edge-bin to stderr")
+	fs.IntVar(&c.raftNodes, "raft-nodes", 0, "with --edge-bin: start a Raft region of this many edges on loopback instead of one edge; clients are spread over them")
+	fs.IntVar(&c.raftGroups, "raft-groups", 64, "with --raft-nodes: Raft groups of the region")
 	fs.IntVar(&c.runs, "runs", 1, "repeat the scenario N times and report per-field medians (use with --edge-bin for independent runs)")
 }
 
@@ -293,6 +296,21 @@ func runScenario(ctx context.Context, name string, args []string, stderr io.Writ
 func runOnce(ctx context.Context, c common, o loadgen.Options, stderr io.Writer,
 	once func(loadgen.Options) (*loadgen.Result, error)) (*loadgen.Result, error) {
 	if c.edgeBin == "" {
+		return once(o)
+	}
+	if c.raftNodes > 0 {
+		r, err := startRaftRegion(ctx, c.edgeBin, c.raftNodes, c.raftGroups, strings.Fields(c.edgeArgs), stderr, c.edgeLogs)
+		if err != nil {
+			return nil, err
+		}
+		defer r.stop()
+		if _, err := r.leaders(ctx, c.raftGroups, 2*time.Minute); err != nil {
+			return nil, err
+		}
+		o.Addrs, o.Secret, o.APIKey = nil, []byte(r.secret), r.apiKey
+		for _, p := range r.procs {
+			o.Addrs = append(o.Addrs, p.Addr)
+		}
 		return once(o)
 	}
 	eo := edgeproc.Options{Bin: c.edgeBin, Args: strings.Fields(c.edgeArgs)}

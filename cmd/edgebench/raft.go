@@ -25,7 +25,7 @@ type raftRegion struct {
 }
 
 // startRaftRegion starts n edges with groups Raft groups each.
-func startRaftRegion(ctx context.Context, bin string, n, groups int, stderr io.Writer, logs bool) (*raftRegion, error) {
+func startRaftRegion(ctx context.Context, bin string, n, groups int, extra []string, stderr io.Writer, logs bool) (*raftRegion, error) {
 	r := &raftRegion{secret: randomHex(32), apiKey: "bench-" + randomHex(12)}
 	var peers, addrs []string
 	for i := range n {
@@ -41,6 +41,7 @@ func startRaftRegion(ctx context.Context, bin string, n, groups int, stderr io.W
 		o := edgeproc.Options{Bin: bin, Args: []string{"--node-id", fmt.Sprintf("n%d", i), "--raft-listen", addrs[i],
 			"--peers", strings.Join(peers, ","), "--raft-groups", fmt.Sprint(groups),
 			"--auth-hmac-secret", r.secret, "--api-key", r.apiKey}}
+		o.Args = append(o.Args, extra...)
 		if logs {
 			o.Stderr = stderr
 		}
@@ -119,7 +120,7 @@ func runRaftIdle(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *bin == "" {
 		return errors.New("raft-idle needs --edge-bin")
 	}
-	r, err := startRaftRegion(ctx, *bin, *nodes, *groups, stderr, *logs)
+	r, err := startRaftRegion(ctx, *bin, *nodes, *groups, nil, stderr, *logs)
 	if err != nil {
 		return err
 	}
