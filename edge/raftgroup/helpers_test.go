@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
 	"github.com/edgegate/edgegate/edge/ordering"
@@ -41,7 +42,7 @@ type cluster struct {
 	logs      []*raftlog.Store
 	nodes     []*Node
 	trans     [][]*raft.InmemTransport // [group][node]
-	snaps     [][]*raft.InmemSnapshotStore
+	snaps     [][]raft.SnapshotStore
 	threshold uint64
 	last      atomic.Int64 // the node the last append succeeded at
 }
@@ -52,12 +53,18 @@ func newCluster(t *testing.T, n, groups int, threshold uint64) *cluster {
 	t.Helper()
 	c := &cluster{t: t, groups: groups, threshold: threshold}
 	c.trans = make([][]*raft.InmemTransport, groups)
-	c.snaps = make([][]*raft.InmemSnapshotStore, groups)
+	c.snaps = make([][]raft.SnapshotStore, groups)
 	for g := range groups {
 		for i := range n {
 			_, tr := raft.NewInmemTransportWithTimeout(raft.ServerAddress(nodeID(i)), 500*time.Millisecond)
 			c.trans[g] = append(c.trans[g], tr)
-			c.snaps[g] = append(c.snaps[g], raft.NewInmemSnapshotStore())
+			// File snapshots, not raft's in-memory store: the latter races
+			// when a snapshot is sent while the next is being written.
+			snaps, err := raft.NewFileSnapshotStoreWithLogger(t.TempDir(), 2, hclog.NewNullLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.snaps[g] = append(c.snaps[g], snaps)
 		}
 		c.connectAll(g)
 	}
