@@ -43,14 +43,16 @@
 //     exporter derives from the QUIC handshake (no extra round trip; a
 //     packet that opens comes from the handshake's peer), carry a 64-bit
 //     connection id for the listener's demultiplexer and a 32-bit packet
-//     number (nonce, 64-packet replay window, loss measure). The server
-//     answers to the address of the newest authenticated packet (NAT
-//     rebinding). What replaces congestion control, deliberately: the
-//     frame window (4096 frames unread), the 1 ms pacer and a rate cap per
-//     connection (QUICConfig.FECMaxRate, 2 MiB/s): quic-fec is for chat
-//     and danmaku, not bulk transfer; the control stream stays inside
-//     QUIC. Middleboxes that route UDP by QUIC connection id would drop
-//     direct packets: ?datagrams=quic (client URL) keeps them inside.
+//     number (nonce, 64-packet replay window, loss measure). Direct
+//     packets go to the QUIC connection's remote address, which QUIC
+//     validates, never to the source of a direct packet (an on-path
+//     attacker could race a captured one from elsewhere). What replaces
+//     congestion control, deliberately: the frame window (4096 frames
+//     unread), the 1 ms pacer and a rate cap per connection
+//     (QUICConfig.FECMaxRate, 2 MiB/s): quic-fec is for chat and
+//     danmaku, not bulk transfer; the control stream stays inside QUIC.
+//     Middleboxes that route UDP by QUIC connection id would drop direct
+//     packets: ?datagrams=quic (client URL) keeps them inside.
 //   - Loss is measured by packet numbers: each ack carries the direct
 //     packets received and the highest number seen (ctlLoss), and the
 //     sender adapts parity to the difference, smoothed. Inside QUIC it is

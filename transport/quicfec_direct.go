@@ -85,9 +85,13 @@ type directPath struct {
 	siv  [directIVLen]byte
 	riv  [directIVLen]byte
 
-	pn   atomic.Uint64 // next packet number to send
-	peer atomic.Pointer[net.UDPAddr]
-	in   chan []byte
+	pn atomic.Uint64 // next packet number to send
+	// remote is where direct packets go: the QUIC connection's remote
+	// address, which QUIC validates (path validation on a NAT rebinding),
+	// never the source of a direct packet, which an on-path attacker
+	// could race a captured packet from to redirect the datagrams.
+	remote func() net.Addr
+	in     chan []byte
 	// dropped counts packets that did not authenticate, repeats, and
 	// packets that found the queue full (FECCounters.DirectDropped).
 	dropped *atomic.Uint64
@@ -127,10 +131,7 @@ func newDirectPath(qc *quic.Conn, tr *quic.Transport, server bool, dropped *atom
 	if err != nil {
 		return nil, err
 	}
-	p.tr = tr
-	if ua, ok := qc.RemoteAddr().(*net.UDPAddr); ok {
-		p.peer.Store(ua)
-	}
+	p.tr, p.remote = tr, qc.RemoteAddr
 	return p, nil
 }
 
@@ -181,11 +182,7 @@ func (p *directPath) send(dgram []byte) (int, error) {
 		return 0, err
 	}
 	p.sbuf = b
-	peer := p.peer.Load()
-	if peer == nil {
-		return 0, errors.New("transport: quic-fec direct: no peer address")
-	}
-	return p.tr.WriteTo(b, peer)
+	return p.tr.WriteTo(b, p.remote())
 }
 
 // sealNext appends the next direct packet carrying dgram to dst.
@@ -215,9 +212,8 @@ func directID(b []byte) (id [directIDLen]byte, ok bool) {
 }
 
 // deliver authenticates a received packet and queues its FEC datagram
-// for the connection's reader. from becomes the address the server
-// answers to (a client whose NAT binding changed keeps receiving).
-func (p *directPath) deliver(b []byte, from net.Addr) {
+// for the connection's reader.
+func (p *directPath) deliver(b []byte) {
 	if _, ok := directID(b); !ok {
 		p.dropped.Add(1)
 		return
@@ -229,15 +225,9 @@ func (p *directPath) deliver(b []byte, from net.Addr) {
 		p.dropped.Add(1)
 		return
 	}
-	newest, fresh := p.record(uint64(pn))
-	if !fresh {
+	if !p.record(uint64(pn)) {
 		p.dropped.Add(1) // a repeat (the network's, or a replay)
 		return
-	}
-	if ua, ok := from.(*net.UDPAddr); ok && newest {
-		if cur := p.peer.Load(); cur == nil || !cur.IP.Equal(ua.IP) || cur.Port != ua.Port {
-			p.peer.Store(ua)
-		}
 	}
 	select {
 	case p.in <- dgram:
@@ -246,10 +236,9 @@ func (p *directPath) deliver(b []byte, from net.Addr) {
 	}
 }
 
-// record counts packet pn in the receive accounting. fresh is false for
-// a repeat, or a packet older than the 64-packet replay window; newest
-// tells whether pn is the highest so far.
-func (p *directPath) record(pn uint64) (newest, fresh bool) {
+// record counts packet pn in the receive accounting; false for a repeat,
+// or a packet older than the 64-packet replay window.
+func (p *directPath) record(pn uint64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if pn >= p.highest {
@@ -262,15 +251,15 @@ func (p *directPath) record(pn uint64) (newest, fresh bool) {
 		p.window |= 1
 		p.highest = pn + 1
 		p.rcvd++
-		return true, true
+		return true
 	}
 	off := p.highest - 1 - pn
 	if off >= 64 || p.window&(1<<off) != 0 {
-		return false, false
+		return false
 	}
 	p.window |= 1 << off
 	p.rcvd++
-	return false, true
+	return true
 }
 
 // lossReport is what the receiver tells the sender: packets that
@@ -286,11 +275,11 @@ func (p *directPath) lossReport() (rcvd, highest uint64) {
 func serveDirect(ctx context.Context, tr *quic.Transport, m *directMux) {
 	buf := make([]byte, 2048)
 	for {
-		n, from, err := tr.ReadNonQUICPacket(ctx, buf)
+		n, _, err := tr.ReadNonQUICPacket(ctx, buf)
 		if err != nil {
 			return
 		}
-		m.route(buf[:n], from)
+		m.route(buf[:n])
 	}
 }
 
@@ -344,7 +333,7 @@ func (m *directMux) remove(p *directPath) {
 }
 
 // route hands one packet to its connection.
-func (m *directMux) route(b []byte, from net.Addr) {
+func (m *directMux) route(b []byte) {
 	id, ok := directID(b)
 	if !ok {
 		m.unknown.Add(1)
@@ -357,5 +346,5 @@ func (m *directMux) route(b []byte, from net.Addr) {
 		m.unknown.Add(1)
 		return
 	}
-	p.deliver(b, from)
+	p.deliver(b)
 }

@@ -2,7 +2,6 @@ package transport
 
 import (
 	"bytes"
-	"net"
 	"sync/atomic"
 	"testing"
 )
@@ -24,8 +23,6 @@ func directPair(t testing.TB) (client, server *directPath, dropped *atomic.Uint6
 	}
 	return client, server, dropped
 }
-
-var testFrom = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4242}
 
 // received drains what deliver queued.
 func received(p *directPath) [][]byte {
@@ -52,16 +49,16 @@ func TestDirectPathSealOpen(t *testing.T) {
 	if len(pkt) != len("hello")+directOverhead || pkt[0] != directTag || pkt[0]&0xc0 != 0 {
 		t.Fatalf("packet % x", pkt)
 	}
-	s.deliver(pkt, testFrom)
+	s.deliver(pkt)
 	if got := received(s); len(got) != 1 || string(got[0]) != "hello" {
 		t.Fatalf("server got %q", got)
 	}
-	c.deliver(pkt, testFrom) // the client's own direction
+	c.deliver(pkt) // the client's own direction
 	if got := received(c); len(got) != 0 || dropped.Load() != 1 {
 		t.Fatalf("a packet opened with the sender's key: %q", got)
 	}
 	back, _ := s.sealNext(nil, []byte("world"))
-	c.deliver(back, testFrom)
+	c.deliver(back)
 	if got := received(c); len(got) != 1 || string(got[0]) != "world" {
 		t.Fatalf("client got %q", got)
 	}
@@ -69,7 +66,7 @@ func TestDirectPathSealOpen(t *testing.T) {
 		bad := bytes.Clone(pkt)
 		bad[i] ^= 0x10
 		before := dropped.Load()
-		s.deliver(bad, testFrom)
+		s.deliver(bad)
 		if len(received(s)) != 0 || dropped.Load() != before+1 {
 			t.Fatalf("packet with byte %d flipped accepted", i)
 		}
@@ -89,13 +86,13 @@ func TestDirectPathReplayWindow(t *testing.T) {
 		}
 		pkts = append(pkts, p)
 	}
-	s.deliver(pkts[5], testFrom)
-	s.deliver(pkts[3], testFrom) // reordered: accepted
-	s.deliver(pkts[5], testFrom) // repeat
-	s.deliver(pkts[3], testFrom) // repeat
-	s.deliver(pkts[90], testFrom)
-	s.deliver(pkts[10], testFrom) // 80 behind the highest: outside the window
-	s.deliver(pkts[40], testFrom) // 50 behind: inside
+	s.deliver(pkts[5])
+	s.deliver(pkts[3]) // reordered: accepted
+	s.deliver(pkts[5]) // repeat
+	s.deliver(pkts[3]) // repeat
+	s.deliver(pkts[90])
+	s.deliver(pkts[10]) // 80 behind the highest: outside the window
+	s.deliver(pkts[40]) // 50 behind: inside
 	got := received(s)
 	want := []byte{5, 3, 90, 40}
 	if len(got) != len(want) {
@@ -114,31 +111,6 @@ func TestDirectPathReplayWindow(t *testing.T) {
 	}
 }
 
-// TestDirectPathFollowsPeerAddress: the server answers to the address
-// the newest authenticated packet came from (a NAT rebinding), not to a
-// forged or older one.
-func TestDirectPathFollowsPeerAddress(t *testing.T) {
-	c, s, _ := directPair(t)
-	s.peer.Store(testFrom)
-	moved := &net.UDPAddr{IP: net.IPv4(10, 0, 0, 9), Port: 5000}
-	p1, _ := c.sealNext(nil, []byte("a"))
-	p2, _ := c.sealNext(nil, []byte("b"))
-	s.deliver(p2, moved)
-	if got := s.peer.Load(); got.String() != moved.String() {
-		t.Fatalf("peer %v after a packet from %v", got, moved)
-	}
-	s.deliver(p1, testFrom) // older packet from the old address
-	if got := s.peer.Load(); got.String() != moved.String() {
-		t.Fatalf("peer went back to %v on an older packet", got)
-	}
-	forged := bytes.Clone(p2)
-	forged[len(forged)-1] ^= 1
-	s.deliver(forged, &net.UDPAddr{IP: net.IPv4(6, 6, 6, 6), Port: 1})
-	if got := s.peer.Load(); got.String() != moved.String() {
-		t.Fatalf("a forged packet moved the peer to %v", got)
-	}
-}
-
 // TestDirectMuxRoutesByID: packets reach the path with their id; others
 // are counted and dropped.
 func TestDirectMuxRoutesByID(t *testing.T) {
@@ -149,16 +121,16 @@ func TestDirectMuxRoutesByID(t *testing.T) {
 		t.Fatal("add: first must succeed, a second path with the same id must not")
 	}
 	pkt, _ := c.sealNext(nil, []byte("x"))
-	m.route(pkt, testFrom)
+	m.route(pkt)
 	other := bytes.Clone(pkt)
 	other[1] ^= 0xff // another id
-	m.route(other, testFrom)
-	m.route([]byte{0x00, 1, 2}, testFrom)
+	m.route(other)
+	m.route([]byte{0x00, 1, 2})
 	if len(received(s)) != 1 || unknown.Load() != 2 {
 		t.Fatalf("unknown %d", unknown.Load())
 	}
 	m.remove(s)
-	m.route(pkt, testFrom)
+	m.route(pkt)
 	if unknown.Load() != 3 {
 		t.Fatal("a removed path still receives")
 	}
@@ -179,7 +151,7 @@ func FuzzDirectPacket(f *testing.F) {
 		_, s, dropped := directPair(t)
 		m := directMux{unknown: dropped}
 		m.add(s)
-		m.route(b, testFrom)
+		m.route(b)
 		got := received(s)
 		if len(got) > 1 || len(got)+int(dropped.Load()) != 1 {
 			t.Fatalf("%d delivered, %d dropped for one packet", len(got), dropped.Load())
