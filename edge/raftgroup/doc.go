@@ -57,9 +57,9 @@
 // partitions in the fault test; authentication of the Raft port; and the
 // idle cost. hashicorp/raft's leaders send every follower of every group
 // a heartbeat per HeartbeatTimeout/10 and an AppendEntries per
-// CommitTimeout even when nothing happens: `edgebench raft-idle --groups
-// 8` measured 7-9% of a core per node (3 nodes, CommitTimeout 50 ms),
-// most of it per-RPC cost in raftmux (a syscall per frame each way,
+// CommitTimeout even when nothing happens: `edgebench raft-idle` (3
+// nodes, CommitTimeout 50 ms) measured 5-8% of a core per node with 8
+// groups and 21-29% with 64, most of it per-RPC cost in raftmux (a syscall per frame each way,
 // msgpack by reflection, a goroutine per request). At 256 groups that
 // scales far past the 5% target. The remedies, in order: batch frames per
 // connection (one write and one read syscall for many RPCs), a binary
