@@ -825,6 +825,9 @@ func linkReport(retrans uint32, pongs *int) func(*fakeSession, proto.Message) bo
 // TestFallbackMovesOnServerReportedLoss: the edge reports (in Pongs) that
 // it retransmits 10% of what it sends on this WebSocket connection; the
 // client, whose own uplink looks clean, moves its session to quic-fec.
+// The report is checked when its Pong arrives, not at the next probe
+// tick, so a link lossy from the start is left within the first round
+// trip.
 func TestFallbackMovesOnServerReportedLoss(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := newFakeServer(t)
@@ -832,10 +835,17 @@ func TestFallbackMovesOnServerReportedLoss(t *testing.T) {
 		srv.tname = "ws"
 		srv.hook = linkReport(10, nil)
 		cfg := testConfig(srv)
-		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443"}
+		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443", ProbeEvery: time.Second}
+		start := time.Now()
 		c := mustDial(t, cfg)
 		defer c.Close()
 		srv.waitFor("move", func() bool { return len(srv.urls) == 2 })
+		if d := time.Since(start); d >= cfg.Fallback.ProbeEvery {
+			t.Fatalf("moved after %v: waited for the probe tick (%v)", d, cfg.Fallback.ProbeEvery)
+		}
+		if c.Stats().FirstMoveAt.IsZero() {
+			t.Fatal("FirstMoveAt not set")
+		}
 		srv.mu.Lock()
 		moved := srv.urls[1]
 		srv.mu.Unlock()
@@ -864,31 +874,6 @@ func TestFallbackStaysOnCleanServerReport(t *testing.T) {
 		srv.waitFor("10 probes", func() bool { return pongs >= 10 })
 		if n := srv.numConnects(); n != 1 || c.Stats().TransportSwitches != 0 {
 			t.Fatalf("%d connects, %d switches on a clean link", n, c.Stats().TransportSwitches)
-		}
-	})
-}
-
-// TestFallbackMovesOnTheFirstLossyPong: the edge's report is checked when
-// its Pong arrives, not at the next probe tick, so a link lossy from the
-// start is left within the first round trip.
-func TestFallbackMovesOnTheFirstLossyPong(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		srv := newFakeServer(t)
-		defer srv.close()
-		srv.tname = "ws"
-		srv.hook = linkReport(10, nil)
-		cfg := testConfig(srv)
-		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443", ProbeEvery: time.Second}
-		start := time.Now()
-		c := mustDial(t, cfg)
-		defer c.Close()
-		srv.waitFor("move", func() bool { return len(srv.urls) == 2 })
-		if d := time.Since(start); d >= cfg.Fallback.ProbeEvery {
-			t.Fatalf("moved after %v: waited for the probe tick (%v)", d, cfg.Fallback.ProbeEvery)
-		}
-		st := c.Stats()
-		if st.FirstMoveAt.IsZero() {
-			t.Fatal("FirstMoveAt not set")
 		}
 	})
 }

@@ -271,8 +271,7 @@ func (cn *connection) writeLoop() {
 				return
 			}
 		case <-cn.linkCk:
-			if rate, retrans, move := cn.linkLoss(cn.c.fallback, false); move && !cn.c.quicBlocked() {
-				cn.c.log.Warn("client: edge reports a lossy link, moving to QUIC", "retransmitted", retrans, "rate", rate)
+			if !cn.c.quicBlocked() && cn.lossyLink(cn.c.fallback, false) {
 				cn.fail(errLinkDegraded, transport.CloseNormal, "moving to QUIC")
 				return
 			}

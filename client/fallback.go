@@ -98,8 +98,7 @@ func (cn *connection) probe(f *Fallback) (move bool, err error) {
 	if cn.c.quicBlocked() {
 		return false, nil // QUIC failed recently: stay
 	}
-	if rate, retrans, ok := cn.linkLoss(f, true); ok {
-		cn.c.log.Warn("client: link lossy, moving to QUIC", "retransmitted", retrans, "rate", rate)
+	if cn.lossyLink(f, true) {
 		return true, nil
 	}
 	if outstanding {
@@ -114,6 +113,16 @@ func (cn *connection) probe(f *Fallback) (move bool, err error) {
 		return true, nil
 	}
 	return false, cn.sendPing()
+}
+
+// lossyLink runs the loss check (see linkLoss) and logs the move it
+// calls for.
+func (cn *connection) lossyLink(f *Fallback, record bool) bool {
+	rate, retrans, move := cn.linkLoss(f, record)
+	if move {
+		cn.c.log.Warn("client: link lossy, moving to QUIC", "retransmitted", retrans, "rate", rate)
+	}
+	return move
 }
 
 // linkLoss reports whether the link retransmits more than LossAbove of

@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -109,12 +108,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if res.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
 		if len(res.all) > 1 {
-			err = enc.Encode(multiResult{Result: res.r, MedianOf: len(res.all), Runs: res.all})
+			err = writeJSON(stdout, multiResult{Result: res.r, MedianOf: len(res.all), Runs: res.all})
 		} else {
-			err = enc.Encode(res.r)
+			err = writeJSON(stdout, res.r)
 		}
 	} else {
 		if len(res.all) > 1 {

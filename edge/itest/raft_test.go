@@ -67,8 +67,9 @@ func TestRaftJepsen(t *testing.T) {
 		nodes[i] = &raftNode{id: fmt.Sprintf("n%d", i), addr: freePort(t), raft: freePort(t), data: filepath.Join(t.TempDir(), "data")}
 		peers = append(peers, nodes[i].id+"@"+nodes[i].raft)
 	}
+	peerList := strings.Join(peers, ",")
 	for _, n := range nodes {
-		n.start(t, strings.Join(peers, ","))
+		n.start(t, peerList)
 	}
 	convs := []string{"group:j0", "group:j1", "group:j2", "group:j3"}
 
@@ -136,28 +137,27 @@ func TestRaftJepsen(t *testing.T) {
 	}
 
 	// The nemesis: faults at fixed points of the run, every one undone.
-	peerList := strings.Join(peers, ",")
+	stop := func(n *raftNode) { _ = n.p.cmd.Process.Signal(syscall.SIGSTOP) }
+	cont := func(n *raftNode) { _ = n.p.cmd.Process.Signal(syscall.SIGCONT) }
+	kill := func(n *raftNode) { n.p.kill9() }
+	restart := func(n *raftNode) { n.start(t, peerList) }
 	at := func(frac float64) <-chan time.Time {
 		return time.After(time.Until(start.Add(time.Duration(frac * float64(dur)))))
 	}
-	<-at(0.15)
-	t.Logf("nemesis: kill -9 %s", nodes[1].id)
-	nodes[1].p.kill9()
-	<-at(0.35)
-	t.Logf("nemesis: restart %s", nodes[1].id)
-	nodes[1].start(t, peerList)
-	<-at(0.5)
-	t.Logf("nemesis: SIGSTOP %s", nodes[0].id)
-	_ = nodes[0].p.cmd.Process.Signal(syscall.SIGSTOP)
-	<-at(0.65)
-	t.Logf("nemesis: SIGCONT %s", nodes[0].id)
-	_ = nodes[0].p.cmd.Process.Signal(syscall.SIGCONT)
-	<-at(0.75)
-	t.Logf("nemesis: kill -9 %s", nodes[2].id)
-	nodes[2].p.kill9()
-	<-at(0.9)
-	t.Logf("nemesis: restart %s", nodes[2].id)
-	nodes[2].start(t, peerList)
+	for _, step := range []struct {
+		at   float64
+		what string
+		node *raftNode
+		do   func(*raftNode)
+	}{
+		{0.15, "kill -9", nodes[1], kill}, {0.35, "restart", nodes[1], restart},
+		{0.5, "SIGSTOP", nodes[0], stop}, {0.65, "SIGCONT", nodes[0], cont},
+		{0.75, "kill -9", nodes[2], kill}, {0.9, "restart", nodes[2], restart},
+	} {
+		<-at(step.at)
+		t.Logf("nemesis: %s %s", step.what, step.node.id)
+		step.do(step.node)
+	}
 	<-at(1)
 	close(stopWriting)
 	wg.Wait()

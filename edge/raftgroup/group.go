@@ -37,8 +37,8 @@ type outcome struct {
 	err error
 }
 
-// errNotLeader is what the batcher answers when leadership was lost
-// between the check and the Apply.
+// notLeader is the error for a request this replica cannot order: it is
+// not (or no longer) the group's leader.
 func (g *group) notLeader() error {
 	addr, id := g.r.LeaderWithID()
 	return &NotLeaderError{Group: g.id, Leader: string(id), LeaderAddr: string(addr)}

@@ -184,7 +184,7 @@ func (c *cluster) append(r ordering.Request) (ordering.Result, error) {
 }
 
 // converged waits until every live replica of every group applied the
-// same index and holds the same state, and returns the hashes.
+// same index and holds the same state.
 func (c *cluster) converged() {
 	c.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
