@@ -299,11 +299,17 @@ func (cn *connection) write(ctx context.Context, m proto.Message) error {
 			Reason: fmt.Sprintf("frame of %d bytes exceeds the server's limit of %d", len(cn.buf)-transport.HeaderSize, limit)})
 		return nil
 	}
-	if err := cn.conn.WriteFrame(ctx, cn.buf); err != nil {
-		return err
-	}
+	// Counted before the write: the edge's ack can reach the reader (and
+	// Stats().Acked) before WriteFrame returns, and Sent must never lag
+	// Acked. A failed write takes it back.
 	if isSend {
 		cn.c.stats.sent.Add(1)
+	}
+	if err := cn.conn.WriteFrame(ctx, cn.buf); err != nil {
+		if isSend {
+			cn.c.stats.sent.Add(^uint64(0))
+		}
+		return err
 	}
 	cn.c.stats.framesOut.Add(1)
 	return nil
