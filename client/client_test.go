@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -807,8 +808,8 @@ func TestPositionsCountWhatWasRead(t *testing.T) {
 }
 
 // linkReport is a fake server hook answering Pings with a link report of
-// retrans retransmissions per 100 segments, counting them in pongs.
-func linkReport(retrans uint32, pongs *int) func(*fakeSession, proto.Message) bool {
+// retrans retransmissions of segs segments, counting them in pongs.
+func linkReport(retrans, segs uint32, pongs *int) func(*fakeSession, proto.Message) bool {
 	return func(sess *fakeSession, m proto.Message) bool {
 		p, ok := m.(*pb.Ping)
 		if !ok {
@@ -817,7 +818,7 @@ func linkReport(retrans uint32, pongs *int) func(*fakeSession, proto.Message) bo
 		if pongs != nil {
 			*pongs++
 		}
-		sess.write(&pb.Pong{Nonce: p.GetNonce(), SentTimeMs: p.GetSentTimeMs(), ServerSegments: 100, ServerRetransmits: retrans})
+		sess.write(&pb.Pong{Nonce: p.GetNonce(), SentTimeMs: p.GetSentTimeMs(), ServerSegments: segs, ServerRetransmits: retrans})
 		return true
 	}
 }
@@ -833,7 +834,7 @@ func TestFallbackMovesOnServerReportedLoss(t *testing.T) {
 		srv := newFakeServer(t)
 		defer srv.close()
 		srv.tname = "ws"
-		srv.hook = linkReport(10, nil)
+		srv.hook = linkReport(10, 100, nil)
 		cfg := testConfig(srv)
 		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443", ProbeEvery: time.Second}
 		start := time.Now()
@@ -858,22 +859,71 @@ func TestFallbackMovesOnServerReportedLoss(t *testing.T) {
 	})
 }
 
-// TestFallbackStaysOnCleanServerReport: reports of a clean link (and no
-// slow probes) keep the client on WebSocket.
-func TestFallbackStaysOnCleanServerReport(t *testing.T) {
+// tcpLink returns a fake WebSocket TCP_INFO whose counters grow at every
+// read: 10 segments in, 10 out, none retransmitted, and ooo(n) segments
+// received out of order in total at the n-th read.
+func tcpLink(ooo func(n uint64) uint64) func() transport.Stats {
+	var n atomic.Uint64
+	return func() transport.Stats {
+		i := n.Add(1)
+		return transport.Stats{PacketsOut: 10 * i, PacketsIn: 10 * i, OutOfOrderIn: ooo(i)}
+	}
+}
+
+// TestFallbackMovesOnDownlinkHoles: the edge reports a clean link (its
+// retransmission timer has not fired yet), but the client's own TCP keeps
+// receiving segments out of order, so the downlink is losing packets:
+// the client moves without waiting for the edge's retransmissions.
+func TestFallbackMovesOnDownlinkHoles(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := newFakeServer(t)
 		defer srv.close()
 		srv.tname = "ws"
-		pongs := 0
-		srv.hook = linkReport(1, &pongs)
+		srv.hook = linkReport(0, 10, nil)
+		srv.link = tcpLink(func(n uint64) uint64 { return 3 * n })
 		cfg := testConfig(srv)
 		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443"}
 		c := mustDial(t, cfg)
 		defer c.Close()
-		srv.waitFor("10 probes", func() bool { return pongs >= 10 })
-		if n := srv.numConnects(); n != 1 || c.Stats().TransportSwitches != 0 {
-			t.Fatalf("%d connects, %d switches on a clean link", n, c.Stats().TransportSwitches)
+		srv.waitFor("move", func() bool { return len(srv.urls) == 2 })
+		if st := c.Stats(); st.TransportSwitches != 1 {
+			t.Fatalf("TransportSwitches %d", st.TransportSwitches)
 		}
 	})
+}
+
+// TestFallbackStays: links that do not call for the move keep the client
+// on WebSocket for 10 probes: a clean report from the edge (1% of its
+// segments retransmitted, no slow probes); and one downlink hole, however
+// many segments queued behind it (5 out of order at once: 5 of 60
+// segments would be well above LossAbove), which is one loss, below
+// LossMinRetrans.
+func TestFallbackStays(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		retrans, segs uint32
+		link          func() transport.Stats
+	}{
+		{"clean server report", 1, 100, nil},
+		{"one hole per check", 0, 10, tcpLink(func(n uint64) uint64 { return 5 * min(n/2, 1) })},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := newFakeServer(t)
+				defer srv.close()
+				srv.tname = "ws"
+				pongs := 0
+				srv.hook = linkReport(tc.retrans, tc.segs, &pongs)
+				srv.link = tc.link
+				cfg := testConfig(srv)
+				cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443"}
+				c := mustDial(t, cfg)
+				defer c.Close()
+				srv.waitFor("10 probes", func() bool { return pongs >= 10 })
+				if n := srv.numConnects(); n != 1 || c.Stats().TransportSwitches != 0 {
+					t.Fatalf("%d connects, %d switches", n, c.Stats().TransportSwitches)
+				}
+			})
+		})
+	}
 }

@@ -69,9 +69,11 @@ type connection struct {
 	// slowProbes counts consecutive probes slower than
 	// Fallback.RTTAbove (guarded by mu).
 	slowProbes int
-	// lossHist holds the TCP (retransmits, segments out) of recent probes
-	// (writer goroutine only).
-	lossHist [][2]uint64
+	// lossHist holds the TCP counters of recent probes, lastOOO and holes
+	// the downlink holes seen so far (see linkLoss; writer goroutine only).
+	lossHist []lossSample
+	lastOOO  uint64
+	holes    uint64
 	// srvLoss holds the server's link reports (retransmits, segments) of
 	// recent Pongs (guarded by mu).
 	srvLoss [][2]uint64
@@ -150,6 +152,8 @@ func (cn *connection) closeConn(code transport.CloseCode, reason string) {
 		cn.closed.Store(true)
 		cn.c.stats.retransmitted.Add(st.Retransmits)
 		cn.c.stats.fecRecovered.Add(st.Recovered)
+		cn.c.stats.fecDataPackets.Add(st.FECDataPackets)
+		cn.c.stats.fecUnrecoverable.Add(st.Unrecoverable)
 		_ = cn.conn.Close(code, reason)
 	})
 }

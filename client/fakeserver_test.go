@@ -37,7 +37,9 @@ type fakeServer struct {
 	urls     []string
 	// tname, when set, is the Transport() of client connections to
 	// non-QUIC URLs (the fallback only probes "ws" connections).
-	tname  string
+	tname string
+	// link, when set, gives those connections' TCP figures (Stats).
+	link   func() transport.Stats
 	dialAt []time.Time
 	acks   []*pb.DeliveryAck
 	syncs  []*pb.SyncRequest
@@ -125,7 +127,7 @@ func (s *fakeServer) dial(ctx context.Context, url string) (transport.Conn, erro
 	}
 	cc, sc := memPipe(4096)
 	if s.tname != "" && !strings.HasPrefix(url, QUICFECScheme) {
-		cc.tname = s.tname
+		cc.tname, cc.link = s.tname, s.link
 	}
 	s.serveLocked(sc)
 	return cc, nil

@@ -35,20 +35,22 @@ type Fallback struct {
 	// RetryQUICAfter is how long the client stays on WebSocket after a
 	// failed move before it tries QUIC again. Default 60 s.
 	RetryQUICAfter time.Duration
-	// LossAbove: TCP retransmissions above this share of the segments
-	// sent over the last LossWindow probes, both directions together
-	// (read from the kernel's TCP_INFO, Linux: the client's own for the
-	// uplink, the edge's reported in Pongs for the downlink), trigger the
-	// move, if at least LossMinRetrans segments were retransmitted. It is
-	// checked at every probe and as soon as a Pong brings the edge's
-	// report. Default 0.02: a 1% loss costs TCP little, 5% makes it
-	// stall. Negative: off.
+	// LossAbove: TCP losses above this share of the segments sent over
+	// the last LossWindow probes, both directions together (read from the
+	// kernel's TCP_INFO, Linux: the client's own retransmissions for the
+	// uplink; for the downlink the edge's, reported in Pongs, or the
+	// holes the client's own out-of-order counter shows, whichever is
+	// larger), trigger the move, if at least LossMinRetrans losses were
+	// seen. It is checked at every probe and as soon as a Pong brings the
+	// edge's report. Default 0.02: a 1% loss costs TCP little, 5% makes
+	// it stall. Negative: off.
 	LossAbove float64
 	// LossWindow is the number of probes the loss rate is measured over.
 	// Default 6 (3 s at the default ProbeEvery).
 	LossWindow int
-	// LossMinRetrans is the least retransmissions in the window that can
-	// trigger the move (a single unlucky segment must not). Default 2.
+	// LossMinRetrans is the least losses (retransmissions or holes) in
+	// the window that can trigger the move (a single unlucky segment must
+	// not). Default 2.
 	LossMinRetrans uint64
 }
 
@@ -125,12 +127,23 @@ func (cn *connection) lossyLink(f *Fallback, record bool) bool {
 	return move
 }
 
-// linkLoss reports whether the link retransmits more than LossAbove of
-// what crosses it over the last LossWindow probes, both directions
-// counted together: the uplink from the client's own TCP_INFO, the
-// downlink from the edge's reports in Pongs (which the client's counters
-// do not show). Pooling the directions halves the time a sparse chat
-// link needs to show LossMinRetrans retransmissions. record (the probe
+// lossSample is the client's TCP counters at one probe: retransmissions
+// and data segments sent (uplink), downlink holes seen (see linkLoss) and
+// data segments received.
+type lossSample struct{ retrans, segsOut, holes, segsIn uint64 }
+
+// linkLoss reports whether the link loses more than LossAbove of what
+// crosses it over the last LossWindow probes, both directions counted
+// together. The uplink's losses are the client's own TCP retransmissions.
+// The downlink's are the larger of two counts: the edge's retransmissions,
+// from its reports in Pongs (which the client's counters do not show),
+// and the holes the client saw itself: checks (probe ticks and Pongs) at
+// which segments had arrived out of order since the previous check. A
+// hole shows as soon as the segment after a lost one arrives, where the
+// edge's count waits for its retransmission timer (hundreds of ms on a
+// long path) and the next Pong; a check counts one hole however many
+// segments queued behind it. Pooling the directions halves the time a
+// sparse chat link needs to show LossMinRetrans losses. record (the probe
 // tick) adds the client's counters to the window; the check run when a
 // Pong arrives reads them without moving the window. Writer goroutine
 // only.
@@ -138,9 +151,13 @@ func (cn *connection) linkLoss(f *Fallback, record bool) (rate float64, retrans 
 	if f.LossAbove < 0 {
 		return 0, 0, false
 	}
-	var segs uint64
+	var segs, holes, segsIn uint64
 	if st := cn.conn.Stats(); st.PacketsOut > 0 { // 0: the platform does not tell
-		cur := [2]uint64{st.Retransmits, st.PacketsOut}
+		if st.OutOfOrderIn > cn.lastOOO {
+			cn.holes++
+		}
+		cn.lastOOO = st.OutOfOrderIn
+		cur := lossSample{st.Retransmits, st.PacketsOut, cn.holes, st.PacketsIn}
 		if record || len(cn.lossHist) == 0 {
 			cn.lossHist = append(cn.lossHist, cur)
 			if len(cn.lossHist) > f.LossWindow+1 {
@@ -148,14 +165,18 @@ func (cn *connection) linkLoss(f *Fallback, record bool) (rate float64, retrans 
 			}
 		}
 		first := cn.lossHist[0]
-		retrans, segs = cur[0]-first[0], cur[1]-first[1]
+		retrans, segs = cur.retrans-first.retrans, cur.segsOut-first.segsOut
+		holes, segsIn = cur.holes-first.holes, cur.segsIn-first.segsIn
 	}
+	var srvRetrans, srvSegs uint64
 	cn.mu.Lock()
 	for _, r := range cn.srvLoss {
-		retrans += r[0]
-		segs += r[1]
+		srvRetrans += r[0]
+		srvSegs += r[1]
 	}
 	cn.mu.Unlock()
+	retrans += max(srvRetrans, holes)
+	segs += max(srvSegs, segsIn)
 	rate, move = f.lossy(retrans, segs)
 	return rate, retrans, move
 }

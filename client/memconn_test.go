@@ -30,6 +30,9 @@ type memConn struct {
 	in0   atomic.Uint64
 	out0  atomic.Uint64
 	tname string
+	// link, when set, fills the TCP figures of Stats (a WebSocket's
+	// TCP_INFO).
+	link func() transport.Stats
 }
 
 func memPipe(buf int) (a, b *memConn) {
@@ -95,7 +98,12 @@ func (m *memConn) Close(code transport.CloseCode, reason string) error {
 }
 
 func (m *memConn) Stats() transport.Stats {
-	return transport.Stats{FramesIn: m.in0.Load(), FramesOut: m.out0.Load()}
+	var s transport.Stats
+	if m.link != nil {
+		s = m.link()
+	}
+	s.FramesIn, s.FramesOut = m.in0.Load(), m.out0.Load()
+	return s
 }
 
 func (m *memConn) RemoteAddr() net.Addr { return &net.UnixAddr{Name: "mem", Net: "unix"} }

@@ -47,6 +47,11 @@ type Stats struct {
 	// FECRecovered counts packets quic-fec rebuilt from parity on every
 	// connection so far.
 	FECRecovered uint64
+	// FECDataPackets counts frames quic-fec sent as FEC data packets on
+	// every connection so far, and FECUnrecoverable those of them the edge
+	// could not rebuild from parity and NACKed: their ratio is the
+	// residual loss of the uplink before retransmission.
+	FECDataPackets, FECUnrecoverable uint64
 	// FirstMoveAt is when Fallback first moved the session to QUIC (zero
 	// if it never did).
 	FirstMoveAt time.Time
@@ -63,6 +68,7 @@ type counters struct {
 	delivered, duplicatesDropped, gaps, skipped    atomic.Uint64
 	liveDropped, framesIn, framesOut, switches     atomic.Uint64
 	retransmitted, fecRecovered                    atomic.Uint64 // of closed connections
+	fecDataPackets, fecUnrecoverable               atomic.Uint64 // of closed connections
 	rtt                                            atomic.Int64
 	firstMove, firstOnQUIC                         atomic.Int64 // unix ns
 }
@@ -87,6 +93,8 @@ func (c *Client) Stats() Stats {
 		FramesOut:         c.stats.framesOut.Load(),
 		Retransmitted:     c.stats.retransmitted.Load(),
 		FECRecovered:      c.stats.fecRecovered.Load(),
+		FECDataPackets:    c.stats.fecDataPackets.Load(),
+		FECUnrecoverable:  c.stats.fecUnrecoverable.Load(),
 	}
 	if t := c.stats.firstMove.Load(); t != 0 {
 		s.FirstMoveAt = time.Unix(0, t)
@@ -104,6 +112,8 @@ func (c *Client) Stats() Stats {
 		if !cn.closed.Load() {
 			s.Retransmitted += s.Conn.Retransmits
 			s.FECRecovered += s.Conn.Recovered
+			s.FECDataPackets += s.Conn.FECDataPackets
+			s.FECUnrecoverable += s.Conn.Unrecoverable
 		}
 	}
 	return s

@@ -120,7 +120,8 @@ func TestHealthAndMetrics(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`edgegate_connections{transport="ws"} 1`, "process_resident_memory_bytes", "edgegate_frames_in_total"} {
+	for _, want := range []string{`edgegate_connections{transport="ws"} 1`, "process_resident_memory_bytes", "edgegate_frames_in_total",
+		"edgegate_fec_data_packets_total 0", "edgegate_fec_nacked_data_total 0"} {
 		if !strings.Contains(string(b), want) {
 			t.Fatalf("metrics lack %q", want)
 		}

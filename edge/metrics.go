@@ -99,7 +99,9 @@ func newMetrics(orderingStats func() (batches, fsyncs float64)) *metrics {
 	}{
 		{"edgegate_fec_recovered_total", "quic-fec: data packets rebuilt from parity (both directions: what clients sent and what this node received).", &m.fec.Recovered},
 		{"edgegate_fec_retransmitted_total", "quic-fec: frames this node sent again on the control stream because FEC could not rebuild them (NACK) or no ack came.", &m.fec.Retransmitted},
-		{"edgegate_fec_unrecoverable_total", "quic-fec: packet ids this node NACKed after FEC gave up (may name indexes of groups flushed early).", &m.fec.Unrecoverable},
+		{"edgegate_fec_unrecoverable_total", "quic-fec: packet ids this node NACKed after FEC gave up; over-counts (may name indexes of groups flushed early or wholly lost that were never sent): see edgegate_fec_nacked_data_total.", &m.fec.Unrecoverable},
+		{"edgegate_fec_data_packets_total", "quic-fec: frames this node sent as FEC data packets (parity, bare datagrams and stream frames left out).", &m.fec.DataPackets},
+		{"edgegate_fec_nacked_data_total", "quic-fec: FEC data packets this node sent that clients could not rebuild and NACKed, each once; divided by edgegate_fec_data_packets_total, the residual loss towards clients before retransmission.", &m.fec.NackedData},
 		{"edgegate_fec_lost_packets_total", "quic-fec: packets (data and parity) that did not reach this node, recovered or not (direct datagrams: from packet numbers; inside QUIC: as the FEC decoder saw it).", &m.fec.Lost},
 		{"edgegate_fec_datagram_bytes_total", "quic-fec: datagram bytes sent (FEC headers and parity included).", &m.fec.DatagramBytes},
 		{"edgegate_fec_stream_frames_total", "quic-fec: frames sent on the control stream because they did not fit a datagram.", &m.fec.StreamFrames},

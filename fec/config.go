@@ -47,9 +47,18 @@ type Config struct {
 	// FlushInterval is how long a group may stay open before the encoder
 	// emits parity for the data it has (Encoder.Deadline). Default 10ms.
 	FlushInterval time.Duration
+	// ParitySpread is the gap between consecutive parity packets of a
+	// group flushed early (sparse traffic: chat): parity j goes out
+	// j*ParitySpread after the flush instead of right behind parity 0, so
+	// that a burst of consecutive losses on the link rarely takes a data
+	// packet and all its parity. Full groups (dense traffic) send their
+	// parity together; Interleave protects them. Default 0: together.
+	ParitySpread time.Duration
 	// GroupTimeout is how long the decoder waits, from the first packet of
 	// a group, before it gives up on the group and reports its missing
-	// data packets. Default 3*FlushInterval + 20ms of reorder slack.
+	// data packets; a group with m parity packets gets (m-1)*ParitySpread
+	// more, for its spread parity. Default 3*FlushInterval + 20ms of
+	// reorder slack.
 	GroupTimeout time.Duration
 	// MaxGroups bounds the groups the decoder keeps open; when full, the
 	// oldest is closed and its losses reported. Default 64 (or
@@ -116,8 +125,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: TargetLoss=%g", ErrBadConfig, c.TargetLoss)
 	case c.Interleave < 1 || c.Interleave > 64:
 		return fmt.Errorf("%w: Interleave=%d (1..64)", ErrBadConfig, c.Interleave)
-	case c.FlushInterval < 0 || c.GroupTimeout <= 0:
-		return fmt.Errorf("%w: FlushInterval=%v GroupTimeout=%v", ErrBadConfig, c.FlushInterval, c.GroupTimeout)
+	case c.FlushInterval < 0 || c.GroupTimeout <= 0 || c.ParitySpread < 0:
+		return fmt.Errorf("%w: FlushInterval=%v GroupTimeout=%v ParitySpread=%v", ErrBadConfig, c.FlushInterval, c.GroupTimeout, c.ParitySpread)
 	case c.MaxGroups < 2*c.Interleave || c.MaxGroups > 1<<16:
 		return fmt.Errorf("%w: MaxGroups=%d (2*Interleave..65536)", ErrBadConfig, c.MaxGroups)
 	case c.MaxDatagram < HeaderSize+FeedbackSize+ShardPrefix || c.MaxDatagram > HeaderSize+0xffff:

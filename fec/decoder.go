@@ -269,8 +269,34 @@ func (d *Decoder) SetGroupTimeout(t time.Duration) {
 // GroupTimeout returns the decoder's current group timeout.
 func (d *Decoder) GroupTimeout() time.Duration { return d.cfg.GroupTimeout }
 
+// SetParitySpread tells the decoder the sender's parity spread
+// (Config.ParitySpread), so it waits for a sparse group's last parity
+// packet. It applies to open groups too. d < 0 is ignored.
+func (d *Decoder) SetParitySpread(t time.Duration) {
+	if t >= 0 {
+		d.cfg.ParitySpread = t
+	}
+}
+
+// MaxWait returns the longest a group may stay open: the group timeout
+// plus the spread of MaxM parity packets.
+func (d *Decoder) MaxWait() time.Duration {
+	return d.cfg.GroupTimeout + time.Duration(d.cfg.MaxM-1)*d.cfg.ParitySpread
+}
+
+// wait returns how long g stays open from its first packet: the group
+// timeout, plus (m-1) parity spreads unless g is known to be full (the
+// sender spreads only the parity of groups flushed early). Before any
+// parity arrived, m is the largest planned parity its data packets carry.
+func (d *Decoder) wait(g *dgroup) time.Duration {
+	if d.cfg.ParitySpread == 0 || (g.final && g.k >= d.cfg.K) || g.m < 2 {
+		return d.cfg.GroupTimeout
+	}
+	return d.cfg.GroupTimeout + time.Duration(g.m-1)*d.cfg.ParitySpread
+}
+
 // Expire closes the groups whose first packet arrived at least
-// GroupTimeout before now and returns the ids of their data packets that
+// GroupTimeout (plus their parity spread) before now and returns the ids of their data packets that
 // were neither received nor recovered, together with those of groups
 // closed early to respect MaxGroups. The caller should fetch these again
 // over a reliable path. Ids come sorted by group (in sending order), then
@@ -286,7 +312,7 @@ func (d *Decoder) Expire(now time.Time) []ID {
 	d.evicted = nil
 	var due []*dgroup
 	for _, g := range d.groups {
-		if now.Sub(g.first) >= d.cfg.GroupTimeout {
+		if now.Sub(g.first) >= d.wait(g) {
 			due = append(due, g)
 		}
 	}

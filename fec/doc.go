@@ -44,6 +44,17 @@
 //     and so on. A burst of up to D consecutive losses thus costs each
 //     group at most one packet, at the price of D times the group latency
 //     (still bounded by FlushInterval).
+//   - Parity spreading (ParitySpread): interleaving needs traffic to
+//     interleave, and chat has none: most groups hold one message,
+//     flushed alone, and its parity right behind it is lost in the same
+//     burst. So parity j of a group flushed early goes out j*ParitySpread
+//     after the flush (parity 0 at once), and the decoder waits (m-1)
+//     spreads longer for such a group. TestParitySpreadAgainstBursts
+//     measures it on a Gilbert-Elliott link (5% loss, bursts of 3, one
+//     packet of cross traffic per ms, one message per 50 ms): 0.52% of
+//     messages unrecoverable with parity together, 0.03% spread 10 ms
+//     apart. The price is a later rebuild when the first parity is lost
+//     too, still far sooner than a retransmission.
 //   - Adaptive parity: SetLossRate (or OnFeedback) picks, for new groups,
 //     the least m in [MinM, MaxM] for which the probability of losing more
 //     than m of the k+m packets, with independent loss (binomial), is under

@@ -14,10 +14,17 @@ type Encoder struct {
 	adaptive  bool // a loss rate was set: partial groups get parity for their size
 	burst     float64
 	nextGroup uint32
-	slots     []*egroup // open groups, one per interleave slot
-	cursor    int       // slot of the next payload
-	full      []*egroup // filled groups whose parity waits for the round to end
+	slots     []*egroup     // open groups, one per interleave slot
+	cursor    int           // slot of the next payload
+	full      []*egroup     // filled groups whose parity waits for the round to end
+	later     []timedPacket // spread parity of flushed groups, not yet due
 	codecs    codecs
+}
+
+// timedPacket is a parity packet held back until due (Config.ParitySpread).
+type timedPacket struct {
+	due time.Time
+	p   Packet
 }
 
 // egroup is a group being filled by the encoder.
@@ -80,7 +87,7 @@ func (e *Encoder) Add(payload []byte, now time.Time) ([]Packet, error) {
 	}
 	e.cursor = (e.cursor + 1) % len(e.slots)
 	if e.cursor == 0 && len(e.full) > 0 {
-		out = e.emit(out, e.full)
+		out = e.emit(out, e.full, now)
 		e.full = e.full[:0]
 	}
 	return out, nil
@@ -99,9 +106,35 @@ func (e *Encoder) SetFlushInterval(d time.Duration) {
 // FlushInterval returns the flush interval new groups get.
 func (e *Encoder) FlushInterval() time.Duration { return e.cfg.FlushInterval }
 
+// SetParitySpread changes the gap between the parity packets of groups
+// flushed from now on (Config.ParitySpread); d < 0 is ignored, 0 sends
+// them together. Like the flush interval, a caller may scale it with the
+// round-trip time.
+func (e *Encoder) SetParitySpread(d time.Duration) {
+	if d >= 0 {
+		e.cfg.ParitySpread = d
+	}
+}
+
+// ParitySpread returns the current parity spread.
+func (e *Encoder) ParitySpread() time.Duration { return e.cfg.ParitySpread }
+
 // Deadline returns when the caller should call Flush: the earliest flush
-// deadline of an open group. It is the zero time when no group is open.
+// deadline of an open group or due time of a held-back parity packet. It
+// is the zero time when there is neither.
 func (e *Encoder) Deadline() time.Time {
+	d := e.groupDeadline()
+	for _, t := range e.later {
+		if d.IsZero() || t.due.Before(d) {
+			d = t.due
+		}
+	}
+	return d
+}
+
+// groupDeadline returns the earliest flush deadline of an open group, or
+// the zero time.
+func (e *Encoder) groupDeadline() time.Time {
 	var d time.Time
 	for _, g := range e.full {
 		if d.IsZero() || g.deadline.Before(d) {
@@ -116,14 +149,17 @@ func (e *Encoder) Deadline() time.Time {
 	return d
 }
 
-// Flush returns parity packets for open groups once the earliest deadline
-// has passed (now >= Deadline()), and nil before. It closes every open
-// group at once, so interleaved groups stay aligned; a group of n < K data
-// packets gets parity over its n shards, and its parity packets carry k=n.
+// Flush returns the parity packets due by now: held-back parity whose
+// time has come, and, once the earliest group deadline has passed, parity
+// for every open group. It closes every open group at once, so
+// interleaved groups stay aligned; a group of n < K data packets gets
+// parity over its n shards, and its parity packets carry k=n. It returns
+// nil before Deadline().
 func (e *Encoder) Flush(now time.Time) []Packet {
-	d := e.Deadline()
+	out := e.releaseDue(now)
+	d := e.groupDeadline()
 	if d.IsZero() || now.Before(d) {
-		return nil
+		return out
 	}
 	groups := e.full
 	for i, g := range e.slots {
@@ -133,14 +169,33 @@ func (e *Encoder) Flush(now time.Time) []Packet {
 		}
 	}
 	e.cursor = 0
-	out := e.emit(nil, groups)
+	out = e.emit(out, groups, now)
 	e.full = e.full[:0]
 	return out
 }
 
+// releaseDue removes the held-back parity packets due by now from
+// e.later and returns them in the order they were held back.
+func (e *Encoder) releaseDue(now time.Time) []Packet {
+	var out []Packet
+	keep := e.later[:0]
+	for _, t := range e.later {
+		if now.Before(t.due) {
+			keep = append(keep, t)
+		} else {
+			out = append(out, t.p)
+		}
+	}
+	clear(e.later[len(keep):])
+	e.later = keep
+	return out
+}
+
 // emit appends the parity packets of groups to out, interleaved: parity 0
-// of every group, then parity 1 of every group, and so on.
-func (e *Encoder) emit(out []Packet, groups []*egroup) []Packet {
+// of every group, then parity 1 of every group, and so on. With a
+// ParitySpread, parity j > 0 of a group flushed early is held back until
+// now + j*ParitySpread instead.
+func (e *Encoder) emit(out []Packet, groups []*egroup, now time.Time) []Packet {
 	parity := make([][]Packet, len(groups))
 	most := 0
 	for i, g := range groups {
@@ -148,10 +203,15 @@ func (e *Encoder) emit(out []Packet, groups []*egroup) []Packet {
 		most = max(most, len(parity[i]))
 	}
 	for j := range most {
-		for _, ps := range parity {
-			if j < len(ps) {
-				out = append(out, ps[j])
+		for i, ps := range parity {
+			if j >= len(ps) {
+				continue
 			}
+			if j > 0 && e.cfg.ParitySpread > 0 && len(groups[i].data) < e.cfg.K {
+				e.later = append(e.later, timedPacket{due: now.Add(time.Duration(j) * e.cfg.ParitySpread), p: ps[j]})
+				continue
+			}
+			out = append(out, ps[j])
 		}
 	}
 	return out

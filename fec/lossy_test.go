@@ -121,3 +121,12 @@ func (n *lossyNet) parse(b []byte) Packet {
 	}
 	return p
 }
+
+// crossTraffic advances the loss model over n packets of other flows
+// sharing the link (they are neither delivered nor counted): with burst
+// loss, what matters is how many packets pass between two of ours.
+func (n *lossyNet) crossTraffic(count int) {
+	for range count {
+		n.lose()
+	}
+}

@@ -72,10 +72,23 @@ type Stats struct {
 	// Recovered counts packets rebuilt by forward error correction
 	// (quic-fec only).
 	Recovered uint64
+	// FECDataPackets counts frames sent as FEC data packets and
+	// Unrecoverable those of them the peer could not rebuild and NACKed
+	// (quic-fec only): their ratio is the residual loss FEC leaves to
+	// retransmission (FECCounters.DataPackets and NackedData, for one
+	// connection).
+	FECDataPackets, Unrecoverable uint64
 	// PacketsOut counts packets sent, when the transport knows (TCP data
 	// segments on WebSocket, from TCP_INFO); with Retransmits it gives
 	// the link's loss rate.
 	PacketsOut uint64
+	// PacketsIn counts data packets received and OutOfOrderIn those that
+	// arrived out of order, when the transport knows (TCP on Linux:
+	// tcpi_data_segs_in, tcpi_rcv_ooopack). A segment arriving out of
+	// order means one before it is missing, which shows a loss on the
+	// path towards this end as soon as the next segment arrives, long
+	// before the sender's retransmission timer fires.
+	PacketsIn, OutOfOrderIn uint64
 }
 
 // SharedFrame is an encoded frame sent unchanged to many connections, such

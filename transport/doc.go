@@ -74,6 +74,10 @@
 //     goes out when its group is due) and the decoder's group timeout
 //     follows it (at least 80 ms): on a long path a lost packet may wait
 //     a little longer for parity, and fuller groups save packets.
+//   - The parity of a group flushed early is spread one flush interval
+//     apart, at least 10 ms (fec Config.ParitySpread): a sparse chat
+//     message and its two parity packets sent back to back died in the
+//     same burst of loss (0.62% residual at 5% loss in bursts of 3).
 //   - Frames too large for a datagram go on the control stream; the
 //     edge sizes its Deliver batches to fit (FrameSizer).
 //

@@ -84,7 +84,7 @@ const (
 // keeps consecutive datagrams out of one QUIC packet); and a group
 // timeout of at least 80 ms before the receiver NACKs.
 func defaultFECConfig() fec.Config {
-	return fec.Config{Interleave: 1, MaxM: 4, FlushInterval: 5 * time.Millisecond, GroupTimeout: 80 * time.Millisecond, MaxDatagram: DefaultFECMaxDatagram}
+	return fec.Config{Interleave: 1, MaxM: 4, FlushInterval: 5 * time.Millisecond, ParitySpread: 10 * time.Millisecond, GroupTimeout: 80 * time.Millisecond, MaxDatagram: DefaultFECMaxDatagram}
 }
 
 // FECCounters are totals over all quic-fec connections of a listener or
@@ -95,8 +95,21 @@ type FECCounters struct {
 	// Retransmitted counts frames sent again on the stream because FEC
 	// could not recover them (NACK) or no acknowledgement came (timeout).
 	Retransmitted atomic.Uint64
-	// Unrecoverable counts data packets the receiver NACKed.
+	// Unrecoverable counts the data packet ids this end's decoders NACKed.
+	// It over-counts: for a group flushed early whose parity was all lost
+	// the decoder names indexes up to the planned k, for a group wholly
+	// lost all K, sent or not (see fec.Decoder.Expire). NackedData counts
+	// only data packets really sent.
 	Unrecoverable atomic.Uint64
+	// DataPackets counts frames sent as FEC data packets (parity, bare
+	// datagrams and stream frames left out).
+	DataPackets atomic.Uint64
+	// NackedData counts the packets of DataPackets that the peer could not
+	// rebuild and NACKed (by packet id or by seq), each once; NACKs naming
+	// packets never sent count nothing. NackedData / DataPackets is the
+	// residual loss FEC leaves to retransmission; a lost tail that no NACK
+	// reports (resent on a timeout, see Retransmitted) is not in it.
+	NackedData atomic.Uint64
 	// Lost counts packets (data and parity) that did not arrive, recovered
 	// or not: from packet numbers on the direct path, as the FEC decoder
 	// saw them inside QUIC (which over-counts groups whose parity was all
@@ -140,7 +153,7 @@ type fecConn struct {
 	maxBody  int
 	// minFlush and minGroupTimeout are the codec's configured flush
 	// interval and group timeout: the floors of scaleToRTT.
-	minFlush, minGroupTimeout time.Duration
+	minFlush, minGroupTimeout, minSpread time.Duration
 
 	ready    chan struct{} // closed once the stream is known (st or readyErr)
 	st       *quic.Stream
@@ -209,9 +222,9 @@ func newFECConn(qc *quic.Conn, st *quic.Stream, cfg QUICConfig, direct *directPa
 	if initialLoss == 0 {
 		initialLoss = fecInitialLoss
 	}
-	c.snd.init(enc, fec.Limits{MaxDatagram: fcfg.MaxDatagram}, initialLoss)
+	c.snd.init(enc, fec.Limits{MaxDatagram: fcfg.MaxDatagram}, initialLoss, counters)
 	c.rcv.init(dec, fcfg.MaxPayload(), &counters.Duplicates)
-	c.minFlush, c.minGroupTimeout = enc.FlushInterval(), dec.GroupTimeout()
+	c.minFlush, c.minGroupTimeout, c.minSpread = enc.FlushInterval(), dec.GroupTimeout(), enc.ParitySpread()
 	c.wg.Add(1)
 	go c.run(st)
 	go func() {
@@ -498,15 +511,16 @@ func (c *fecConn) Close(code CloseCode, reason string) error {
 // mapErr turns quic-go errors into the package's.
 func (c *fecConn) mapErr(err error) error { return mapQUICErr(err, c.closing.Load(), "quic-fec") }
 
-// Stats implements Conn: QUIC's RTT, frames retransmitted on the stream
-// and packets FEC rebuilt.
+// Stats implements Conn: QUIC's RTT, frames retransmitted on the stream,
+// packets FEC rebuilt, and the FEC data packets sent and NACKed.
 func (c *fecConn) Stats() Stats {
 	qs := c.qc.ConnectionStats()
 	return Stats{
 		FramesIn: c.framesIn.Load(), FramesOut: c.framesOut.Load(),
 		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
 		RTT: qs.SmoothedRTT, Retransmits: c.snd.retransmitted.Load(),
-		Recovered: c.rcv.recovered.Load(),
+		Recovered:      c.rcv.recovered.Load(),
+		FECDataPackets: c.snd.dataPackets.Load(), Unrecoverable: c.snd.nacked.Load(),
 	}
 }
 

@@ -210,15 +210,19 @@ func (c *fecConn) timerLoop() {
 func (c *fecConn) scaleToRTT() {
 	srtt := c.qc.ConnectionStats().SmoothedRTT
 	flush := min(max(srtt/fecFlushRTTDivisor, c.minFlush), fecMaxFlush)
-	c.snd.setFlush(flush)
-	c.rcv.setGroupTimeout(max(c.minGroupTimeout, 3*flush+fec.DefaultReorderSlack))
+	spread := c.minSpread
+	if spread > 0 {
+		spread = max(spread, flush)
+	}
+	c.snd.setFlush(flush, spread)
+	c.rcv.setGroupTimeout(max(c.minGroupTimeout, 3*flush+fec.DefaultReorderSlack), spread)
 }
 
 // rto is how long a datagram frame may stay unacknowledged before it is
 // sent again on the stream: two round trips, the decoder's group timeout
 // (its NACK comes after that) and the ack interval.
 func (c *fecConn) rto() time.Duration {
-	return max(fecMinRTO, 2*c.qc.ConnectionStats().SmoothedRTT+c.rcv.groupTimeout()+fecAckEvery)
+	return max(fecMinRTO, 2*c.qc.ConnectionStats().SmoothedRTT+c.rcv.maxWait()+fecAckEvery)
 }
 
 // outDgram is a datagram for the pacer; data datagrams carry their frame

@@ -196,22 +196,25 @@ func (r *receiver) busy(now time.Time) bool {
 	return now.Sub(r.lastPacket) < fecIdleAfter || r.nextSeq != r.ackedRecv || r.consumed != r.ackedConsumed
 }
 
-// setGroupTimeout sets the decoder's group timeout.
-func (r *receiver) setGroupTimeout(d time.Duration) {
+// setGroupTimeout sets the decoder's group timeout and the parity spread
+// it expects from the peer.
+func (r *receiver) setGroupTimeout(d, spread time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.dec.SetGroupTimeout(d)
+	r.dec.SetParitySpread(spread)
 }
 
-// groupTimeout returns the decoder's group timeout.
-func (r *receiver) groupTimeout() time.Duration {
+// maxWait returns the longest the decoder keeps a group open (its group
+// timeout plus the parity spread of the largest group).
+func (r *receiver) maxWait() time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.dec.GroupTimeout()
+	return r.dec.MaxWait()
 }
 
 // gaps returns the seqs missing (below the highest seen, neither queued
-// nor held) for longer than the group timeout plus fecGapSlack, each
+// nor held) for longer than the decoder's longest wait plus fecGapSlack, each
 // once: bare datagrams have no FEC group to report them, and this also
 // catches anything else that went missing. Caller holds mu.
 func (r *receiver) gaps(now time.Time) []uint64 {
@@ -224,7 +227,7 @@ func (r *receiver) gaps(now time.Time) []uint64 {
 		return nil
 	}
 	var out []uint64
-	wait := r.dec.GroupTimeout() + fecGapSlack
+	wait := r.dec.MaxWait() + fecGapSlack
 	for seq := r.nextSeq; seq < r.seen; seq++ {
 		if _, ok := r.held[seq]; ok {
 			continue

@@ -22,6 +22,7 @@ type outFrame struct {
 	sent      time.Time
 	onStream  bool // the stream delivers it: no timeout retransmission
 	datagrams bool // id is valid (sent with FEC)
+	nacked    bool // counted in sender.nacked
 }
 
 // retx is a frame to send again on the stream.
@@ -48,10 +49,16 @@ type sender struct {
 
 	retransmitted atomic.Uint64
 	timeouts      atomic.Uint64 // of retransmitted: sent after rto, not NACKed
+	// dataPackets counts frames sent as FEC data packets; nacked counts
+	// those of them the peer NACKed (FEC could not rebuild them), each
+	// once. shared gets the same counts (FECCounters.DataPackets and
+	// NackedData).
+	dataPackets, nacked atomic.Uint64
+	shared              *FECCounters
 }
 
-func (s *sender) init(enc *fec.Encoder, lim fec.Limits, initialLoss float64) {
-	s.enc, s.lim = enc, lim
+func (s *sender) init(enc *fec.Encoder, lim fec.Limits, initialLoss float64, shared *FECCounters) {
+	s.enc, s.lim, s.shared = enc, lim, shared
 	// A connection starts as if the path lost initialLoss: clients come
 	// to quic-fec because their link is lossy, and the first seconds must
 	// not go unprotected while QUIC's loss counters fill. On a clean path
@@ -132,6 +139,8 @@ func (s *sender) add(frame []byte, now time.Time, maxPayload int) (seq uint64, d
 	}
 	of.id, of.datagrams = fec.ID{Group: pkts[0].Group, Index: pkts[0].Index}, true
 	s.byID[of.id] = seq
+	s.dataPackets.Add(1)
+	s.shared.DataPackets.Add(1)
 	return seq, of.data, s.marshal(pkts), false
 }
 
@@ -197,7 +206,9 @@ func (s *sender) onNack(ids []fec.ID, now time.Time) []retx {
 			continue
 		}
 		delete(s.byID, id)
-		if of := s.unacked[seq]; of != nil && !of.onStream {
+		of := s.unacked[seq]
+		s.countNacked(of)
+		if of != nil && !of.onStream {
 			of.onStream, of.sent = true, now
 			out = append(out, retx{seq, of.data})
 		}
@@ -213,13 +224,28 @@ func (s *sender) onNackSeq(seqs []uint64, now time.Time) []retx {
 	defer s.mu.Unlock()
 	var out []retx
 	for _, seq := range seqs {
-		if of := s.unacked[seq]; of != nil && !of.onStream {
+		of := s.unacked[seq]
+		s.countNacked(of)
+		if of != nil && !of.onStream {
 			of.onStream, of.sent = true, now
 			out = append(out, retx{seq, of.data})
 		}
 	}
 	s.retransmitted.Add(uint64(len(out)))
 	return out
+}
+
+// countNacked counts of, a frame the peer NACKed (nil: already
+// acknowledged), once if it went as an FEC data packet: FEC could not
+// rebuild it. NACKs naming packets never sent (see fec.Decoder.Expire)
+// find no frame and count nothing. Caller holds mu.
+func (s *sender) countNacked(of *outFrame) {
+	if of == nil || !of.datagrams || of.nacked {
+		return
+	}
+	of.nacked = true
+	s.nacked.Add(1)
+	s.shared.NackedData.Add(1)
 }
 
 // due returns datagram frames unacknowledged for rto: they go on the
@@ -314,9 +340,10 @@ func (s *sender) parity() int {
 	return s.enc.M()
 }
 
-// setFlush sets the flush interval of new groups.
-func (s *sender) setFlush(d time.Duration) {
+// setFlush sets the flush interval and parity spread of new groups.
+func (s *sender) setFlush(d, spread time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.enc.SetFlushInterval(d)
+	s.enc.SetParitySpread(spread)
 }

@@ -227,9 +227,15 @@ func TestQUICFECLossyLink(t *testing.T) {
 			if counters.Lost.Load() == 0 {
 				t.Fatal("no loss accounted")
 			}
+			data := c.Stats().FECDataPackets + s.Stats().FECDataPackets
+			nacked := c.Stats().Unrecoverable + s.Stats().Unrecoverable
+			if data == 0 || nacked > data || counters.DataPackets.Load() != data || counters.NackedData.Load() != nacked {
+				t.Fatalf("%d of %d FEC data packets NACKed, the shared counters say %d of %d",
+					nacked, data, counters.NackedData.Load(), counters.DataPackets.Load())
+			}
 			t.Logf("parity m client %d server %d", c.(*fecConn).snd.parity(), s.(*fecConn).snd.parity())
-			t.Logf("recovered %d, retransmitted %d, unrecoverable %d, lost %d, duplicates %d, direct dropped %d",
-				rec, counters.Retransmitted.Load(), counters.Unrecoverable.Load(), counters.Lost.Load(), counters.Duplicates.Load(), counters.DirectDropped.Load())
+			t.Logf("recovered %d, retransmitted %d, unrecoverable ids %d, NACKed %d of %d data packets, lost %d, duplicates %d, direct dropped %d",
+				rec, counters.Retransmitted.Load(), counters.Unrecoverable.Load(), nacked, data, counters.Lost.Load(), counters.Duplicates.Load(), counters.DirectDropped.Load())
 		})
 	}
 }

@@ -30,22 +30,34 @@ func newFECHalves(t *testing.T, initialLoss float64) *fecHalves {
 		t.Fatal(err)
 	}
 	h := &fecHalves{t: t, now: time.Unix(1000, 0)}
-	h.snd.init(enc, fec.Limits{MaxDatagram: cfg.MaxDatagram}, initialLoss)
+	h.snd.init(enc, fec.Limits{MaxDatagram: cfg.MaxDatagram}, initialLoss, new(FECCounters))
 	h.rcv.init(dec, cfg.MaxPayload(), new(atomic.Uint64))
 	return h
 }
 
 func frameN(i int) []byte { return []byte(fmt.Sprintf("frame-%03d", i)) }
 
-// send encodes frame i and returns its datagrams (data first), flushing
-// the group's parity at once.
+// send encodes frame i and returns its datagrams (data first), running
+// the clock until the group's last (spread) parity packet is out.
 func (h *fecHalves) send(i int) [][]byte {
 	_, _, dgrams, viaStream := h.snd.add(frameN(i), h.now, h.rcv.maxPayload)
 	if viaStream {
 		h.t.Fatalf("frame %d went to the stream", i)
 	}
 	h.now = h.now.Add(20 * time.Millisecond)
-	return append(dgrams, h.snd.flush(h.now)...)
+	for at := h.snd.flushAt(); !at.IsZero(); at = h.snd.flushAt() {
+		h.now = later(h.now, at)
+		dgrams = append(dgrams, h.snd.flush(h.now)...)
+	}
+	return dgrams
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func (h *fecHalves) deliver(b []byte) {
@@ -129,6 +141,13 @@ func TestFECHalvesUnrecoverableIsRetransmitted(t *testing.T) {
 	if len(frames) != 1 || frames[0].seq != 2 || !bytes.Equal(frames[0].data, frameN(2)) {
 		t.Fatalf("retransmitted %+v after NACK %v / %v, want frame 2 once", frames, d.nack, d.nackSeq)
 	}
+	// Frame 2 is the one data packet FEC could not rebuild, however many
+	// ids the decoder named (its group was lost whole: all K indexes) and
+	// whether the NACK came by id or by seq; a repeated NACK counts once.
+	h.snd.onNackSeq([]uint64{2}, h.now)
+	if n, sent := h.snd.nacked.Load(), h.snd.dataPackets.Load(); n != 1 || sent != 5 || h.snd.shared.NackedData.Load() != n || h.snd.shared.DataPackets.Load() != sent {
+		t.Fatalf("%d of %d data packets counted NACKed (shared %d of %d), want 1 of 5", n, sent, h.snd.shared.NackedData.Load(), h.snd.shared.DataPackets.Load())
+	}
 	if dup, err := h.rcv.accept(frames[0].seq, frames[0].data, DefaultFECWindow); dup || err != nil {
 		t.Fatalf("accept: dup %v err %v", dup, err)
 	}
@@ -171,6 +190,9 @@ func TestFECHalvesBareNackBySeq(t *testing.T) {
 	frames := h.snd.onNackSeq([]uint64{1}, h.now)
 	if len(frames) != 1 {
 		t.Fatalf("retransmitted %d", len(frames))
+	}
+	if n, sent := h.snd.nacked.Load(), h.snd.dataPackets.Load(); n != 0 || sent != 0 {
+		t.Fatalf("bare frames counted as FEC data packets: %d NACKed of %d", n, sent)
 	}
 	if _, err := h.rcv.accept(1, frames[0].data, DefaultFECWindow); err != nil {
 		t.Fatal(err)

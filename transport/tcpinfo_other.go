@@ -2,10 +2,7 @@
 
 package transport
 
-import (
-	"net"
-	"time"
-)
+import "net"
 
 // tcpInfo is only implemented on Linux.
-func tcpInfo(net.Conn) (time.Duration, uint64, uint64, bool) { return 0, 0, 0, false }
+func tcpInfo(net.Conn) (tcpStats, bool) { return tcpStats{}, false }

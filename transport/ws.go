@@ -332,8 +332,8 @@ func truncateReason(s string) string {
 	return s
 }
 
-// Stats implements Conn. RTT, Retransmits and PacketsOut come from the kernel's TCP_INFO
-// on Linux and are read when Stats is called.
+// Stats implements Conn. RTT, Retransmits and the packet counts come from
+// the kernel's TCP_INFO on Linux and are read when Stats is called.
 func (c *wsConn) Stats() Stats {
 	s := Stats{
 		FramesIn:  c.framesIn.Load(),
@@ -342,8 +342,9 @@ func (c *wsConn) Stats() Stats {
 		BytesOut:  c.bytesOut.Load(),
 	}
 	if !c.closed.Load() {
-		if rtt, retrans, segs, ok := tcpInfo(c.ws.NetConn()); ok {
-			s.RTT, s.Retransmits, s.PacketsOut = rtt, retrans, segs
+		if ti, ok := tcpInfo(c.ws.NetConn()); ok {
+			s.RTT, s.Retransmits, s.PacketsOut = ti.rtt, ti.retrans, ti.segsOut
+			s.PacketsIn, s.OutOfOrderIn = ti.segsIn, ti.oooIn
 		}
 	}
 	return s

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgegate/edgegate/bench/hist"
+	"github.com/edgegate/edgegate/bench/metrics"
 	"github.com/edgegate/edgegate/client"
 )
 
@@ -53,15 +54,29 @@ func RunChat(ctx context.Context, o Options, co ChatOptions, procs int, spawn Sp
 	res.ServerRSSBytes = after.RSSBytes
 	res.ServerCPUSeconds = after.CPUSeconds - before.CPUSeconds
 	res.ServerConnections = after.Connections
-	if rec := after.FECRecovered - before.FECRecovered; rec > 0 || res.FECRecovered != nil {
-		res.FECRecovered = addCount(res.FECRecovered, &rec)
-	}
-	if retx := after.FECRetransmitted - before.FECRetransmitted; retx > 0 || res.Retransmitted != nil {
-		res.Retransmitted = addCount(res.Retransmitted, &retx)
-	}
+	addEdgeFEC(res, before, after)
 	res.DurationS = dur.Seconds()
 	res.finalize(e.o.Duration)
 	return res, nil
+}
+
+// addEdgeFEC adds what the edges' quic-fec counters counted during the
+// run to the clients' counts in res.
+func addEdgeFEC(res *Result, before, after metrics.NodeStats) {
+	res.FECRecovered = addDelta(res.FECRecovered, before.FECRecovered, after.FECRecovered)
+	res.Retransmitted = addDelta(res.Retransmitted, before.FECRetransmitted, after.FECRetransmitted)
+	res.FECDataPackets = addDelta(res.FECDataPackets, before.FECDataPackets, after.FECDataPackets)
+	res.FECUnrecoverable = addDelta(res.FECUnrecoverable, before.FECUnrecoverable, after.FECUnrecoverable)
+}
+
+// addDelta adds after-before to the optional count c. A counter that did
+// not grow (not exported, or a failed scrape read as 0) leaves c as it is.
+func addDelta(c *uint64, before, after uint64) *uint64 {
+	if after <= before {
+		return c
+	}
+	d := after - before
+	return addCount(c, &d)
 }
 
 // chatSide is one client of a pair. Receive fields are owned by the
@@ -234,12 +249,14 @@ func (p *chatPart) finish(ctx context.Context, _ finishMsg) (*Result, error) {
 	r := &Result{latency: p.latency, ackLatency: p.ack, Reconnects: reconnects(p.cls)}
 	p.e.closeAll(p.cls)
 	p.recvWG.Wait()
-	var recovered, retransmitted uint64
+	var recovered, retransmitted, dataPackets, unrecoverable uint64
 	for i := range p.sides {
 		if c := p.sides[i].c; c != nil {
 			st := c.Stats()
 			recovered += st.FECRecovered
 			retransmitted += st.Retransmitted
+			dataPackets += st.FECDataPackets
+			unrecoverable += st.FECUnrecoverable
 			// From the start of traffic (the link is lossy from the
 			// start, but until the clients send there is next to nothing
 			// on it to measure); a move before it counts 0.
@@ -253,6 +270,7 @@ func (p *chatPart) finish(ctx context.Context, _ finishMsg) (*Result, error) {
 		}
 	}
 	r.FECRecovered, r.Retransmitted = &recovered, &retransmitted
+	r.FECDataPackets, r.FECUnrecoverable = &dataPackets, &unrecoverable
 	for i := range p.sides {
 		s, peer := &p.sides[i], &p.sides[i^1]
 		r.Sent += s.sent

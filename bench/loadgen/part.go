@@ -106,6 +106,8 @@ func (r *Result) merge(p *Result) {
 	r.MoveAfterMaxS = max(r.MoveAfterMaxS, p.MoveAfterMaxS)
 	r.MoveDecidedMaxS = max(r.MoveDecidedMaxS, p.MoveDecidedMaxS)
 	r.Retransmitted = addCount(r.Retransmitted, p.Retransmitted)
+	r.FECDataPackets = addCount(r.FECDataPackets, p.FECDataPackets)
+	r.FECUnrecoverable = addCount(r.FECUnrecoverable, p.FECUnrecoverable)
 	r.latency.Merge(p.latency)
 	r.ackLatency.Merge(p.ackLatency)
 	for _, e := range p.Errors {

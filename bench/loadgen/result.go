@@ -107,6 +107,15 @@ type Result struct {
 	// frames resent (the edge's TCP and QUIC counters are not exported).
 	FECRecovered  *uint64 `json:"fec_recovered,omitempty"`
 	Retransmitted *uint64 `json:"retransmitted,omitempty"`
+	// FECDataPackets counts the frames quic-fec sent as FEC data packets
+	// and FECUnrecoverable those of them the receiver could not rebuild
+	// from parity and NACKed (both directions: clients and edge);
+	// ResidualLoss is their ratio, quic-fec's residual loss before
+	// retransmission (nil without FEC data packets). Unlike Retransmitted
+	// it leaves out timeout resends of frames that had arrived.
+	FECDataPackets   *uint64  `json:"fec_data_packets,omitempty"`
+	FECUnrecoverable *uint64  `json:"fec_unrecoverable,omitempty"`
+	ResidualLoss     *float64 `json:"residual_loss,omitempty"`
 	// Moved counts clients the fallback moved to QUIC (transport auto)
 	// whose session then came up there; MoveAfterMaxS is the longest time
 	// from the start of traffic until such a session was on QUIC,
@@ -149,6 +158,24 @@ func (r *Result) finalize(sendPhase time.Duration) {
 	if r.Scenario == "rooms" && r.DurationS > 0 {
 		r.DeliveredPerS = float64(r.Delivered) / r.DurationS
 	}
+	r.ResidualLoss = residualLoss(r.FECUnrecoverable, r.FECDataPackets)
+}
+
+// residualLoss is unrecoverable / dataPackets, nil without data packets.
+func residualLoss(unrecoverable, dataPackets *uint64) *float64 {
+	if dataPackets == nil || *dataPackets == 0 {
+		return nil
+	}
+	v := float64(deref(unrecoverable)) / float64(*dataPackets)
+	return &v
+}
+
+// deref reads an optional counter (nil: 0).
+func deref(p *uint64) uint64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // WriteText prints a human-readable summary.

@@ -26,6 +26,8 @@ func (e *env) scrape(ctx context.Context) (metrics.NodeStats, error) {
 		sum.Connections += n.Connections
 		sum.FECRecovered += n.FECRecovered
 		sum.FECRetransmitted += n.FECRetransmitted
+		sum.FECDataPackets += n.FECDataPackets
+		sum.FECUnrecoverable += n.FECUnrecoverable
 	}
 	return sum, errors.Join(errs...)
 }

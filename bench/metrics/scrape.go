@@ -19,10 +19,12 @@ const (
 	RSSMetric         = "process_resident_memory_bytes"
 	CPUMetric         = "process_cpu_seconds_total"
 	ConnectionsMetric = "edgegate_connections"
-	// FECRecoveredMetric and FECRetransmittedMetric are the edge's quic-fec
-	// counters.
+	// FECRecoveredMetric, FECRetransmittedMetric, FECDataPacketsMetric and
+	// FECNackedDataMetric are the edge's quic-fec counters.
 	FECRecoveredMetric     = "edgegate_fec_recovered_total"
 	FECRetransmittedMetric = "edgegate_fec_retransmitted_total"
+	FECDataPacketsMetric   = "edgegate_fec_data_packets_total"
+	FECNackedDataMetric    = "edgegate_fec_nacked_data_total"
 )
 
 // maxBody bounds a scraped exposition.
@@ -124,6 +126,10 @@ type NodeStats struct {
 	// FECRecovered and FECRetransmitted are the edge's quic-fec counters
 	// (0 when it has none).
 	FECRecovered, FECRetransmitted uint64
+	// FECDataPackets counts the FEC data packets the edge sent and
+	// FECUnrecoverable those of them clients NACKed
+	// (edgegate_fec_nacked_data_total); 0 when it has none.
+	FECDataPackets, FECUnrecoverable uint64
 }
 
 // Node extracts NodeStats. RSS and CPU are required.
@@ -137,10 +143,15 @@ func (s *Snapshot) Node() (NodeStats, error) {
 		return NodeStats{}, fmt.Errorf("%w: %s", ErrMissing, CPUMetric)
 	}
 	conns, _ := s.Sum(ConnectionsMetric)
-	rec, _ := s.Sum(FECRecoveredMetric)
-	retx, _ := s.Sum(FECRetransmittedMetric)
 	return NodeStats{RSSBytes: uint64(max(rss, 0)), CPUSeconds: cpu, Connections: conns,
-		FECRecovered: uint64(max(rec, 0)), FECRetransmitted: uint64(max(retx, 0))}, nil
+		FECRecovered: s.count(FECRecoveredMetric), FECRetransmitted: s.count(FECRetransmittedMetric),
+		FECDataPackets: s.count(FECDataPacketsMetric), FECUnrecoverable: s.count(FECNackedDataMetric)}, nil
+}
+
+// count returns the counter family name summed, 0 when it is missing.
+func (s *Snapshot) count(name string) uint64 {
+	v, _ := s.Sum(name)
+	return uint64(max(v, 0))
 }
 
 // Scraper fetches expositions over HTTP. The zero value is usable.

@@ -28,6 +28,14 @@ edgegate_append_seconds_count 4
 # TYPE edgegate_errors_total counter
 edgegate_errors_total{code="RATE_LIMITED"} 2
 edgegate_errors_total{code="FORBIDDEN"} 5
+# TYPE edgegate_fec_recovered_total counter
+edgegate_fec_recovered_total 40
+# TYPE edgegate_fec_retransmitted_total counter
+edgegate_fec_retransmitted_total 9
+# TYPE edgegate_fec_data_packets_total counter
+edgegate_fec_data_packets_total 1000
+# TYPE edgegate_fec_nacked_data_total counter
+edgegate_fec_nacked_data_total 3
 `
 
 func TestParseSample(t *testing.T) {
@@ -41,6 +49,9 @@ func TestParseSample(t *testing.T) {
 	}
 	if n.RSSBytes != 12345678 || n.CPUSeconds != 12.34 || n.Connections != 20 {
 		t.Fatalf("node stats %+v", n)
+	}
+	if n.FECRecovered != 40 || n.FECRetransmitted != 9 || n.FECDataPackets != 1000 || n.FECUnrecoverable != 3 {
+		t.Fatalf("quic-fec counters %+v", n)
 	}
 	if v, ok := s.Value("edgegate_errors_total", "code", "FORBIDDEN"); !ok || v != 5 {
 		t.Fatalf("labelled value %v %v", v, ok)

@@ -190,6 +190,9 @@ func TestLossyOverEmulatedLink(t *testing.T) {
 			if _, ok := m["fec_recovered"].(float64); tr == "quic-fec" && !ok {
 				t.Fatalf("quic-fec run without fec_recovered: %v", m["fec_recovered"])
 			}
+			if residual, ok := m["residual_loss"].(float64); tr == "quic-fec" && (!ok || residual > 1) {
+				t.Fatalf("quic-fec run with residual_loss %v (%v of %v FEC data packets NACKed)", m["residual_loss"], m["fec_unrecoverable"], m["fec_data_packets"])
+			}
 		})
 	}
 	out, _ := exec.Command("ip", "netns", "list").Output()

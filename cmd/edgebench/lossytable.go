@@ -22,8 +22,10 @@ type lossyKey struct {
 // runLossyTable is `edgebench lossy-table FILE [PLOTDIR]`: it reads the
 // JSON results of `edgebench lossy --json` runs (concatenated, as `make
 // bench-lossy` writes them) and prints a Markdown table with the median of
-// the runs of each link condition and transport; with PLOTDIR it also
-// writes a latency plot per RTT there (lossy-rtt<RTT>.png).
+// the runs of each link condition and transport (residual %: quic-fec's
+// residual loss before retransmission, "-" without FEC data packets);
+// with PLOTDIR it also writes a latency plot per RTT there
+// (lossy-rtt<RTT>.png).
 func runLossyTable(args []string, stdout io.Writer) error {
 	if len(args) != 1 && len(args) != 2 {
 		return errors.New("usage: edgebench lossy-table RESULTS.json [PLOTDIR]")
@@ -65,8 +67,8 @@ func runLossyTable(args []string, stdout io.Writer) error {
 		}
 		return order[a.tr] < order[b.tr]
 	})
-	fmt.Fprintln(stdout, "| RTT ms | loss % | burst | transport | runs | p50 ms | p99 ms | lost | dup | reordered | overhead | fec_recovered | retransmitted |")
-	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(stdout, "| RTT ms | loss % | burst | transport | runs | p50 ms | p99 ms | lost | dup | reordered | overhead | fec_recovered | retransmitted | residual % |")
+	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, k := range keys {
 		rs := runs[k]
 		med := func(get func(*loadgen.Result) float64) float64 {
@@ -83,14 +85,15 @@ func runLossyTable(args []string, stdout io.Writer) error {
 			dup += r.Duplicates
 			reord += r.Reordered
 		}
-		fmt.Fprintf(stdout, "| %.0f | %g | %g | %s | %d | %.0f | %.0f | %d | %d | %d | %.2f | %.0f | %.0f |\n",
+		fmt.Fprintf(stdout, "| %.0f | %g | %g | %s | %d | %.0f | %.0f | %d | %d | %d | %.2f | %.0f | %.0f | %s |\n",
 			k.rtt, k.loss, k.burst, k.tr, len(rs),
 			med(func(r *loadgen.Result) float64 { return r.Latency.P50 }),
 			med(func(r *loadgen.Result) float64 { return r.Latency.P99 }),
 			lost, dup, reord,
 			med(func(r *loadgen.Result) float64 { return r.OverheadRatio }),
 			med(func(r *loadgen.Result) float64 { return float64(deref(r.FECRecovered)) }),
-			med(func(r *loadgen.Result) float64 { return float64(deref(r.Retransmitted)) }))
+			med(func(r *loadgen.Result) float64 { return float64(deref(r.Retransmitted)) }),
+			medianResidual(rs))
 	}
 	if len(args) == 2 {
 		files, err := writeLossyPlots(runs, args[1])
@@ -103,6 +106,22 @@ func runLossyTable(args []string, stdout io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// medianResidual formats the median residual loss, in percent, of the
+// runs that sent FEC data packets: "-" when none did.
+func medianResidual(rs []*loadgen.Result) string {
+	var v []float64
+	for _, r := range rs {
+		if r.ResidualLoss != nil {
+			v = append(v, *r.ResidualLoss*100)
+		}
+	}
+	if len(v) == 0 {
+		return "-"
+	}
+	slices.Sort(v)
+	return fmt.Sprintf("%.2f", v[len(v)/2])
 }
 
 func deref(p *uint64) uint64 {
