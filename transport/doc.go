@@ -75,9 +75,14 @@
 //     follows it (at least 80 ms): on a long path a lost packet may wait
 //     a little longer for parity, and fuller groups save packets.
 //   - The parity of a group flushed early is spread one flush interval
-//     apart, at least 10 ms (fec Config.ParitySpread): a sparse chat
-//     message and its two parity packets sent back to back died in the
-//     same burst of loss (0.62% residual at 5% loss in bursts of 3).
+//     apart (fec Config.ParitySpread; the configured spread, 5 ms, is the
+//     floor): a sparse chat message and its two parity packets sent back
+//     to back died in the same burst of loss (0.62% of messages resent at
+//     5% loss in bursts of 3, RTT 50). Spread, 0.02-0.03% of data packets
+//     are NACKed there; a 10 ms floor was measured too, with the same
+//     residual but p99 at 10% random loss 74-76 ms instead of 71-72 (a
+//     message whose data and first parity are both lost waits one spread
+//     longer, and at 10% loss that is about 1% of crossings).
 //   - Frames too large for a datagram go on the control stream; the
 //     edge sizes its Deliver batches to fit (FrameSizer).
 //

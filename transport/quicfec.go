@@ -80,11 +80,13 @@ const (
 // packets cost more than they save: datagrams count against QUIC's
 // congestion window, which a lossy path keeps small); a flush timer of at
 // least 5 ms, scaled to the RTT (chat is sparse: a lost message waits
-// about that long for its parity); no interleaving (the pacer already
-// keeps consecutive datagrams out of one QUIC packet); and a group
-// timeout of at least 80 ms before the receiver NACKs.
+// about that long for its parity); the parity of such sparse groups
+// spread one flush interval apart (at least 5 ms) against burst loss; no
+// interleaving (the pacer already keeps consecutive datagrams out of one
+// QUIC packet); and a group timeout of at least 80 ms before the
+// receiver NACKs.
 func defaultFECConfig() fec.Config {
-	return fec.Config{Interleave: 1, MaxM: 4, FlushInterval: 5 * time.Millisecond, ParitySpread: 10 * time.Millisecond, GroupTimeout: 80 * time.Millisecond, MaxDatagram: DefaultFECMaxDatagram}
+	return fec.Config{Interleave: 1, MaxM: 4, FlushInterval: 5 * time.Millisecond, ParitySpread: 5 * time.Millisecond, GroupTimeout: 80 * time.Millisecond, MaxDatagram: DefaultFECMaxDatagram}
 }
 
 // FECCounters are totals over all quic-fec connections of a listener or
