@@ -808,8 +808,9 @@ func TestPositionsCountWhatWasRead(t *testing.T) {
 }
 
 // linkReport is a fake server hook answering Pings with a link report of
-// retrans retransmissions of segs segments, counting them in pongs.
-func linkReport(retrans, segs uint32, pongs *int) func(*fakeSession, proto.Message) bool {
+// retrans retransmissions of segs segments and ooo segments received out
+// of order, counting them in pongs.
+func linkReport(retrans, segs, ooo uint32, pongs *int) func(*fakeSession, proto.Message) bool {
 	return func(sess *fakeSession, m proto.Message) bool {
 		p, ok := m.(*pb.Ping)
 		if !ok {
@@ -818,7 +819,7 @@ func linkReport(retrans, segs uint32, pongs *int) func(*fakeSession, proto.Messa
 		if pongs != nil {
 			*pongs++
 		}
-		sess.write(&pb.Pong{Nonce: p.GetNonce(), SentTimeMs: p.GetSentTimeMs(), ServerSegments: segs, ServerRetransmits: retrans})
+		sess.write(&pb.Pong{Nonce: p.GetNonce(), SentTimeMs: p.GetSentTimeMs(), ServerSegments: segs, ServerRetransmits: retrans, ServerOutOfOrder: ooo})
 		return true
 	}
 }
@@ -834,7 +835,7 @@ func TestFallbackMovesOnServerReportedLoss(t *testing.T) {
 		srv := newFakeServer(t)
 		defer srv.close()
 		srv.tname = "ws"
-		srv.hook = linkReport(10, 100, nil)
+		srv.hook = linkReport(10, 100, 0, nil)
 		cfg := testConfig(srv)
 		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443", ProbeEvery: time.Second}
 		start := time.Now()
@@ -879,8 +880,29 @@ func TestFallbackMovesOnDownlinkHoles(t *testing.T) {
 		srv := newFakeServer(t)
 		defer srv.close()
 		srv.tname = "ws"
-		srv.hook = linkReport(0, 10, nil)
+		srv.hook = linkReport(0, 10, 0, nil)
 		srv.link = tcpLink(func(n uint64) uint64 { return 3 * n })
+		cfg := testConfig(srv)
+		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443"}
+		c := mustDial(t, cfg)
+		defer c.Close()
+		srv.waitFor("move", func() bool { return len(srv.urls) == 2 })
+		if st := c.Stats(); st.TransportSwitches != 1 {
+			t.Fatalf("TransportSwitches %d", st.TransportSwitches)
+		}
+	})
+}
+
+// TestFallbackMovesOnUplinkHoles: the client's own TCP has not
+// retransmitted yet, but the edge reports receiving segments out of order
+// in every Pong: the uplink is losing packets, and the client moves.
+func TestFallbackMovesOnUplinkHoles(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := newFakeServer(t)
+		defer srv.close()
+		srv.tname = "ws"
+		srv.hook = linkReport(0, 10, 4, nil)
+		srv.link = tcpLink(func(uint64) uint64 { return 0 })
 		cfg := testConfig(srv)
 		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443"}
 		c := mustDial(t, cfg)
@@ -913,7 +935,7 @@ func TestFallbackStays(t *testing.T) {
 				defer srv.close()
 				srv.tname = "ws"
 				pongs := 0
-				srv.hook = linkReport(tc.retrans, tc.segs, &pongs)
+				srv.hook = linkReport(tc.retrans, tc.segs, 0, &pongs)
 				srv.link = tc.link
 				cfg := testConfig(srv)
 				cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443"}

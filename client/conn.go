@@ -74,9 +74,9 @@ type connection struct {
 	lossHist []lossSample
 	lastOOO  uint64
 	holes    uint64
-	// srvLoss holds the server's link reports (retransmits, segments) of
-	// recent Pongs (guarded by mu).
-	srvLoss [][2]uint64
+	// srvLoss holds the server's link reports (retransmits, segments, an
+	// uplink hole: 0 or 1) of recent Pongs (guarded by mu).
+	srvLoss [][3]uint64
 	// closed is set when the connection's counters moved to the client's.
 	closed atomic.Bool
 
@@ -339,7 +339,11 @@ func (cn *connection) onPong(p *pb.Pong) {
 		rtt := time.Since(sent)
 		cn.c.stats.rtt.Store(int64(rtt))
 		if f := cn.c.fallback; f != nil && p.GetServerSegments() > 0 {
-			cn.srvLoss = append(cn.srvLoss, [2]uint64{uint64(p.GetServerRetransmits()), uint64(p.GetServerSegments())})
+			hole := uint64(0)
+			if p.GetServerOutOfOrder() > 0 {
+				hole = 1
+			}
+			cn.srvLoss = append(cn.srvLoss, [3]uint64{uint64(p.GetServerRetransmits()), uint64(p.GetServerSegments()), hole})
 			if len(cn.srvLoss) > f.LossWindow {
 				cn.srvLoss = cn.srvLoss[1:]
 			}

@@ -134,15 +134,17 @@ type lossSample struct{ retrans, segsOut, holes, segsIn uint64 }
 
 // linkLoss reports whether the link loses more than LossAbove of what
 // crosses it over the last LossWindow probes, both directions counted
-// together. The uplink's losses are the client's own TCP retransmissions.
-// The downlink's are the larger of two counts: the edge's retransmissions,
-// from its reports in Pongs (which the client's counters do not show),
-// and the holes the client saw itself: checks (probe ticks and Pongs) at
-// which segments had arrived out of order since the previous check. A
-// hole shows as soon as the segment after a lost one arrives, where the
-// edge's count waits for its retransmission timer (hundreds of ms on a
-// long path) and the next Pong; a check counts one hole however many
-// segments queued behind it. Pooling the directions halves the time a
+// together. Each direction's losses are the larger of two counts: the
+// sender's TCP retransmissions, and the holes its receiver saw (segments
+// arriving out of order since the previous look, counted once however
+// many segments queued behind the missing one). For the uplink: the
+// client's own retransmissions, and the Pongs whose report says the edge
+// received segments out of order. For the downlink: the edge's
+// retransmissions, from its reports in Pongs (the client's counters do
+// not show them), and the checks (probe ticks and Pongs) at which the
+// client's own TCP had received segments out of order. A hole shows as
+// soon as the segment after a lost one arrives, where a retransmission
+// waits for the sender's timer (hundreds of ms on a long path). Pooling the directions halves the time a
 // sparse chat link needs to show LossMinRetrans losses. record (the probe
 // tick) adds the client's counters to the window; the check run when a
 // Pong arrives reads them without moving the window. Writer goroutine
@@ -168,14 +170,15 @@ func (cn *connection) linkLoss(f *Fallback, record bool) (rate float64, retrans 
 		retrans, segs = cur.retrans-first.retrans, cur.segsOut-first.segsOut
 		holes, segsIn = cur.holes-first.holes, cur.segsIn-first.segsIn
 	}
-	var srvRetrans, srvSegs uint64
+	var srvRetrans, srvSegs, upHoles uint64
 	cn.mu.Lock()
 	for _, r := range cn.srvLoss {
 		srvRetrans += r[0]
 		srvSegs += r[1]
+		upHoles += r[2]
 	}
 	cn.mu.Unlock()
-	retrans += max(srvRetrans, holes)
+	retrans = max(retrans, upHoles) + max(srvRetrans, holes)
 	segs += max(srvSegs, segsIn)
 	rate, move = f.lossy(retrans, segs)
 	return rate, retrans, move

@@ -254,18 +254,22 @@ func (s *session) handleUnsubscribe(m *pb.Unsubscribe) {
 }
 
 // reportLink adds to pong what the server saw of the link since the
-// previous Pong: segments sent and retransmitted (WebSocket on Linux, from
-// TCP_INFO). A client on a lossy downlink learns it this way (its own
-// counters only show the uplink) and can move to QUIC; links retransmitting
-// more than 2% are counted in edgegate_lossy_link_reports_total.
+// previous Pong: segments sent and retransmitted, and segments received
+// out of order (WebSocket on Linux, from TCP_INFO). A client on a lossy
+// downlink learns it this way (its own counters only show the uplink),
+// and of uplink losses before its own retransmission timer fires, and can
+// move to QUIC; links retransmitting more than 2% are counted in
+// edgegate_lossy_link_reports_total.
 func (s *session) reportLink(pong *pb.Pong) {
 	st := s.conn.Stats()
-	if st.PacketsOut == 0 || st.PacketsOut < s.link.PacketsOut || st.Retransmits < s.link.Retransmits {
+	if st.PacketsOut == 0 || st.PacketsOut < s.link.PacketsOut || st.Retransmits < s.link.Retransmits || st.OutOfOrderIn < s.link.OutOfOrderIn {
 		return
 	}
 	segs, retrans := st.PacketsOut-s.link.PacketsOut, st.Retransmits-s.link.Retransmits
+	ooo := st.OutOfOrderIn - s.link.OutOfOrderIn
 	s.link = st
 	pong.ServerSegments, pong.ServerRetransmits = uint32(min(segs, math.MaxUint32)), uint32(min(retrans, math.MaxUint32))
+	pong.ServerOutOfOrder = uint32(min(ooo, math.MaxUint32))
 	if segs > 0 && retrans*50 > segs {
 		s.srv.m.lossyLinks.Inc()
 	}

@@ -1557,8 +1557,12 @@ type Pong struct {
 	// only shows the uplink).
 	ServerSegments    uint32 `protobuf:"varint,4,opt,name=server_segments,json=serverSegments,proto3" json:"server_segments,omitempty"`
 	ServerRetransmits uint32 `protobuf:"varint,5,opt,name=server_retransmits,json=serverRetransmits,proto3" json:"server_retransmits,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Data segments the server received out of order since its previous
+	// Pong: a segment before them is missing, so the uplink lost a packet,
+	// seen before the client's retransmission timer fires.
+	ServerOutOfOrder uint32 `protobuf:"varint,6,opt,name=server_out_of_order,json=serverOutOfOrder,proto3" json:"server_out_of_order,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Pong) Reset() {
@@ -1622,6 +1626,13 @@ func (x *Pong) GetServerSegments() uint32 {
 func (x *Pong) GetServerRetransmits() uint32 {
 	if x != nil {
 		return x.ServerRetransmits
+	}
+	return 0
+}
+
+func (x *Pong) GetServerOutOfOrder() uint32 {
+	if x != nil {
+		return x.ServerOutOfOrder
 	}
 	return 0
 }
@@ -1878,14 +1889,15 @@ const file_transport_pb_edgegate_proto_rawDesc = "" +
 	"\x04Ping\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\x12 \n" +
 	"\fsent_time_ms\x18\x02 \x01(\x03R\n" +
-	"sentTimeMs\"\xbc\x01\n" +
+	"sentTimeMs\"\xeb\x01\n" +
 	"\x04Pong\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\x12 \n" +
 	"\fsent_time_ms\x18\x02 \x01(\x03R\n" +
 	"sentTimeMs\x12$\n" +
 	"\x0eserver_time_ms\x18\x03 \x01(\x03R\fserverTimeMs\x12'\n" +
 	"\x0fserver_segments\x18\x04 \x01(\rR\x0eserverSegments\x12-\n" +
-	"\x12server_retransmits\x18\x05 \x01(\rR\x11serverRetransmits\"\xb4\x01\n" +
+	"\x12server_retransmits\x18\x05 \x01(\rR\x11serverRetransmits\x12-\n" +
+	"\x13server_out_of_order\x18\x06 \x01(\rR\x10serverOutOfOrder\"\xb4\x01\n" +
 	"\x05Error\x12*\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x16.edgegate.v1.ErrorCodeR\x04code\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1d\n" +

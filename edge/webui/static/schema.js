@@ -130,6 +130,7 @@ export const schema = {
     { number: 3, name: 'serverTimeMs', kind: 'int64' },
     { number: 4, name: 'serverSegments', kind: 'uint32' },
     { number: 5, name: 'serverRetransmits', kind: 'uint32' },
+    { number: 6, name: 'serverOutOfOrder', kind: 'uint32' },
   ],
   Error: [
     { number: 1, name: 'code', kind: 'enum', enum: 'ErrorCode' },
