@@ -55,17 +55,23 @@
 //
 // Not done yet (issue 5): the throughput and failover benchmarks;
 // partitions in the fault test; authentication of the Raft port; and the
-// idle cost. hashicorp/raft's leaders send every follower of every group
-// a heartbeat per HeartbeatTimeout/10 and an AppendEntries per
-// CommitTimeout even when nothing happens: `edgebench raft-idle` (3
-// nodes, CommitTimeout 50 ms) measured 5-8% of a core per node with 8
-// groups and 21-29% with 64, most of it per-RPC cost in raftmux (a syscall per frame each way,
-// msgpack by reflection, a goroutine per request). At 256 groups that
-// scales far past the 5% target. The remedies, in order: batch frames per
-// connection (one write and one read syscall for many RPCs), a binary
-// fast path for heartbeats and empty AppendEntries, and, once sessions on
-// other nodes get their messages from the leader's node (the cluster
-// issue), a CommitTimeout of seconds.
+// last part of the idle cost. hashicorp/raft's leaders send every
+// follower of every group a heartbeat per HeartbeatTimeout/10 and an
+// AppendEntries per CommitTimeout even when nothing happens: `edgebench
+// raft-idle` (3 nodes, 20 s, CommitTimeout 50 ms) measured 25-31% of a
+// core per node with 64 groups and 36-45% with 256, most of it per-RPC
+// cost in raftmux. raftmux now answers repeated empty AppendEntries from
+// a cache (heartbeats still cross the wire) and batches frames per
+// connection (see its doc for the safety argument), and the groups' log
+// store keeps the last entry in memory (lastLog: the idle leader reads it
+// per follower per CommitTimeout): 9-10% at 64 groups, 11-16% at 256.
+// That is still above the 5% target at 256 groups. What remains is the
+// number of wakeups (Go scheduler work is about half of the profile;
+// raft's replication and heartbeat loops a third), not their wire cost: a
+// CommitTimeout of 500 ms alone (tried) gave 12%. The next steps: fewer
+// heartbeats (a longer HeartbeatTimeout, at the price of slower
+// failover), and, once sessions on other nodes get their messages from
+// the leader's node (the cluster issue), a CommitTimeout of seconds.
 //
 // It owns: the groups' Raft instances, their FSM and snapshot format, the
 // entry format (command.go) and the conversation-to-group mapping. It

@@ -117,7 +117,7 @@ func (n *Node) startGroup(id uint32) (*group, error) {
 			return nil, fmt.Errorf("raftgroup: group %d bootstrap: %w", id, err)
 		}
 	}
-	r, err := raft.NewRaft(&cfg, f, logs, logs, snaps, trans)
+	r, err := raft.NewRaft(&cfg, f, &lastLog{LogStore: logs}, logs, snaps, trans)
 	if err != nil {
 		return nil, fmt.Errorf("raftgroup: group %d: %w", id, err)
 	}

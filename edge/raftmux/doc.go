@@ -22,6 +22,86 @@
 // per entry instead). Snapshots are sent in one frame (bounded by
 // Options.MaxFrame).
 //
+// # Idle cost
+//
+// Idle, hashicorp/raft still sends, per group and per follower, a
+// heartbeat every HeartbeatTimeout/10 to /5 (200-400 ms with
+// edge/raftgroup's settings) and an AppendEntries without entries every
+// CommitTimeout to 2xCommitTimeout (50-100 ms), which only repeats the
+// commit index. With hundreds of groups that is thousands of RPCs a
+// second per node, each a frame written with its own syscall, a goroutine
+// and msgpack by reflection on both sides. `edgebench raft-idle` (3
+// nodes, 20 s) measured 25-31% of a core per node at 64 groups and 36-45%
+// at 256 before the two remedies below (and edge/raftgroup's in-memory
+// last log entry), 9-10% and 11-16% after (RSS unchanged: about 39 MB and
+// 60-70 MB). That is still above the 5% target at 256 groups. A CPU
+// profile of a node at 256 groups shows what remains: about 45% Go
+// scheduler work around many small wakeups (findRunnable, futex,
+// netpoll), 25% raft's replication loops (one timer per follower per
+// group per CommitTimeout, mostly answered from the cache now), 8% raft's
+// heartbeat loops, 8% GC, msgpack under 10%. A CommitTimeout of 500 ms
+// instead of 50 (tried, not adopted) gave 12% per node: the remainder is
+// the number of wakeups (heartbeats, timers) rather than their cost on
+// the wire, so the next steps are on the Raft side: fewer heartbeats
+// (a longer HeartbeatTimeout) and a longer CommitTimeout once followers no
+// longer deliver from their own replica (see edge/raftgroup's doc). A
+// binary encoding of heartbeats was not done: msgpack is under a tenth of
+// what remains, and it would change the wire format (a new preamble and a
+// rolling-upgrade story).
+//
+// Empty AppendEntries answered from a cache. The leader's side remembers,
+// per peer and group, the follower's last successful answer to an
+// AppendEntries without entries (cache.go). The next one that is
+// identical (same term, leader, previous log index and term, commit index,
+// RPC header) is answered with it locally, if the connection it came on is
+// still up and the last real contact with that follower for that group
+// (that answer, or a successful heartbeat of the same term and leader
+// since) is younger than Options.EmptyAppendTTL (500 ms; it must stay well
+// under LeaderLeaseTimeout, 1 s, and above the heartbeat interval so that
+// heartbeats keep it fresh). Anything else crosses the wire: a heartbeat
+// (raft's liveness and lease signal, always sent), an AppendEntries with
+// entries or with any field changed (a new commit index reaches the
+// follower once, by the wire), and every request after the cache was
+// dropped: on an error, a refusal or a newer term in an answer, an
+// AppendEntries with entries, a vote, snapshot or leadership transfer sent
+// to that peer for the group, any non-heartbeat request received for the
+// group (another node campaigns or leads it), and a lost connection.
+//
+// Why it is safe. On a successful empty AppendEntries raft's leader does
+// three things (replication.go: replicateTo, updateLastAppended): it
+// records contact with the follower (setLastContact), clears its failure
+// count, and tells pending VerifyLeader calls it is still leader
+// (notifyAll). It records no replication progress: nextIndex and
+// matchIndex only move for entries, so a cached answer can never make the
+// leader count an entry as stored on a follower, commit anything, or skip
+// sending an entry. The answer itself is one the follower really gave to
+// the very same request, and repeating that request would not change the
+// follower's state: the follower's log and commit index can only change
+// through this leader's requests in this term (which go by the wire and
+// drop or replace the cache) or through a newer term (which a real
+// heartbeat answer reports, dropping the cache) or a restart (which breaks
+// the connection). What a cached answer does overstate is freshness: the
+// leader's idea of its last contact may be up to EmptyAppendTTL older than
+// it believes. Raft uses last contact for the leader lease (a leader
+// steps down after LeaderLeaseTimeout without a quorum's contact), so a
+// leader cut off from its followers steps down at most EmptyAppendTTL
+// later than it would; real heartbeats keep failing meanwhile, and no
+// cached answer is given beyond the TTL. VerifyLeader could likewise be
+// confirmed by contact up to EmptyAppendTTL old; edge/raftgroup does not
+// use it (reads are local). Followers lose nothing: their election timer
+// is reset by the heartbeats, which always arrive.
+//
+// Frame batching (writer.go). A connection's frames, requests or
+// answers, are appended to one buffer; whoever sends while no write is
+// under way writes the whole buffer with one syscall, and keeps writing
+// what others queued meanwhile, so a burst of RPCs of many groups costs a
+// few syscalls, without a writer goroutine to wake for a lone frame. Reads
+// go through a 64 KiB bufio.Reader, so a batch is read with one syscall
+// too. Heartbeats and their answers are lazy: they wait up to
+// Options.HeartbeatLinger (20 ms, 1% of raft's HeartbeatTimeout) for
+// other frames to share a write, which turns hundreds of lone heartbeat
+// writes a second into a few dozen. The wire format is unchanged.
+//
 // Not done yet: authentication of peers (the cluster issue brings an
 // authenticated inter-node link); until then the Raft address must only be
 // reachable from the region's nodes.

@@ -10,7 +10,11 @@ import (
 
 // handle decodes one request, hands it to its group's Raft instance and
 // returns the answer's body.
-func (m *Mux) handle(f frame) []byte {
+func (m *Mux) handle(f frame) []byte { return m.handleHB(f, nil) }
+
+// handleHB is handle, and tells in *isHB (if not nil) whether the request
+// was a heartbeat.
+func (m *Mux) handleHB(f frame, isHB *bool) []byte {
 	m.mu.Lock()
 	t, app := m.groups[f.group], m.app
 	m.mu.Unlock()
@@ -38,6 +42,9 @@ func (m *Mux) handle(f frame) []byte {
 		r := new(raft.AppendEntriesRequest)
 		err, cmd = decode(f.body, r), r
 		heartbeat = err == nil && isHeartbeat(r)
+		if isHB != nil {
+			*isHB = heartbeat
+		}
 	case kindRequestVote:
 		r := new(raft.RequestVoteRequest)
 		err, cmd = decode(f.body, r), r
@@ -58,6 +65,11 @@ func (m *Mux) handle(f frame) []byte {
 	}
 	if err != nil {
 		return errAnswer(err.Error())
+	}
+	if !heartbeat {
+		// Another node campaigns, leads or sends a snapshot in this
+		// group: whatever this node cached as its leader is stale.
+		m.dropAppends(f.group)
 	}
 	respCh := make(chan raft.RPCResponse, 1)
 	rpc := raft.RPC{Command: cmd, Reader: reader, RespChan: respCh}

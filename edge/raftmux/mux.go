@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -23,6 +24,17 @@ const (
 	// DefaultMaxFrame bounds a frame (an AppendEntries of many batched
 	// entries, or a whole snapshot).
 	DefaultMaxFrame = 256 << 20
+	// DefaultEmptyAppendTTL bounds how long after the last real contact
+	// with a follower (for a group) a leader's empty AppendEntries may be
+	// answered from the cache (see the package doc). It must stay well
+	// under the groups' LeaderLeaseTimeout (edge/raftgroup: 1 s) and above
+	// their heartbeat interval (HeartbeatTimeout/10 to /5: 200-400 ms) for
+	// the cache to bridge heartbeats.
+	DefaultEmptyAppendTTL = 500 * time.Millisecond
+	// DefaultHeartbeatLinger is how long a heartbeat (or its answer) may
+	// wait for other frames to share its write: a few hundredths of the
+	// groups' HeartbeatTimeout (2 s).
+	DefaultHeartbeatLinger = 20 * time.Millisecond
 )
 
 // ErrClosed is returned after Close.
@@ -32,10 +44,15 @@ var ErrClosed = errors.New("raftmux: closed")
 type Options struct {
 	// Advertise is the address peers dial (default: the listener's).
 	Advertise string
-	// Timeout, SnapshotTimeout, MaxFrame: see the defaults.
+	// Timeout, SnapshotTimeout, MaxFrame, EmptyAppendTTL,
+	// HeartbeatLinger: see the defaults. A negative EmptyAppendTTL turns
+	// the cache of empty AppendEntries answers off; a negative
+	// HeartbeatLinger writes heartbeats at once.
 	Timeout         time.Duration
 	SnapshotTimeout time.Duration
 	MaxFrame        int
+	EmptyAppendTTL  time.Duration
+	HeartbeatLinger time.Duration
 	// Logger receives connection errors at debug level. Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -58,6 +75,8 @@ type Mux struct {
 	closed  bool
 	quit    chan struct{}
 	wg      sync.WaitGroup
+
+	cachedAppends atomic.Uint64 // empty AppendEntries answered from the cache
 }
 
 // Listen starts a Mux on addr (host:port).
@@ -74,6 +93,12 @@ func Listen(addr string, o Options) (*Mux, error) {
 	}
 	if o.MaxFrame <= 0 {
 		o.MaxFrame = DefaultMaxFrame
+	}
+	if o.EmptyAppendTTL == 0 {
+		o.EmptyAppendTTL = DefaultEmptyAppendTTL
+	}
+	if o.HeartbeatLinger == 0 {
+		o.HeartbeatLinger = DefaultHeartbeatLinger
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -131,7 +156,8 @@ func (m *Mux) Call(addr string, group uint32, body []byte, timeout time.Duration
 	if err != nil {
 		return nil, err
 	}
-	return p.call(kindApp, group, body, timeout)
+	ans, _, err := p.call(kindApp, group, body, timeout, false)
+	return ans, err
 }
 
 // Close stops listening, closes every connection and fails calls in
@@ -148,16 +174,22 @@ func (m *Mux) Close() error {
 	for c := range m.inbound {
 		c.Close()
 	}
-	peers := make([]*peer, 0, len(m.peers))
-	for _, p := range m.peers {
-		peers = append(peers, p)
-	}
+	peers := m.peerListLocked()
 	m.mu.Unlock()
 	for _, p := range peers {
 		p.close(ErrClosed)
 	}
 	m.wg.Wait()
 	return err
+}
+
+// peerListLocked returns the peers. Caller holds m.mu.
+func (m *Mux) peerListLocked() []*peer {
+	peers := make([]*peer, 0, len(m.peers))
+	for _, p := range m.peers {
+		peers = append(peers, p)
+	}
+	return peers
 }
 
 // accept serves inbound connections.
@@ -200,7 +232,8 @@ func (m *Mux) serve(c net.Conn) {
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
-	var wmu sync.Mutex // answers are written by the handlers
+	w := newFrameWriter(c, &m.o) // answers are written by the handlers
+	defer w.stop()               // runs first: the connection is done
 	for {
 		f, err := readFrame(br, m.o.MaxFrame)
 		if err != nil {
@@ -210,12 +243,12 @@ func (m *Mux) serve(c net.Conn) {
 			return
 		}
 		handlers.Go(func() {
-			body := m.handle(f)
-			wmu.Lock()
-			defer wmu.Unlock()
-			_ = c.SetWriteDeadline(time.Now().Add(m.o.Timeout))
-			if _, err := c.Write(appendFrame(nil, f.kind|kindAnswer, f.group, f.id, body)); err != nil {
-				c.Close()
+			var heartbeat bool
+			ans := m.handleHB(f, &heartbeat)
+			if heartbeat {
+				_ = w.sendLazy(f.kind|kindAnswer, f.group, f.id, ans)
+			} else {
+				_ = w.send(f.kind|kindAnswer, f.group, f.id, ans) // on error, the connection is closed
 			}
 		})
 	}

@@ -17,12 +17,13 @@ type peer struct {
 	m    *Mux
 	addr raft.ServerAddress
 
-	mu      sync.Mutex // conn, pending, next, done
+	mu      sync.Mutex // conn, w, pending, next, done, appends
 	conn    net.Conn
+	w       *frameWriter // conn's
 	pending map[uint64]chan result
 	next    uint64
 	done    bool
-	wmu     sync.Mutex // one writer at a time
+	appends map[uint32]*appendAnswer // per group: see cache.go
 }
 
 type result struct {
@@ -44,24 +45,26 @@ func (m *Mux) peerFor(addr raft.ServerAddress) (*peer, error) {
 	}
 	p, ok := m.peers[addr]
 	if !ok {
-		p = &peer{m: m, addr: addr, pending: map[uint64]chan result{}}
+		p = &peer{m: m, addr: addr, pending: map[uint64]chan result{}, appends: map[uint32]*appendAnswer{}}
 		m.peers[addr] = p
 	}
 	return p, nil
 }
 
-// call sends one request and waits for its answer's body.
-func (p *peer) call(kind byte, group uint32, body []byte, timeout time.Duration) ([]byte, error) {
+// call sends one request (lazy: a heartbeat, which may wait for company,
+// see frameWriter.sendLazy) and waits for its answer's body; it also
+// returns the connection the answer came on.
+func (p *peer) call(kind byte, group uint32, body []byte, timeout time.Duration, lazy bool) ([]byte, net.Conn, error) {
 	deadline := time.Now().Add(timeout)
-	conn, id, ch, err := p.register(deadline)
+	conn, w, id, ch, err := p.register(deadline)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	p.wmu.Lock()
-	_ = conn.SetWriteDeadline(deadline)
-	_, err = conn.Write(appendFrame(nil, kind, group, id, body))
-	p.wmu.Unlock()
-	if err != nil {
+	send := w.send
+	if lazy {
+		send = w.sendLazy
+	}
+	if err := send(kind, group, id, body); err != nil {
 		p.broken(conn, err)
 	}
 	timer := time.NewTimer(time.Until(deadline))
@@ -69,51 +72,51 @@ func (p *peer) call(kind byte, group uint32, body []byte, timeout time.Duration)
 	select {
 	case r := <-ch:
 		if r.err != nil {
-			return nil, r.err
+			return nil, nil, r.err
 		}
 		if len(r.f.body) == 0 {
-			return nil, errBadFrame
+			return nil, nil, errBadFrame
 		}
 		if r.f.body[0] == answerErr {
 			if kind == kindApp {
-				return nil, &AppError{Msg: string(r.f.body[1:])}
+				return nil, nil, &AppError{Msg: string(r.f.body[1:])}
 			}
-			return nil, fmt.Errorf("raftmux: %s: %s", p.addr, r.f.body[1:])
+			return nil, nil, fmt.Errorf("raftmux: %s: %s", p.addr, r.f.body[1:])
 		}
-		return r.f.body[1:], nil
+		return r.f.body[1:], conn, nil
 	case <-timer.C:
 		p.forget(id)
-		return nil, fmt.Errorf("raftmux: %s: no answer within %v", p.addr, timeout)
+		return nil, nil, fmt.Errorf("raftmux: %s: no answer within %v", p.addr, timeout)
 	}
 }
 
 // register connects if needed and reserves a request id.
-func (p *peer) register(deadline time.Time) (net.Conn, uint64, chan result, error) {
+func (p *peer) register(deadline time.Time) (net.Conn, *frameWriter, uint64, chan result, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.done {
-		return nil, 0, nil, ErrClosed
+		return nil, nil, 0, nil, ErrClosed
 	}
 	if p.conn == nil {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		c, err := p.m.o.Dial(ctx, string(p.addr))
 		cancel()
 		if err != nil {
-			return nil, 0, nil, fmt.Errorf("raftmux: dial %s: %w", p.addr, err)
+			return nil, nil, 0, nil, fmt.Errorf("raftmux: dial %s: %w", p.addr, err)
 		}
 		_ = c.SetWriteDeadline(deadline)
 		if _, err := c.Write([]byte(preamble)); err != nil {
 			c.Close()
-			return nil, 0, nil, fmt.Errorf("raftmux: dial %s: %w", p.addr, err)
+			return nil, nil, 0, nil, fmt.Errorf("raftmux: dial %s: %w", p.addr, err)
 		}
-		p.conn = c
+		p.conn, p.w = c, newFrameWriter(c, &p.m.o)
 		p.m.wg.Add(1)
 		go p.read(c)
 	}
 	p.next++
 	ch := make(chan result, 1)
 	p.pending[p.next] = ch
-	return p.conn, p.next, ch, nil
+	return p.conn, p.w, p.next, ch, nil
 }
 
 // read delivers answers until the connection fails.
@@ -148,7 +151,9 @@ func (p *peer) broken(c net.Conn, err error) {
 		return
 	}
 	c.Close()
-	p.conn = nil
+	p.w.stop()
+	p.conn, p.w = nil, nil
+	clear(p.appends)
 	if p.done {
 		err = ErrClosed
 	} else if !errors.Is(err, net.ErrClosed) {

@@ -40,9 +40,33 @@ func (t *Transport) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (ra
 	return nil, raft.ErrPipelineReplicationNotSupported
 }
 
-// AppendEntries implements raft.Transport.
+// AppendEntries implements raft.Transport. An AppendEntries without
+// entries that repeats the last one the follower accepted may be answered
+// from the cache (see the package doc); heartbeats always cross the wire.
 func (t *Transport) AppendEntries(_ raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
-	return t.call(target, kindAppendEntries, args, resp)
+	p, err := t.m.peerFor(target)
+	if err != nil {
+		return err
+	}
+	if p.cachedAppend(t.group, args, resp) {
+		return nil
+	}
+	if len(args.Entries) != 0 {
+		p.dropAppend(t.group)
+	}
+	body, err := encode(args)
+	if err != nil {
+		return err
+	}
+	ans, conn, err := p.call(kindAppendEntries, t.group, body, t.m.o.Timeout, isHeartbeat(args))
+	if err == nil {
+		// Decode into a zero answer: the decoder may reuse byte slices
+		// of the previous one, which a cached answer may share.
+		*resp = raft.AppendEntriesResponse{}
+		err = decode(ans, resp)
+	}
+	p.noteAppend(t.group, conn, args, resp, err)
+	return err
 }
 
 // RequestVote implements raft.Transport.
@@ -123,7 +147,8 @@ func (t *Transport) send(target raft.ServerAddress, kind byte, body []byte, resp
 	if err != nil {
 		return err
 	}
-	ans, err := p.call(kind, t.group, body, timeout)
+	p.dropAppend(t.group) // a vote, snapshot or leadership transfer
+	ans, _, err := p.call(kind, t.group, body, timeout, false)
 	if err != nil {
 		return err
 	}
