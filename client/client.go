@@ -21,8 +21,9 @@ type Client struct {
 
 	ctx     context.Context // cancelled by Close
 	cancel  context.CancelFunc
-	runDone chan struct{} // closed when the manager goroutine has exited
-	ready   chan struct{} // closed at the first Connected
+	runDone chan struct{}  // closed when the manager goroutine has exited
+	bg      sync.WaitGroup // warm dials (warm.go)
+	ready   chan struct{}  // closed at the first Connected
 	msgs    chan *pb.Message
 
 	state   atomic.Int32
@@ -40,15 +41,19 @@ type Client struct {
 	wsURL            string
 	onQUIC           bool
 	quicBlockedUntil time.Time
-	resumeToken      string
-	cur              *connection // nil while disconnected
-	pending          map[reqKey]*request
-	order            uint64
-	subs             map[string]struct{} // conversations subscribed by the app
-	rooms            map[string]struct{} // rooms joined by the app
-	maxMessageBytes  int
-	fatal            error // why the client stopped, nil after Close
-	dead             bool
+	// warm is the QUIC connection dialled ahead of a move, lastWarm when
+	// (see warm.go).
+	warm            *warmQUIC
+	lastWarm        time.Time
+	resumeToken     string
+	cur             *connection // nil while disconnected
+	pending         map[reqKey]*request
+	order           uint64
+	subs            map[string]struct{} // conversations subscribed by the app
+	rooms           map[string]struct{} // rooms joined by the app
+	maxMessageBytes int
+	fatal           error // why the client stopped, nil after Close
+	dead            bool
 }
 
 // Dial creates a Client and returns once its first session is established.
@@ -150,6 +155,7 @@ func (c *Client) Done() <-chan struct{} { return c.runDone }
 func (c *Client) Close() error {
 	c.cancel()
 	<-c.runDone
+	c.bg.Wait()
 	return nil
 }
 
@@ -182,6 +188,7 @@ func (c *Client) finish(fatal error) {
 	pend := c.pending
 	c.pending = make(map[reqKey]*request)
 	c.mu.Unlock()
+	c.dropWarm()
 	err := c.closedErr()
 	for _, r := range pend {
 		r.complete(nil, err)

@@ -861,13 +861,13 @@ func TestFallbackMovesOnServerReportedLoss(t *testing.T) {
 }
 
 // tcpLink returns a fake WebSocket TCP_INFO whose counters grow at every
-// read: 10 segments in, 10 out, none retransmitted, and ooo(n) segments
+// read: per segments in, per out, none retransmitted, and ooo(n) segments
 // received out of order in total at the n-th read.
-func tcpLink(ooo func(n uint64) uint64) func() transport.Stats {
+func tcpLink(per uint64, ooo func(n uint64) uint64) func() transport.Stats {
 	var n atomic.Uint64
 	return func() transport.Stats {
 		i := n.Add(1)
-		return transport.Stats{PacketsOut: 10 * i, PacketsIn: 10 * i, OutOfOrderIn: ooo(i)}
+		return transport.Stats{PacketsOut: per * i, PacketsIn: per * i, OutOfOrderIn: ooo(i)}
 	}
 }
 
@@ -881,12 +881,12 @@ func TestFallbackMovesOnDownlinkHoles(t *testing.T) {
 		defer srv.close()
 		srv.tname = "ws"
 		srv.hook = linkReport(0, 10, 0, nil)
-		srv.link = tcpLink(func(n uint64) uint64 { return 3 * n })
+		srv.link = tcpLink(10, func(n uint64) uint64 { return 3 * n })
 		cfg := testConfig(srv)
 		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443"}
 		c := mustDial(t, cfg)
 		defer c.Close()
-		srv.waitFor("move", func() bool { return len(srv.urls) == 2 })
+		srv.waitFor("resume on QUIC", func() bool { return len(srv.connects) == 2 })
 		if st := c.Stats(); st.TransportSwitches != 1 {
 			t.Fatalf("TransportSwitches %d", st.TransportSwitches)
 		}
@@ -902,12 +902,12 @@ func TestFallbackMovesOnUplinkHoles(t *testing.T) {
 		defer srv.close()
 		srv.tname = "ws"
 		srv.hook = linkReport(0, 10, 4, nil)
-		srv.link = tcpLink(func(uint64) uint64 { return 0 })
+		srv.link = tcpLink(10, func(uint64) uint64 { return 0 })
 		cfg := testConfig(srv)
 		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443"}
 		c := mustDial(t, cfg)
 		defer c.Close()
-		srv.waitFor("move", func() bool { return len(srv.urls) == 2 })
+		srv.waitFor("resume on QUIC", func() bool { return len(srv.connects) == 2 })
 		if st := c.Stats(); st.TransportSwitches != 1 {
 			t.Fatalf("TransportSwitches %d", st.TransportSwitches)
 		}
@@ -927,7 +927,7 @@ func TestFallbackStays(t *testing.T) {
 		link          func() transport.Stats
 	}{
 		{"clean server report", 1, 100, nil},
-		{"one hole per check", 0, 10, tcpLink(func(n uint64) uint64 { return 5 * min(n/2, 1) })},
+		{"one hole per check", 0, 10, tcpLink(10, func(n uint64) uint64 { return 5 * min(n/2, 1) })},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

@@ -52,6 +52,12 @@ type Fallback struct {
 	// the window that can trigger the move (a single unlucky segment must
 	// not). Default 2.
 	LossMinRetrans uint64
+	// NoWarmDial turns off the warm dial: by default, when the loss rate
+	// is above LossAbove but fewer than LossMinRetrans losses back it, the
+	// client dials QUIC in the background, so that the move, if it comes,
+	// skips the QUIC handshake; unused, the connection is closed after
+	// 5 s, and there is at most one such dial per 30 s (see warm.go).
+	NoWarmDial bool
 }
 
 func (f *Fallback) withDefaults() *Fallback {
@@ -100,6 +106,7 @@ func (cn *connection) probe(f *Fallback) (move bool, err error) {
 	if cn.c.quicBlocked() {
 		return false, nil // QUIC failed recently: stay
 	}
+	cn.c.expireWarm()
 	if cn.lossyLink(f, true) {
 		return true, nil
 	}
@@ -120,9 +127,12 @@ func (cn *connection) probe(f *Fallback) (move bool, err error) {
 // lossyLink runs the loss check (see linkLoss) and logs the move it
 // calls for.
 func (cn *connection) lossyLink(f *Fallback, record bool) bool {
-	rate, retrans, move := cn.linkLoss(f, record)
+	rate, retrans, move, suspect := cn.linkLoss(f, record)
 	if move {
-		cn.c.log.Warn("client: link lossy, moving to QUIC", "retransmitted", retrans, "rate", rate)
+		cn.c.log.Warn("client: link lossy, moving to QUIC", "lost", retrans, "rate", rate)
+	}
+	if suspect && !f.NoWarmDial {
+		cn.c.warmDial()
 	}
 	return move
 }
@@ -149,9 +159,9 @@ type lossSample struct{ retrans, segsOut, holes, segsIn uint64 }
 // tick) adds the client's counters to the window; the check run when a
 // Pong arrives reads them without moving the window. Writer goroutine
 // only.
-func (cn *connection) linkLoss(f *Fallback, record bool) (rate float64, retrans uint64, move bool) {
+func (cn *connection) linkLoss(f *Fallback, record bool) (rate float64, retrans uint64, move, suspect bool) {
 	if f.LossAbove < 0 {
-		return 0, 0, false
+		return 0, 0, false, false
 	}
 	var segs, holes, segsIn uint64
 	if st := cn.conn.Stats(); st.PacketsOut > 0 { // 0: the platform does not tell
@@ -180,19 +190,23 @@ func (cn *connection) linkLoss(f *Fallback, record bool) (rate float64, retrans 
 	cn.mu.Unlock()
 	retrans = max(retrans, upHoles) + max(srvRetrans, holes)
 	segs += max(srvSegs, segsIn)
-	rate, move = f.lossy(retrans, segs)
-	return rate, retrans, move
+	rate, move, suspect = f.lossy(retrans, segs)
+	return rate, retrans, move, suspect
 }
 
-// lossy decides on retrans retransmissions of segs segments: the rate,
-// and whether it calls for the move (at least LossMinRetrans, rate above
-// LossAbove).
-func (f *Fallback) lossy(retrans, segs uint64) (rate float64, move bool) {
-	if segs == 0 || retrans < f.LossMinRetrans {
-		return 0, false
+// lossy decides on retrans losses of segs segments: the rate; whether it
+// calls for the move (rate above LossAbove, at least LossMinRetrans
+// losses); and whether the link is suspect (rate above LossAbove, fewer
+// losses: the move may follow, and the client dials QUIC ahead).
+func (f *Fallback) lossy(retrans, segs uint64) (rate float64, move, suspect bool) {
+	if segs == 0 || retrans == 0 {
+		return 0, false, false
 	}
 	rate = float64(retrans) / float64(segs)
-	return rate, rate > f.LossAbove
+	if rate <= f.LossAbove {
+		return rate, false, false
+	}
+	return rate, retrans >= f.LossMinRetrans, retrans < f.LossMinRetrans
 }
 
 // quicBlocked reports whether a recent move to QUIC failed.

@@ -127,7 +127,11 @@ func (c *Client) connect() (*connection, error) {
 	url, resume := c.url, c.resumeToken
 	c.mu.Unlock()
 
-	conn, err := c.cfg.Dial(ctx, url)
+	conn, err := c.takeWarm(ctx, url)
+	warm := conn != nil
+	if conn == nil && err == nil {
+		conn, err = c.cfg.Dial(ctx, url)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", url, err)
 	}
@@ -139,6 +143,23 @@ func (c *Client) connect() (*connection, error) {
 		Compression:   c.cfg.Compression,
 		ClientVersion: ClientVersion,
 	}
+	cn, err := c.handshake(ctx, conn, hello)
+	var se *Error
+	var rd *redirectError
+	if err != nil && warm && ctx.Err() == nil && !errors.As(err, &se) && !errors.As(err, &rd) {
+		// The warm connection died unused (the edge's handshake timeout,
+		// an expired NAT binding): dial afresh.
+		c.log.Info("client: warm QUIC connection failed, dialling again", "err", err)
+		if conn, err = c.cfg.Dial(ctx, url); err != nil {
+			return nil, fmt.Errorf("client: dial %s: %w", url, err)
+		}
+		return c.handshake(ctx, conn, hello)
+	}
+	return cn, err
+}
+
+// handshake sends hello on conn and waits for Connected.
+func (c *Client) handshake(ctx context.Context, conn transport.Conn, hello *pb.Connect) (*connection, error) {
 	frame, err := transport.Encode(nil, hello, nil)
 	if err != nil {
 		_ = conn.Close(transport.CloseInternal, "encode")

@@ -52,6 +52,10 @@ type Stats struct {
 	// could not rebuild from parity and NACKed: their ratio is the
 	// residual loss of the uplink before retransmission.
 	FECDataPackets, FECUnrecoverable uint64
+	// WarmDials counts QUIC connections Fallback dialled ahead of a move
+	// (the link lost its first packet); WarmDialsUsed those a move then
+	// resumed the session on.
+	WarmDials, WarmDialsUsed uint64
 	// FirstMoveAt is when Fallback first moved the session to QUIC (zero
 	// if it never did).
 	FirstMoveAt time.Time
@@ -69,6 +73,7 @@ type counters struct {
 	liveDropped, framesIn, framesOut, switches     atomic.Uint64
 	retransmitted, fecRecovered                    atomic.Uint64 // of closed connections
 	fecDataPackets, fecUnrecoverable               atomic.Uint64 // of closed connections
+	warmDials, warmUsed                            atomic.Uint64
 	rtt                                            atomic.Int64
 	firstMove, firstOnQUIC                         atomic.Int64 // unix ns
 }
@@ -95,6 +100,8 @@ func (c *Client) Stats() Stats {
 		FECRecovered:      c.stats.fecRecovered.Load(),
 		FECDataPackets:    c.stats.fecDataPackets.Load(),
 		FECUnrecoverable:  c.stats.fecUnrecoverable.Load(),
+		WarmDials:         c.stats.warmDials.Load(),
+		WarmDialsUsed:     c.stats.warmUsed.Load(),
 	}
 	if t := c.stats.firstMove.Load(); t != 0 {
 		s.FirstMoveAt = time.Unix(0, t)
