@@ -118,7 +118,7 @@ bench:
 ## bench/results/lossy-rtt*.png.
 LOSSY_RUNS ?= 3
 LOSSY_DURATION ?= 30s
-LOSSY_TRANSPORTS ?= ws quic-stream quic-fec-inquic quic-fec auto
+LOSSY_TRANSPORTS ?= ws quic-stream quic-fec auto
 LOSSY_RTTS ?= 50 200
 LOSSY_CELLS ?= 0:0 1:0 5:0 10:0 5:3
 bench-lossy: build

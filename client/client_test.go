@@ -877,15 +877,7 @@ func tcpLink(per uint64, ooo func(n uint64) uint64) func() transport.Stats {
 // the client moves without waiting for the edge's retransmissions.
 func TestFallbackMovesOnDownlinkHoles(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := newFakeServer(t)
-		defer srv.close()
-		srv.tname = "ws"
-		srv.hook = linkReport(0, 10, 0, nil)
-		srv.link = tcpLink(10, func(n uint64) uint64 { return 3 * n })
-		cfg := testConfig(srv)
-		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443"}
-		c := mustDial(t, cfg)
-		defer c.Close()
+		srv, c := fallbackClient(t, 10, tcpLink(10, func(n uint64) uint64 { return 3 * n }), &Fallback{QUICURL: "quic+fec://edge-a:8443"})
 		srv.waitFor("resume on QUIC", func() bool { return len(srv.connects) == 2 })
 		if st := c.Stats(); st.TransportSwitches != 1 {
 			t.Fatalf("TransportSwitches %d", st.TransportSwitches)

@@ -4,7 +4,26 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/edgegate/edgegate/transport"
 )
+
+// fallbackClient starts a fake edge whose WebSocket connections have the
+// TCP figures link and whose Pongs report segs segments sent, none lost,
+// and dials a client with fb on it; both stop when the test ends.
+func fallbackClient(t *testing.T, segs uint32, link func() transport.Stats, fb *Fallback) (*fakeServer, *Client) {
+	t.Helper()
+	srv := newFakeServer(t)
+	t.Cleanup(srv.close)
+	srv.tname = "ws"
+	srv.hook = linkReport(0, segs, 0, nil)
+	srv.link = link
+	cfg := testConfig(srv)
+	cfg.Fallback = fb
+	c := mustDial(t, cfg)
+	t.Cleanup(func() { _ = c.Close() })
+	return srv, c
+}
 
 // holesAt returns a tcpLink counter with one downlink hole from the
 // n-th read on for each n in at (each hole one more segment out of
@@ -27,20 +46,13 @@ func holesAt(at ...uint64) func(uint64) uint64 {
 // resumes on that warm connection without dialling again.
 func TestFallbackWarmDial(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := newFakeServer(t)
-		defer srv.close()
-		srv.tname = "ws"
-		srv.hook = linkReport(0, 10, 0, nil)
-		srv.link = tcpLink(10, holesAt(2, 3))
-		cfg := testConfig(srv)
-		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443"}
-		c := mustDial(t, cfg)
-		defer c.Close()
+		fb := &Fallback{QUICURL: "quic+fec://edge-a:8443"}
+		srv, c := fallbackClient(t, 10, tcpLink(10, holesAt(2, 3)), fb)
 		srv.waitFor("warm dial", func() bool { return len(srv.urls) == 2 })
 		srv.mu.Lock()
 		warmAt, warmURL := srv.dialAt[1], srv.urls[1]
 		srv.mu.Unlock()
-		if warmURL != cfg.Fallback.QUICURL {
+		if warmURL != fb.QUICURL {
 			t.Fatalf("second dial to %q", warmURL)
 		}
 		srv.waitFor("resume on QUIC", func() bool { return len(srv.connects) == 2 })
@@ -63,15 +75,7 @@ func TestFallbackWarmDial(t *testing.T) {
 // last warm dial was less than warmEvery ago.
 func TestFallbackWarmDialExpires(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := newFakeServer(t)
-		defer srv.close()
-		srv.tname = "ws"
-		srv.hook = linkReport(0, 1, 0, nil)
-		srv.link = tcpLink(1, holesAt(2, 40))
-		cfg := testConfig(srv)
-		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443"}
-		c := mustDial(t, cfg)
-		defer c.Close()
+		srv, c := fallbackClient(t, 1, tcpLink(1, holesAt(2, 40)), &Fallback{QUICURL: "quic+fec://edge-a:8443"})
 		srv.waitFor("warm dial", func() bool { return len(srv.urls) == 2 && len(srv.sessions) == 2 })
 		start := time.Now()
 		srv.waitFor("warm connection closed", func() bool { return len(srv.sessions) == 1 })
@@ -94,15 +98,7 @@ func TestFallbackWarmDialExpires(t *testing.T) {
 // the move then dials QUIC itself.
 func TestFallbackNoWarmDial(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := newFakeServer(t)
-		defer srv.close()
-		srv.tname = "ws"
-		srv.hook = linkReport(0, 10, 0, nil)
-		srv.link = tcpLink(10, holesAt(2, 3))
-		cfg := testConfig(srv)
-		cfg.Fallback = &Fallback{QUICURL: "quic+fec://edge-a:8443", NoWarmDial: true}
-		c := mustDial(t, cfg)
-		defer c.Close()
+		srv, c := fallbackClient(t, 10, tcpLink(10, holesAt(2, 3)), &Fallback{QUICURL: "quic+fec://edge-a:8443", NoWarmDial: true})
 		srv.waitFor("resume on QUIC", func() bool { return len(srv.connects) == 2 })
 		st := c.Stats()
 		srv.mu.Lock()
