@@ -112,7 +112,7 @@ bench:
 
 ## bench-lossy: the weak-network matrix (root): RTT 50 and 200 ms; a clean link; random
 ## loss 1, 5, 10 %; bursty loss 5 % (mean burst 3); chat at 10 msg/s per
-## side, 550-byte bodies (the mean of 100-1000), LOSSY_DURATION each,
+## side, bodies uniform in 100-1000 bytes, LOSSY_DURATION each,
 ## LOSSY_RUNS runs per cell; results in bench/results/lossy.json and the
 ## table (medians) in bench/results/lossy.md, latency plots in
 ## bench/results/lossy-rtt*.png.
