@@ -36,12 +36,13 @@ type Fallback struct {
 	// failed move before it tries QUIC again. Default 60 s.
 	RetryQUICAfter time.Duration
 	// LossAbove: TCP losses above this share of the segments sent over
-	// the last LossWindow probes, both directions together (read from the
-	// kernel's TCP_INFO, Linux: the client's own retransmissions for the
-	// uplink; for the downlink the edge's, reported in Pongs, or the
-	// holes the client's own out-of-order counter shows, whichever is
-	// larger), trigger the move, if at least LossMinRetrans losses were
-	// seen. It is checked at every probe and as soon as a Pong brings the
+	// the last LossWindow probes, both directions together, trigger the
+	// move, if at least LossMinRetrans losses were seen. Each direction's
+	// losses are the larger of its sender's retransmissions and the holes
+	// (segments received out of order) its receiver saw, read from the
+	// kernel's TCP_INFO (Linux): the client's own for its retransmissions
+	// and the downlink's holes, the edge's, reported in Pongs, for the
+	// others. It is checked at every probe and as soon as a Pong brings the
 	// edge's report. Default 0.02: a 1% loss costs TCP little, 5% makes
 	// it stall. Negative: off.
 	LossAbove float64
@@ -154,11 +155,11 @@ type lossSample struct{ retrans, segsOut, holes, segsIn uint64 }
 // not show them), and the checks (probe ticks and Pongs) at which the
 // client's own TCP had received segments out of order. A hole shows as
 // soon as the segment after a lost one arrives, where a retransmission
-// waits for the sender's timer (hundreds of ms on a long path). Pooling the directions halves the time a
-// sparse chat link needs to show LossMinRetrans losses. record (the probe
-// tick) adds the client's counters to the window; the check run when a
-// Pong arrives reads them without moving the window. Writer goroutine
-// only.
+// waits for the sender's timer (hundreds of ms on a long path). Pooling
+// the directions halves the time a sparse chat link needs to show
+// LossMinRetrans losses. record (the probe tick) adds the client's
+// counters to the window; the check run when a Pong arrives reads them
+// without moving the window. Writer goroutine only.
 func (cn *connection) linkLoss(f *Fallback, record bool) (rate float64, retrans uint64, move, suspect bool) {
 	if f.LossAbove < 0 {
 		return 0, 0, false, false

@@ -27,15 +27,14 @@ const warmMaxAge = 5 * time.Second
 // a QUIC handshake every few seconds.
 const warmEvery = 30 * time.Second
 
-// warmQUIC is one warm dial. finished, dropped, conn and err are guarded
-// by Client.mu; done is closed once the dial returned.
+// warmQUIC is one warm dial. dropped, conn, err and at are guarded by
+// Client.mu; done is closed once the dial returned.
 type warmQUIC struct {
-	done     chan struct{}
-	finished bool // the dial returned: conn and err are set
-	dropped  bool // nobody will take it: the dial's goroutine closes conn
-	conn     transport.Conn
-	err      error
-	at       time.Time // when the dial returned
+	done    chan struct{}
+	dropped bool // nobody will take it: the dial's goroutine closes conn
+	conn    transport.Conn
+	err     error
+	at      time.Time // when the dial returned (zero before: conn and err unset)
 }
 
 // warmDial starts dialling the fallback's QUIC URL in the background,
@@ -63,7 +62,7 @@ func (c *Client) warmDial() {
 		conn, err := c.cfg.Dial(ctx, url)
 		cancel()
 		c.mu.Lock()
-		w.conn, w.err, w.at, w.finished = conn, err, time.Now(), true
+		w.conn, w.err, w.at = conn, err, time.Now()
 		orphan := w.dropped && conn != nil
 		c.mu.Unlock()
 		close(w.done)
@@ -91,10 +90,7 @@ func (c *Client) dropWarmConn(w *warmQUIC) {
 // It returns nil and no error when there is none, or it is for another
 // URL or older than warmMaxAge; and the dial's error if it failed.
 func (c *Client) takeWarm(ctx context.Context, url string) (transport.Conn, error) {
-	c.mu.Lock()
-	w := c.warm
-	c.warm = nil
-	c.mu.Unlock()
+	w := c.detachWarm()
 	if w == nil {
 		return nil, nil
 	}
@@ -127,7 +123,7 @@ func (c *Client) takeWarm(ctx context.Context, url string) (transport.Conn, erro
 func (c *Client) expireWarm() {
 	c.mu.Lock()
 	w := c.warm
-	if w == nil || !w.finished || time.Since(w.at) <= warmMaxAge {
+	if w == nil || w.at.IsZero() || time.Since(w.at) <= warmMaxAge {
 		c.mu.Unlock()
 		return
 	}
@@ -138,11 +134,16 @@ func (c *Client) expireWarm() {
 
 // dropWarm gives up any warm connection (the client is stopping).
 func (c *Client) dropWarm() {
-	c.mu.Lock()
-	w := c.warm
-	c.warm = nil
-	c.mu.Unlock()
-	if w != nil {
+	if w := c.detachWarm(); w != nil {
 		c.dropWarmConn(w)
 	}
+}
+
+// detachWarm takes the warm dial, if any, from the client.
+func (c *Client) detachWarm() *warmQUIC {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.warm
+	c.warm = nil
+	return w
 }

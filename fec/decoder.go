@@ -296,8 +296,9 @@ func (d *Decoder) wait(g *dgroup) time.Duration {
 }
 
 // Expire closes the groups whose first packet arrived at least
-// GroupTimeout (plus their parity spread) before now and returns the ids of their data packets that
-// were neither received nor recovered, together with those of groups
+// GroupTimeout (plus their parity spread) before now and returns the ids
+// of their data packets that were neither received nor recovered,
+// together with those of groups
 // closed early to respect MaxGroups. The caller should fetch these again
 // over a reliable path. Ids come sorted by group (in sending order), then
 // index.

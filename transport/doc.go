@@ -78,9 +78,10 @@
 //     apart (fec Config.ParitySpread; the configured spread, 5 ms, is the
 //     floor): a sparse chat message and its two parity packets sent back
 //     to back died in the same burst of loss (0.62% of messages resent at
-//     5% loss in bursts of 3, RTT 50). Spread, 0.02-0.03% of data packets
-//     are NACKed there; a 10 ms floor was measured too, with the same
-//     residual but p99 at 10% random loss 74-76 ms instead of 71-72 (a
+//     5% loss in bursts of 3, RTT 50). Spread, 0.04% of data packets are
+//     NACKed there (the committed matrix; 0.016-0.032% in two trials); a 10
+//     ms floor was tried too, with the same residual but p99 at 10%
+//     random loss 74-76 ms instead of 71-72 in the same trial (a
 //     message whose data and first parity are both lost waits one spread
 //     longer, and at 10% loss that is about 1% of crossings).
 //   - Frames too large for a datagram go on the control stream; the
