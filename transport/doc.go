@@ -80,7 +80,7 @@
 //     to back died in the same burst of loss (0.62% of messages resent at
 //     5% loss in bursts of 3, RTT 50). Spread, 0.04% of data packets are
 //     NACKed there (the committed matrix; 0.016-0.032% in two trials); a 10
-//     ms floor was tried too, with the same residual but p99 at 10%
+//     ms floor was tried too, with a similar residual but p99 at 10%
 //     random loss 74-76 ms instead of 71-72 in the same trial (a
 //     message whose data and first parity are both lost waits one spread
 //     longer, and at 10% loss that is about 1% of crossings).
