@@ -24,6 +24,7 @@ import (
 //	POST /v1/rooms/{room}/messages          broadcast a live comment
 //	GET  /v1/rooms/{room}/presence          viewers on this node
 //	POST /v1/users/{user}/disconnect        close all sessions of a user
+//	GET  /v1/raft/groups, POST /v1/raft/isolate: see api_raft.go
 
 // apiMessage is a message as the HTTP API shows it.
 type apiMessage struct {
@@ -73,6 +74,8 @@ func (srv *Server) apiRoutes(mux *http.ServeMux) {
 	h("POST /v1/rooms/{room}/messages", srv.apiRoomPublish)
 	h("GET /v1/rooms/{room}/presence", srv.apiRoomPresence)
 	h("POST /v1/users/{user}/disconnect", srv.apiDisconnect)
+	h("GET /v1/raft/groups", srv.apiRaftGroups)
+	h("POST /v1/raft/isolate", srv.apiRaftIsolate)
 }
 
 func errBody(code pb.ErrorCode, msg string) apiError {

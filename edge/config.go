@@ -132,6 +132,10 @@ type Config struct {
 	RaftAdvertise string
 	Peers         []raftgroup.Peer
 	RaftGroups    int
+	// RaftFaultInjection enables POST /v1/raft/isolate, which cuts this
+	// node's Raft traffic off its peers (a partition, for fault tests such
+	// as edge/itest's TestRaftJepsen). Never set it in production.
+	RaftFaultInjection bool
 
 	// DrainTimeout bounds the graceful drain. Default 10 s.
 	DrainTimeout time.Duration

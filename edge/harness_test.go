@@ -74,6 +74,8 @@ type rawClient struct {
 	endErr error
 	// held keeps frames skipped by expect, for later calls.
 	held []proto.Message
+	// wait bounds expect's wait for a frame (0: 5 s).
+	wait time.Duration
 }
 
 func (e *testEdge) dialRaw(t *testing.T) *rawClient {
@@ -140,7 +142,11 @@ func (c *rawClient) nextMatching(match func(proto.Message) bool) proto.Message {
 			return m
 		}
 	}
-	timer := time.NewTimer(5 * time.Second)
+	wait := c.wait
+	if wait == 0 {
+		wait = 5 * time.Second
+	}
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
 		select {

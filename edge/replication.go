@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,7 +46,13 @@ func (srv *Server) startReplication() (*replication, error) {
 		Store: srv.store, Log: r.log, SnapshotDir: filepath.Join(cfg.DataDir, "raft-snapshots"),
 		Transport: func(g uint32) (raft.Transport, error) { return r.mux.Transport(g), nil },
 		Forward: func(ctx context.Context, addr string, g uint32, body []byte) ([]byte, error) {
-			return r.mux.Call(addr, g, body, 0)
+			timeout := time.Duration(0) // the mux's default
+			if d, ok := ctx.Deadline(); ok {
+				if timeout = time.Until(d); timeout <= 0 {
+					return nil, ctx.Err()
+				}
+			}
+			return r.mux.Call(addr, g, body, timeout)
 		},
 		OnCommit: srv.router.fanout,
 		Logger:   srv.log,

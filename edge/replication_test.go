@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/edgegate/edgegate/edge/raftgroup"
 	"github.com/edgegate/edgegate/transport/pb"
+	"google.golang.org/protobuf/proto"
 )
 
 // freeAddr returns a loopback TCP address that was free a moment ago.
@@ -61,16 +63,7 @@ func TestRaftSingleNodeChat(t *testing.T) {
 // replica delivers to its own sessions, and both readers get every
 // message once, in order.
 func TestRaftThreeEdgesChat(t *testing.T) {
-	var peers []raftgroup.Peer
-	for i := range 3 {
-		peers = append(peers, raftgroup.Peer{ID: fmt.Sprintf("node-%d", i), Addr: freeAddr(t)})
-	}
-	edges := make([]*testEdge, 3)
-	for i := range edges {
-		edges[i] = startEdge(t, func(c *Config) {
-			c.NodeID, c.RaftListen, c.Peers, c.RaftGroups = peers[i].ID, peers[i].Addr, peers, 4
-		})
-	}
+	edges := startRegion(t, 3, nil)
 	convs := []string{"group:a", "group:b", "group:c", "group:d"}
 	alice := edges[0].dialRaw(t)
 	alice.connect(edges[0].token("alice", []string{"group:*"}, nil, time.Hour), nil)
@@ -107,6 +100,144 @@ func TestRaftThreeEdgesChat(t *testing.T) {
 			checkSeqs(t, byConv[conv], 1)
 		}
 	}
+	sameStateHashes(t, edges)
+	if code, body := edges[0].api(t, "POST", "/v1/raft/isolate", edges[0].apiKey, `{"isolated":true}`); code != http.StatusForbidden {
+		t.Fatalf("isolate without --raft-fault-injection: %d %v", code, body)
+	}
+}
+
+// startRegion starts n edges replicating four Raft groups over loopback.
+func startRegion(t *testing.T, n int, tweak func(*Config)) []*testEdge {
+	t.Helper()
+	var peers []raftgroup.Peer
+	for i := range n {
+		peers = append(peers, raftgroup.Peer{ID: fmt.Sprintf("node-%d", i), Addr: freeAddr(t)})
+	}
+	edges := make([]*testEdge, n)
+	for i := range edges {
+		edges[i] = startEdge(t, func(c *Config) {
+			c.NodeID, c.RaftListen, c.Peers, c.RaftGroups = peers[i].ID, peers[i].Addr, peers, 4
+			if tweak != nil {
+				tweak(c)
+			}
+		})
+	}
+	return edges
+}
+
+// raftGroups reads an edge's GET /v1/raft/groups (hash: with state
+// hashes).
+func raftGroups(t *testing.T, e *testEdge, hash bool) apiRaftGroups {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.hs.URL+"/v1/raft/groups?hash="+fmt.Sprint(hash), nil)
+	req.Header.Set("X-API-Key", e.apiKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out apiRaftGroups
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/raft/groups: status %d, %v", resp.StatusCode, err)
+	}
+	return out
+}
+
+// sameStateHashes waits (10 s at most) until every edge reports the same
+// applied index and state hash for every group, each group with one
+// leader that every edge names.
+func sameStateHashes(t *testing.T, edges []*testEdge) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		first := raftGroups(t, edges[0], true)
+		diff := ""
+		for _, e := range edges[1:] {
+			other := raftGroups(t, e, true)
+			for i, g := range other.Groups {
+				f := first.Groups[i]
+				if g.StateHash != f.StateHash || g.Applied != f.Applied || g.Leader != f.Leader || g.Leader == "" {
+					diff = fmt.Sprintf("group %d: %s has %+v, %s has %+v", g.Group, first.Node, f, other.Node, g)
+				}
+			}
+		}
+		if diff == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replicas differ after 10 s: %s", diff)
+		}
+		time.Sleep(20 * time.Millisecond) // polling: the replicas apply in the background
+	}
+}
+
+// TestRaftIsolatedLeader: a node cut off its peers (fault injection)
+// loses the leadership of its groups; writes through the other nodes go
+// on; once healed it catches up to the same state.
+func TestRaftIsolatedLeader(t *testing.T) {
+	edges := startRegion(t, 3, func(c *Config) { c.RaftFaultInjection = true })
+	// Wait for the conversation's group to have a leader: the node to cut
+	// off.
+	const conv = "group:iso"
+	g := raftgroup.GroupOf(conv, 4)
+	var lead, other *testEdge
+	deadline := time.Now().Add(15 * time.Second)
+	for lead == nil {
+		for i, e := range edges {
+			if raftGroups(t, e, false).Groups[g].State == "Leader" {
+				lead, other = e, edges[(i+1)%len(edges)]
+			}
+		}
+		if lead == nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("group %d has no leader after 15 s", g)
+			}
+			time.Sleep(50 * time.Millisecond) // polling: elections have no event to await
+		}
+	}
+	alice := other.dialRaw(t)
+	alice.connect(other.token("alice", []string{"group:*"}, nil, time.Hour), nil)
+	sendConv(alice, conv, msgID(1), "before")
+	if ack := expect[*pb.Ack](alice); ack.Seq != 1 {
+		t.Fatalf("ack before the partition: %v", ack)
+	}
+	if code, body := lead.api(t, "POST", "/v1/raft/isolate", lead.apiKey, `{"isolated":true}`); code != http.StatusOK {
+		t.Fatalf("isolate: %d %v", code, body)
+	}
+	// The write waits out the election (the edge retries forwarding,
+	// each attempt bounded by raftgroup's ForwardTimeout) and lands at
+	// seq 2 under a new leader; if the election outlasts the edge's apply
+	// timeout, the client gets UNAVAILABLE and resends, as the SDK does.
+	alice.wait = 15 * time.Second
+	cut := time.Now()
+	for attempt := 0; ; attempt++ {
+		sendConv(alice, conv, msgID(2), "during")
+		m := alice.nextMatching(func(m proto.Message) bool {
+			_, ack := m.(*pb.Ack)
+			_, e := m.(*pb.Error)
+			return ack || e
+		})
+		if e, ok := m.(*pb.Error); ok {
+			if e.Code != pb.ErrorCode_ERROR_CODE_UNAVAILABLE || attempt == 2 {
+				t.Fatalf("write during the partition, attempt %d: %v", attempt, e)
+			}
+			continue
+		}
+		if ack := m.(*pb.Ack); ack.Seq != 2 || ack.ClientMsgId != msgID(2) {
+			t.Fatalf("ack during the partition: %v", ack)
+		}
+		t.Logf("write during the partition acked after %v (%d resends)", time.Since(cut).Round(time.Millisecond), attempt)
+		break
+	}
+	if st := raftGroups(t, other, false).Groups[g]; st.Leader == raftGroups(t, lead, false).Node || st.Leader == "" {
+		t.Fatalf("group %d after the partition: %+v", g, st)
+	}
+	if code, body := lead.api(t, "POST", "/v1/raft/isolate", lead.apiKey, `{"isolated":false}`); code != http.StatusOK {
+		t.Fatalf("heal: %d %v", code, body)
+	}
+	healed := time.Now()
+	sameStateHashes(t, edges)
+	t.Logf("replicas equal %v after healing", time.Since(healed).Round(time.Millisecond))
 }
 
 // scrape returns the edge's /metrics text.

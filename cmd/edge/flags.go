@@ -51,6 +51,7 @@ type options struct {
 	raftAdvertise  string
 	peers          string
 	raftGroups     int
+	raftFaults     bool
 	quicCert       string
 	quicKey        string
 	logLevel       string
@@ -92,6 +93,7 @@ func defineFlags(fs *flag.FlagSet) *options {
 	fs.StringVar(&o.raftAdvertise, "raft-advertise", "", "the Raft address peers dial (default --raft-listen)")
 	fs.StringVar(&o.peers, "peers", "", "the region's nodes as id@host:port,... (their --node-id and Raft address, this node included; empty: a region of one)")
 	fs.IntVar(&o.raftGroups, "raft-groups", 0, "number of Raft groups, the same on every node (default 64)")
+	fs.BoolVar(&o.raftFaults, "raft-fault-injection", false, "testing only: enable POST /v1/raft/isolate, which partitions this node's Raft traffic (API key)")
 	fs.StringVar(&o.quicListen, "quic-listen", "", "UDP address for QUIC clients (quic-stream and quic-fec), e.g. :8443; off by default")
 	fs.StringVar(&o.quicCert, "quic-cert", "", "PEM certificate (chain) for QUIC; with --dev a self-signed one is made when empty")
 	fs.StringVar(&o.quicKey, "quic-key", "", "PEM private key for --quic-cert")
@@ -199,7 +201,7 @@ func (o *options) config() (edge.Config, error) {
 	if o.hmacSecret == "" {
 		c.AuthHMACSecret = nil
 	}
-	c.RaftListen, c.RaftAdvertise, c.RaftGroups = o.raftListen, o.raftAdvertise, o.raftGroups
+	c.RaftListen, c.RaftAdvertise, c.RaftGroups, c.RaftFaultInjection = o.raftListen, o.raftAdvertise, o.raftGroups, o.raftFaults
 	for _, p := range splitList(o.peers) {
 		id, addr, ok := strings.Cut(p, "@")
 		if !ok || id == "" || addr == "" {

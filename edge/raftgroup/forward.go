@@ -64,6 +64,8 @@ func (n *Node) appendRetrying(ctx context.Context, g *group, r ordering.Request)
 
 // forward sends r to the group's leader.
 func (n *Node) forward(ctx context.Context, nl *NotLeaderError, r ordering.Request) (ordering.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.o.ForwardTimeout)
+	defer cancel()
 	ans, err := n.o.Forward(ctx, nl.LeaderAddr, nl.Group, encodeBatch(nil, []ordering.Request{r}))
 	if err != nil {
 		return ordering.Result{}, decodeForwardErr(err, nl)

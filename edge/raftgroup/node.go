@@ -202,10 +202,13 @@ func (n *Node) shutdown() error {
 
 // GroupStatus is one group's state on this node.
 type GroupStatus struct {
-	Group   uint32
-	State   string // Leader, Follower, Candidate, Shutdown
-	Leader  string // leader's node id, empty if unknown
-	Applied uint64 // last index applied to this replica's store
+	Group     uint32
+	State     string // Leader, Follower, Candidate, Shutdown
+	Leader    string // leader's node id, empty if unknown
+	Term      uint64 // this replica's current term
+	Applied   uint64 // last index applied to this replica's store
+	LastIndex uint64 // last index in this replica's Raft log
+	Commit    uint64 // commit index this replica knows
 }
 
 // Status returns every group's state on this node.
@@ -213,9 +216,27 @@ func (n *Node) Status() []GroupStatus {
 	out := make([]GroupStatus, len(n.groups))
 	for i, g := range n.groups {
 		_, leader := g.r.LeaderWithID()
-		out[i] = GroupStatus{Group: g.id, State: g.r.State().String(), Leader: string(leader), Applied: g.fsm.applied.Load()}
+		out[i] = GroupStatus{Group: g.id, State: g.r.State().String(), Leader: string(leader),
+			Term: statUint(g.r, "term"), Applied: g.fsm.applied.Load(),
+			LastIndex: g.r.LastIndex(), Commit: statUint(g.r, "commit_index")}
 	}
 	return out
+}
+
+// statUint reads one of raft's Stats counters (0 if absent).
+func statUint(r *raft.Raft, key string) uint64 {
+	v, _ := strconv.ParseUint(r.Stats()[key], 10, 64)
+	return v
+}
+
+// StateHash hashes group's replicated state on this replica (see the
+// package function StateHash); equal on every replica once they applied
+// the same entries.
+func (n *Node) StateHash(group uint32) (applied, hash uint64, err error) {
+	if int(group) >= len(n.groups) {
+		return 0, 0, fmt.Errorf("raftgroup: no group %d (the region has %d)", group, len(n.groups))
+	}
+	return StateHash(n.o.Store, group)
 }
 
 // Groups is the number of groups.

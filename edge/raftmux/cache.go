@@ -38,7 +38,7 @@ func sameEmptyAppend(a, b *raft.AppendEntriesRequest) bool {
 // younger than Options.EmptyAppendTTL.
 func (p *peer) cachedAppend(group uint32, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) bool {
 	ttl := p.m.o.EmptyAppendTTL
-	if ttl <= 0 || len(args.Entries) != 0 || len(args.Addr) == 0 || isHeartbeat(args) {
+	if ttl <= 0 || len(args.Entries) != 0 || len(args.Addr) == 0 || isHeartbeat(args) || p.m.isolated.Load() {
 		return false
 	}
 	p.mu.Lock()

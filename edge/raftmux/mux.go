@@ -77,6 +77,7 @@ type Mux struct {
 	wg      sync.WaitGroup
 
 	cachedAppends atomic.Uint64 // empty AppendEntries answered from the cache
+	isolated      atomic.Bool   // fault injection: see fault.go
 }
 
 // Listen starts a Mux on addr (host:port).
@@ -241,6 +242,9 @@ func (m *Mux) serve(c net.Conn) {
 				m.o.Logger.Debug("raftmux: inbound connection", "remote", c.RemoteAddr(), "err", err)
 			}
 			return
+		}
+		if m.isolated.Load() {
+			continue // a partition: the request never arrived
 		}
 		handlers.Go(func() {
 			var heartbeat bool

@@ -64,7 +64,9 @@ func (p *peer) call(kind byte, group uint32, body []byte, timeout time.Duration,
 	if lazy {
 		send = w.sendLazy
 	}
-	if err := send(kind, group, id, body); err != nil {
+	if p.m.isolated.Load() {
+		// A partition (fault.go): the request is lost; wait out the timeout.
+	} else if err := send(kind, group, id, body); err != nil {
 		p.broken(conn, err)
 	}
 	timer := time.NewTimer(time.Until(deadline))
@@ -131,6 +133,9 @@ func (p *peer) read(c net.Conn) {
 		if err != nil {
 			p.broken(c, err)
 			return
+		}
+		if p.m.isolated.Load() {
+			continue // a partition: the answer is lost (the call times out)
 		}
 		p.mu.Lock()
 		ch, ok := p.pending[f.id]
