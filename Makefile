@@ -100,7 +100,8 @@ screenshots: deps
 	$(GO) test -race -count=1 -run '^TestBrowser' -v ./edge/itest
 
 ## jepsen: the Raft fault test (three edge processes, kill -9, restart,
-## SIGSTOP; checker incl. porcupine) for JEPSEN_DURATION (make test runs 8 s).
+## a partition, SIGSTOP; checker incl. porcupine, replicas' state hashes,
+## leaderless spans) for JEPSEN_DURATION (make test runs 20 s).
 JEPSEN_DURATION ?= 60s
 jepsen:
 	JEPSEN_DURATION=$(JEPSEN_DURATION) $(GO) test -race -count=1 -timeout 20m -run '^TestRaftJepsen$$' -v ./edge/itest

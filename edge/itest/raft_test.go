@@ -18,10 +18,12 @@ import (
 	"github.com/edgegate/edgegate/transport/pb"
 )
 
-// jepsenDuration is how long the writers run under faults: short in make
-// test, longer with `make jepsen` (JEPSEN_DURATION=60s).
+// jepsenDuration is how long the writers run under faults: 20 s in make
+// test (the partition then lasts 5 s: long enough for the cut-off node's
+// groups to elect new leaders, 2 to 4 s), longer with `make jepsen`
+// (JEPSEN_DURATION=60s).
 func jepsenDuration(t *testing.T) time.Duration {
-	d := 8 * time.Second
+	d := 20 * time.Second
 	if s := os.Getenv("JEPSEN_DURATION"); s != "" {
 		var err error
 		if d, err = time.ParseDuration(s); err != nil {
@@ -31,6 +33,13 @@ func jepsenDuration(t *testing.T) time.Duration {
 	return d
 }
 
+// leaderlessLimit bounds how long a group may go without a leader during
+// the fault test. A leader's loss is noticed by its followers after raft's
+// heartbeat timeout (2 to 4 s with raftgroup.Tuned), an election follows;
+// after a partition or SIGCONT, stale RPCs wait out raftmux's 5 s
+// timeout. 10 s leaves room for a loaded machine.
+const leaderlessLimit = 10 * time.Second
+
 // raftNode is one edge process of a Raft region.
 type raftNode struct {
 	id, addr, raft, data string
@@ -38,7 +47,7 @@ type raftNode struct {
 }
 
 func (n *raftNode) start(t *testing.T, peers string) {
-	n.p = startEdge(t, n.addr, n.data, "--node-id", n.id, "--raft-listen", n.raft, "--peers", peers, "--raft-groups", "4")
+	n.p = startEdge(t, n.addr, n.data, "--node-id", n.id, "--raft-listen", n.raft, "--peers", peers, "--raft-groups", "4", "--raft-fault-injection")
 }
 
 // appendOp is one client write as the checker sees it.
@@ -56,9 +65,11 @@ type appendOp struct {
 // never went backwards and matches the logs; and the writes are
 // linearizable as appends to a per-conversation log (porcupine).
 //
-// Not covered yet: network partitions (the edges' Raft addresses are
-// shared by all peers, so a per-link fault needs netns or a proxy per
-// pair).
+// It also cuts one node off its peers for a while (a silent partition of
+// its Raft traffic, by fault injection: POST /v1/raft/isolate), checks
+// that no group stays without a leader longer than leaderlessLimit, and
+// at the end that every replica of every group has the same applied
+// index and state hash and names the same leader.
 func TestRaftJepsen(t *testing.T) {
 	dur := jepsenDuration(t)
 	nodes := make([]*raftNode, 3)
@@ -136,11 +147,21 @@ func TestRaftJepsen(t *testing.T) {
 		})
 	}
 
+	watch := watchLeaders(4, func() []string {
+		out := make([]string, len(nodes))
+		for i, n := range nodes {
+			out[i] = n.addr
+		}
+		return out
+	})
+
 	// The nemesis: faults at fixed points of the run, every one undone.
 	stop := func(n *raftNode) { _ = n.p.cmd.Process.Signal(syscall.SIGSTOP) }
 	cont := func(n *raftNode) { _ = n.p.cmd.Process.Signal(syscall.SIGCONT) }
 	kill := func(n *raftNode) { n.p.kill9() }
 	restart := func(n *raftNode) { n.start(t, peerList) }
+	cut := func(n *raftNode) { isolate(t, n.addr, true) }
+	heal := func(n *raftNode) { isolate(t, n.addr, false) }
 	at := func(frac float64) <-chan time.Time {
 		return time.After(time.Until(start.Add(time.Duration(frac * float64(dur)))))
 	}
@@ -150,8 +171,9 @@ func TestRaftJepsen(t *testing.T) {
 		node *raftNode
 		do   func(*raftNode)
 	}{
-		{0.15, "kill -9", nodes[1], kill}, {0.35, "restart", nodes[1], restart},
-		{0.5, "SIGSTOP", nodes[0], stop}, {0.65, "SIGCONT", nodes[0], cont},
+		{0.05, "kill -9", nodes[1], kill}, {0.2, "restart", nodes[1], restart},
+		{0.25, "partition", nodes[2], cut}, {0.5, "heal", nodes[2], heal},
+		{0.55, "SIGSTOP", nodes[0], stop}, {0.7, "SIGCONT", nodes[0], cont},
 		{0.75, "kill -9", nodes[2], kill}, {0.9, "restart", nodes[2], restart},
 	} {
 		<-at(step.at)
@@ -161,6 +183,11 @@ func TestRaftJepsen(t *testing.T) {
 	<-at(1)
 	close(stopWriting)
 	wg.Wait()
+	worst, group := watch.finish()
+	t.Logf("longest span without a leader: %v (group %d)", worst.Round(time.Millisecond), group)
+	if worst > leaderlessLimit {
+		t.Fatalf("group %d had no leader for %v (limit %v)", group, worst, leaderlessLimit)
+	}
 
 	acked := 0
 	for _, op := range ops {
@@ -253,6 +280,13 @@ func TestRaftJepsen(t *testing.T) {
 		}
 	}
 	rmu.Unlock()
+
+	// Replicas: same applied index, state hash and leader per group.
+	addrs := make([]string, len(nodes))
+	for i, n := range nodes {
+		addrs[i] = n.addr
+	}
+	checkReplicasEqual(t, addrs)
 
 	// Linearizability of the appends, per conversation.
 	var hist []porcupine.Operation

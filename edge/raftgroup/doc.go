@@ -50,11 +50,13 @@
 // leader by the entries in flight: never reordered, possibly shorter.
 //
 // The edge runs it with --raft-listen and --peers (edge/replication.go);
-// edge/itest's TestRaftJepsen checks it under kill -9, restarts and
-// SIGSTOP with real processes (make jepsen for a long run).
+// edge/itest's TestRaftJepsen checks it under kill -9, restarts, SIGSTOP
+// and a partition (raftmux's fault injection) with real processes, and
+// compares the replicas' state hashes (StateHash, GET /v1/raft/groups)
+// (make jepsen for a long run).
 //
 // Not done yet (issue 5): the throughput and failover benchmarks;
-// partitions in the fault test; authentication of the Raft port; and the
+// authentication of the Raft port; and the
 // last part of the idle cost. hashicorp/raft's leaders send every
 // follower of every group a heartbeat per HeartbeatTimeout/10 and an
 // AppendEntries per CommitTimeout even when nothing happens: `edgebench
