@@ -132,6 +132,11 @@ type Config struct {
 	RaftAdvertise string
 	Peers         []raftgroup.Peer
 	RaftGroups    int
+	// RaftHeartbeatTimeout is raft's HeartbeatTimeout and ElectionTimeout
+	// for every group (0: raftgroup.Tuned's, 2 s). A follower notices a
+	// lost leader after one to two of it; heartbeats go out every tenth
+	// to fifth of it, so halving it about doubles the idle heartbeat cost.
+	RaftHeartbeatTimeout time.Duration
 	// RaftFaultInjection enables POST /v1/raft/isolate, which cuts this
 	// node's Raft traffic off its peers (a partition, for fault tests such
 	// as edge/itest's TestRaftJepsen). Never set it in production.

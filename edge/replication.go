@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -30,7 +31,15 @@ func (srv *Server) startReplication() (*replication, error) {
 	cfg := srv.cfg
 	r := &replication{}
 	var err error
-	if r.mux, err = raftmux.Listen(cfg.RaftListen, raftmux.Options{Advertise: cfg.RaftAdvertise, Logger: srv.log}); err != nil {
+	// A peer found dead (raftmux: connection lost, port closed) lets this
+	// node start the elections of the groups it led at once.
+	var node atomic.Pointer[raftgroup.Node]
+	peerDown := func(addr raft.ServerAddress) {
+		if n := node.Load(); n != nil {
+			n.PeerDown(string(addr))
+		}
+	}
+	if r.mux, err = raftmux.Listen(cfg.RaftListen, raftmux.Options{Advertise: cfg.RaftAdvertise, Logger: srv.log, OnPeerDown: peerDown}); err != nil {
 		return nil, err
 	}
 	if r.log, err = raftlog.Open(filepath.Join(cfg.DataDir, "raft"), raftlog.Options{NoSync: cfg.NoSync, Logger: srv.log}); err != nil {
@@ -56,6 +65,7 @@ func (srv *Server) startReplication() (*replication, error) {
 		},
 		OnCommit: srv.router.fanout,
 		Logger:   srv.log,
+		Raft:     raftConfig(cfg.RaftHeartbeatTimeout),
 	})
 	if err != nil {
 		r.log.Close()
@@ -63,7 +73,21 @@ func (srv *Server) startReplication() (*replication, error) {
 		return nil, fmt.Errorf("edge: starting raft groups: %w", err)
 	}
 	r.mux.HandleApp(r.node.HandleForward)
+	node.Store(r.node)
 	return r, nil
+}
+
+// raftConfig is raftgroup.Tuned with HeartbeatTimeout and ElectionTimeout
+// set to hb (nil for 0: the default); the leader lease stays at most half
+// of it.
+func raftConfig(hb time.Duration) *raft.Config {
+	if hb <= 0 {
+		return nil
+	}
+	c := raftgroup.Tuned()
+	c.HeartbeatTimeout, c.ElectionTimeout = hb, hb
+	c.LeaderLeaseTimeout = min(c.LeaderLeaseTimeout, hb/2)
+	return c
 }
 
 // close stops the replicas, then the network and the log store.

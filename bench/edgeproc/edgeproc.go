@@ -58,6 +58,7 @@ type Proc struct {
 	wantQUIC bool
 
 	cmd     *exec.Cmd
+	opts    Options // as started, DataDir and Listen filled
 	tmpDir  string
 	done    chan struct{}
 	waitErr error
@@ -89,6 +90,8 @@ func Start(ctx context.Context, o Options) (*Proc, error) {
 	if listen == "" {
 		listen = "127.0.0.1:0"
 	}
+	p.opts = o
+	p.opts.DataDir, p.opts.Listen = data, listen
 	args := []string{"--dev", "--listen", listen, "--data", data, "--conn-rate-per-ip", "-1",
 		"--message-rate", "10000", "--message-burst", "10000"}
 	if o.QUICListen != "" {
@@ -212,6 +215,32 @@ func (p *Proc) Stop() error {
 		p.cleanup()
 	})
 	return err
+}
+
+// Kill ends the edge with SIGKILL (a crash: no drain, no clean close of
+// its stores) and waits for it to exit. Its data directory is kept for
+// Restart; Stop still removes a temporary one.
+func (p *Proc) Kill() {
+	if p.cmd.Process != nil {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// Restart starts the edge again, after Kill, with the same flags, data
+// directory and HTTP address (the process it returns owns a temporary
+// data directory from now on; p must not be used again).
+func (p *Proc) Restart(ctx context.Context) (*Proc, error) {
+	o := p.opts
+	if o.Listen == "127.0.0.1:0" {
+		o.Listen = p.Addr
+	}
+	q, err := Start(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	q.tmpDir, p.tmpDir = p.tmpDir, ""
+	return q, nil
 }
 
 func (p *Proc) cleanup() {

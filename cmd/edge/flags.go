@@ -52,6 +52,7 @@ type options struct {
 	peers          string
 	raftGroups     int
 	raftFaults     bool
+	raftHB         time.Duration
 	quicCert       string
 	quicKey        string
 	logLevel       string
@@ -93,6 +94,7 @@ func defineFlags(fs *flag.FlagSet) *options {
 	fs.StringVar(&o.raftAdvertise, "raft-advertise", "", "the Raft address peers dial (default --raft-listen)")
 	fs.StringVar(&o.peers, "peers", "", "the region's nodes as id@host:port,... (their --node-id and Raft address, this node included; empty: a region of one)")
 	fs.IntVar(&o.raftGroups, "raft-groups", 0, "number of Raft groups, the same on every node (default 64)")
+	fs.DurationVar(&o.raftHB, "raft-heartbeat-timeout", 0, "Raft heartbeat and election timeout of every group (default 2s): a lost leader is replaced after 1-2x it; heartbeats cost more as it shrinks")
 	fs.BoolVar(&o.raftFaults, "raft-fault-injection", false, "testing only: enable POST /v1/raft/isolate, which partitions this node's Raft traffic (API key)")
 	fs.StringVar(&o.quicListen, "quic-listen", "", "UDP address for QUIC clients (quic-stream and quic-fec), e.g. :8443; off by default")
 	fs.StringVar(&o.quicCert, "quic-cert", "", "PEM certificate (chain) for QUIC; with --dev a self-signed one is made when empty")
@@ -202,6 +204,7 @@ func (o *options) config() (edge.Config, error) {
 		c.AuthHMACSecret = nil
 	}
 	c.RaftListen, c.RaftAdvertise, c.RaftGroups, c.RaftFaultInjection = o.raftListen, o.raftAdvertise, o.raftGroups, o.raftFaults
+	c.RaftHeartbeatTimeout = o.raftHB
 	for _, p := range splitList(o.peers) {
 		id, addr, ok := strings.Cut(p, "@")
 		if !ok || id == "" || addr == "" {

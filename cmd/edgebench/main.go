@@ -38,6 +38,8 @@ scenarios:
   lossy-table FILE                        Markdown table (medians) of concatenated lossy --json results
   raft-idle --nodes N --groups G --duration D
                                           idle CPU and RSS per node of a Raft region (needs --edge-bin)
+  raft-failover --groups G --runs N       kill -9 of the node leading the most groups under writes:
+                                          election and first-write times, loss, catch-up (needs --edge-bin)
 
 run "edgebench <scenario> -h" for the flags.
 `
@@ -79,8 +81,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if args[0] == "raft-idle" {
-		if err := runRaftIdle(ctx, args[1:], stdout, stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
+	if args[0] == "raft-idle" || args[0] == "raft-failover" {
+		run := runRaftIdle
+		if args[0] == "raft-failover" {
+			run = runRaftFailover
+		}
+		if err := run(ctx, args[1:], stdout, stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, "edgebench:", err)
 			return 1
 		}

@@ -19,6 +19,7 @@ type group struct {
 	r     *raft.Raft
 	fsm   *fsm
 	o     *Options
+	trans raft.Transport
 	queue chan *pending
 	quit  chan struct{}
 	once  sync.Once

@@ -1,10 +1,12 @@
 package raftgroup
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,12 +25,19 @@ type muxNode struct {
 	st   *store.Store
 	log  *raftlog.Store
 	node *Node
+	live atomic.Pointer[Node] // node, for the mux's OnPeerDown
+	cfg  *raft.Config         // nil: testRaft
 }
 
 func (n *muxNode) start(t *testing.T, id string, peers []Peer, groups int) {
 	t.Helper()
 	var err error
-	if n.mux, err = raftmux.Listen(n.addr, raftmux.Options{}); err != nil {
+	peerDown := func(addr raft.ServerAddress) {
+		if nd := n.live.Load(); nd != nil {
+			nd.PeerDown(string(addr))
+		}
+	}
+	if n.mux, err = raftmux.Listen(n.addr, raftmux.Options{OnPeerDown: peerDown}); err != nil {
 		t.Fatal(err)
 	}
 	n.addr = string(n.mux.Addr())
@@ -45,7 +54,7 @@ func (n *muxNode) start(t *testing.T, id string, peers []Peer, groups int) {
 		NodeID: id, Peers: peers, Groups: groups, Store: n.st, Log: n.log,
 		SnapshotDir: n.dir + "/snap",
 		Transport:   func(g uint32) (raft.Transport, error) { return n.mux.Transport(g), nil },
-		Raft:        testRaft(1 << 20),
+		Raft:        cmp.Or(n.cfg, testRaft(1<<20)),
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Forward: func(ctx context.Context, addr string, g uint32, body []byte) ([]byte, error) {
 			return n.mux.Call(addr, g, body, 0)
@@ -55,9 +64,11 @@ func (n *muxNode) start(t *testing.T, id string, peers []Peer, groups int) {
 		t.Fatal(err)
 	}
 	n.mux.HandleApp(n.node.HandleForward)
+	n.live.Store(n.node)
 }
 
 func (n *muxNode) stop() {
+	n.live.Store(nil)
 	if n.node != nil {
 		n.node.Close()
 		n.node = nil
@@ -67,13 +78,10 @@ func (n *muxNode) stop() {
 	n.st.Close()
 }
 
-// TestGroupsOverMux: three nodes on loopback TCP, eight groups sharing
-// one connection per node pair; writes enter at any node and are
-// forwarded to their group's leader; a node is stopped (its groups'
-// leaders move), writes go on, the node comes back and catches up.
-func TestGroupsOverMux(t *testing.T) {
-	const groups = 8
-	nodes := make([]*muxNode, 3)
+// startMuxCluster starts n nodes on loopback TCP with groups groups.
+func startMuxCluster(t *testing.T, n, groups int) []*muxNode {
+	t.Helper()
+	nodes := make([]*muxNode, n)
 	var peers []Peer
 	for i := range nodes {
 		nodes[i] = &muxNode{dir: t.TempDir(), addr: "127.0.0.1:0"}
@@ -86,13 +94,104 @@ func TestGroupsOverMux(t *testing.T) {
 	for i, n := range nodes {
 		n.start(t, nodeID(i), peers, groups)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		for _, n := range nodes {
 			if n.node != nil {
 				n.stop()
 			}
 		}
-	}()
+	})
+	return nodes
+}
+
+// TestPeerDownElects: when a node leading groups goes away (process
+// gone: connections end, port closed), the surviving follower with the
+// smallest id starts each of those groups' elections at once. Raft's own
+// timers are set to a minute first, so only PeerDown can elect within the
+// test's wait; writes to those groups then go on.
+func TestPeerDownElects(t *testing.T) {
+	const groups = 8
+	nodes := startMuxCluster(t, 3, groups)
+	leaders := func(live []*muxNode) map[uint32]string {
+		out := map[uint32]string{}
+		for _, n := range live {
+			for _, st := range n.node.Status() {
+				if st.State == "Leader" {
+					out[st.Group] = n.node.o.NodeID
+				}
+			}
+		}
+		return out
+	}
+	waitLeaders := func(live []*muxNode, why string) map[uint32]string {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if l := leaders(live); len(l) == groups {
+				return l
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d of %d groups have a leader after 10 s", why, len(leaders(live)), groups)
+			}
+			time.Sleep(10 * time.Millisecond) // polling: raft has no election event to await
+		}
+	}
+	before := waitLeaders(nodes, "start")
+	slow := raft.ReloadableConfig{TrailingLogs: 10, SnapshotInterval: time.Minute, SnapshotThreshold: 1 << 20,
+		HeartbeatTimeout: time.Minute, ElectionTimeout: time.Minute}
+	for _, n := range nodes {
+		for g := range uint32(groups) {
+			if err := n.node.Raft(g).ReloadConfig(slow); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The victim: the node leading the most groups.
+	count := map[string]int{}
+	for _, id := range before {
+		count[id]++
+	}
+	victim := 0
+	for i := range nodes {
+		if count[nodeID(i)] > count[nodeID(victim)] {
+			victim = i
+		}
+	}
+	nodes[victim].stop()
+	nodes[victim].node = nil
+	var live []*muxNode
+	for i, n := range nodes {
+		if i != victim {
+			live = append(live, n)
+		}
+	}
+	after := waitLeaders(live, "after the leader's node went away")
+	successor := live[0].node.o.NodeID // the smallest id among the survivors
+	for g, id := range before {
+		if id == nodeID(victim) && after[g] != successor {
+			t.Errorf("group %d: new leader %s, want %s (the designated follower)", g, after[g], successor)
+		}
+	}
+	for i := range 16 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := live[i%2].node.Append(ctx, req(fmt.Sprintf("conv-%d", i), "u", i))
+		cancel()
+		if err != nil {
+			t.Fatalf("write %d after the failover: %v", i, err)
+		}
+	}
+}
+
+// TestGroupsOverMux: three nodes on loopback TCP, eight groups sharing
+// one connection per node pair; writes enter at any node and are
+// forwarded to their group's leader; a node is stopped (its groups'
+// leaders move), writes go on, the node comes back and catches up.
+func TestGroupsOverMux(t *testing.T) {
+	const groups = 8
+	nodes := startMuxCluster(t, 3, groups)
+	var peers []Peer
+	for i, n := range nodes {
+		peers = append(peers, Peer{ID: nodeID(i), Addr: n.addr})
+	}
 	c := &cluster{t: t, groups: groups}
 	sync := func() {
 		c.nodes, c.stores = nil, nil

@@ -121,7 +121,7 @@ func (n *Node) startGroup(id uint32) (*group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftgroup: group %d: %w", id, err)
 	}
-	g := &group{id: id, r: r, fsm: f, o: &n.o, queue: make(chan *pending, o.QueueSize), quit: make(chan struct{})}
+	g := &group{id: id, r: r, fsm: f, o: &n.o, trans: trans, queue: make(chan *pending, o.QueueSize), quit: make(chan struct{})}
 	g.wg.Add(1)
 	go g.batch()
 	return g, nil

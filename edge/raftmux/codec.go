@@ -11,8 +11,16 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// preamble opens every connection.
-const preamble = "EGRAFT1\n"
+// preamble opens every connection. Version 2 is followed by the dialer's
+// advertised address (uvarint length, bytes), so that the accepting node
+// knows which peer an inbound connection comes from (see peerdown.go);
+// version 1 (no address) is still accepted.
+const (
+	preamble   = "EGRAFT2\n"
+	preambleV1 = "EGRAFT1\n"
+	// maxPeerAddr bounds the address after the preamble.
+	maxPeerAddr = 255
+)
 
 // Frame kinds; answers are kind | kindAnswer.
 const (

@@ -7,7 +7,9 @@
 // multiplexes all groups' RPCs and their answers may come back in any
 // order.
 //
-// Wire format, after the dialer's 8-byte preamble "EGRAFT1\n":
+// Wire format, after the dialer's preamble: "EGRAFT2\n", then its
+// advertised address (uvarint length, bytes; "EGRAFT1\n" without the
+// address is still accepted), then frames:
 //
 //	uvarint length of the rest, kind(1), group(4 BE), request id(8 BE),
 //	body: msgpack (hashicorp/go-msgpack, as raft's own transport) of the
@@ -101,6 +103,12 @@
 // Options.HeartbeatLinger (20 ms, 1% of raft's HeartbeatTimeout) for
 // other frames to share a write, which turns hundreds of lone heartbeat
 // writes a second into a few dozen. The wire format is unchanged.
+//
+// Dead peers are found fast (peerdown.go): when a peer's connection
+// ends and its port refuses a new one, Options.OnPeerDown is told, and
+// edge/raftgroup starts the elections of the groups it led at once
+// (Transport.Campaign) instead of waiting for Raft's heartbeat timeout.
+// Partitions can be injected for tests (fault.go, Mux.SetIsolated).
 //
 // Not done yet: authentication of peers (the cluster issue brings an
 // authenticated inter-node link); until then the Raft address must only be

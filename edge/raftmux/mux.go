@@ -58,6 +58,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Dial replaces the TCP dialer (tests inject faults).
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
+	// OnPeerDown, if set, is called when a peer is found dead: its
+	// connection to this node ended and its Raft port refuses connections
+	// (see peerdown.go).
+	OnPeerDown func(addr raft.ServerAddress)
 }
 
 // Mux is a node's Raft endpoint: it listens for peers and keeps one
@@ -76,8 +80,9 @@ type Mux struct {
 	quit    chan struct{}
 	wg      sync.WaitGroup
 
-	cachedAppends atomic.Uint64 // empty AppendEntries answered from the cache
-	isolated      atomic.Bool   // fault injection: see fault.go
+	cachedAppends atomic.Uint64               // empty AppendEntries answered from the cache
+	isolated      atomic.Bool                 // fault injection: see fault.go
+	checking      map[raft.ServerAddress]bool // peers being checked (peerdown.go), guarded by mu
 }
 
 // Listen starts a Mux on addr (host:port).
@@ -113,7 +118,8 @@ func Listen(addr string, o Options) (*Mux, error) {
 		o.Advertise = ln.Addr().String()
 	}
 	m := &Mux{o: o, ln: ln, addr: raft.ServerAddress(o.Advertise), groups: map[uint32]*Transport{},
-		peers: map[raft.ServerAddress]*peer{}, inbound: map[net.Conn]struct{}{}, quit: make(chan struct{})}
+		peers: map[raft.ServerAddress]*peer{}, inbound: map[net.Conn]struct{}{}, quit: make(chan struct{}),
+		checking: map[raft.ServerAddress]bool{}}
 	m.wg.Add(1)
 	go m.accept()
 	return m, nil
@@ -226,10 +232,10 @@ func (m *Mux) serve(c net.Conn) {
 		m.mu.Unlock()
 	}()
 	br := bufio.NewReaderSize(c, 64<<10)
-	pre := make([]byte, len(preamble))
 	_ = c.SetReadDeadline(time.Now().Add(m.o.Timeout))
-	if _, err := io.ReadFull(br, pre); err != nil || string(pre) != preamble {
-		m.o.Logger.Debug("raftmux: refused a connection without the preamble", "remote", c.RemoteAddr())
+	from, err := readPreamble(br)
+	if err != nil {
+		m.o.Logger.Debug("raftmux: refused a connection without the preamble", "remote", c.RemoteAddr(), "err", err)
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
@@ -240,6 +246,9 @@ func (m *Mux) serve(c net.Conn) {
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				m.o.Logger.Debug("raftmux: inbound connection", "remote", c.RemoteAddr(), "err", err)
+			}
+			if from != "" {
+				m.checkPeer(from) // the peer may have died: see peerdown.go
 			}
 			return
 		}

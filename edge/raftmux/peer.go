@@ -3,6 +3,7 @@ package raftmux
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -107,7 +108,8 @@ func (p *peer) register(deadline time.Time) (net.Conn, *frameWriter, uint64, cha
 			return nil, nil, 0, nil, fmt.Errorf("raftmux: dial %s: %w", p.addr, err)
 		}
 		_ = c.SetWriteDeadline(deadline)
-		if _, err := c.Write([]byte(preamble)); err != nil {
+		hello := binary.AppendUvarint([]byte(preamble), uint64(len(p.m.addr)))
+		if _, err := c.Write(append(hello, p.m.addr...)); err != nil {
 			c.Close()
 			return nil, nil, 0, nil, fmt.Errorf("raftmux: dial %s: %w", p.addr, err)
 		}
