@@ -1,7 +1,6 @@
 package raftgroup
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -26,7 +25,6 @@ type muxNode struct {
 	log  *raftlog.Store
 	node *Node
 	live atomic.Pointer[Node] // node, for the mux's OnPeerDown
-	cfg  *raft.Config         // nil: testRaft
 }
 
 func (n *muxNode) start(t *testing.T, id string, peers []Peer, groups int) {
@@ -54,7 +52,7 @@ func (n *muxNode) start(t *testing.T, id string, peers []Peer, groups int) {
 		NodeID: id, Peers: peers, Groups: groups, Store: n.st, Log: n.log,
 		SnapshotDir: n.dir + "/snap",
 		Transport:   func(g uint32) (raft.Transport, error) { return n.mux.Transport(g), nil },
-		Raft:        cmp.Or(n.cfg, testRaft(1<<20)),
+		Raft:        testRaft(1 << 20),
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Forward: func(ctx context.Context, addr string, g uint32, body []byte) ([]byte, error) {
 			return n.mux.Call(addr, g, body, 0)

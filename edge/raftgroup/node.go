@@ -216,16 +216,17 @@ func (n *Node) Status() []GroupStatus {
 	out := make([]GroupStatus, len(n.groups))
 	for i, g := range n.groups {
 		_, leader := g.r.LeaderWithID()
+		stats := g.r.Stats() // builds a map of every counter: read it once
 		out[i] = GroupStatus{Group: g.id, State: g.r.State().String(), Leader: string(leader),
-			Term: statUint(g.r, "term"), Applied: g.fsm.applied.Load(),
-			LastIndex: g.r.LastIndex(), Commit: statUint(g.r, "commit_index")}
+			Term: statUint(stats, "term"), Applied: g.fsm.applied.Load(),
+			LastIndex: g.r.LastIndex(), Commit: statUint(stats, "commit_index")}
 	}
 	return out
 }
 
-// statUint reads one of raft's Stats counters (0 if absent).
-func statUint(r *raft.Raft, key string) uint64 {
-	v, _ := strconv.ParseUint(r.Stats()[key], 10, 64)
+// statUint reads one counter of raft's Stats (0 if absent).
+func statUint(stats map[string]string, key string) uint64 {
+	v, _ := strconv.ParseUint(stats[key], 10, 64)
 	return v
 }
 

@@ -104,3 +104,35 @@ const (
 	answerOK  byte = 0
 	answerErr byte = 1
 )
+
+// appendPreamble appends the dialer's preamble (version 2, naming addr,
+// this node's advertised address) to b.
+func appendPreamble(b []byte, addr raft.ServerAddress) []byte {
+	b = binary.AppendUvarint(append(b, preamble...), uint64(len(addr)))
+	return append(b, addr...)
+}
+
+// readPreamble reads a connection's preamble and returns the dialer's
+// advertised address ("" for a version 1 preamble).
+func readPreamble(br *bufio.Reader) (raft.ServerAddress, error) {
+	pre := make([]byte, len(preamble))
+	if _, err := io.ReadFull(br, pre); err != nil {
+		return "", err
+	}
+	switch string(pre) {
+	case preambleV1:
+		return "", nil
+	case preamble:
+	default:
+		return "", fmt.Errorf("%w: bad preamble", errBadFrame)
+	}
+	n, err := binary.ReadUvarint(br)
+	if err != nil || n > maxPeerAddr {
+		return "", fmt.Errorf("%w: bad peer address", errBadFrame)
+	}
+	addr := make([]byte, n)
+	if _, err := io.ReadFull(br, addr); err != nil {
+		return "", err
+	}
+	return raft.ServerAddress(addr), nil
+}

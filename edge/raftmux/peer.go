@@ -3,7 +3,6 @@ package raftmux
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -65,10 +64,11 @@ func (p *peer) call(kind byte, group uint32, body []byte, timeout time.Duration,
 	if lazy {
 		send = w.sendLazy
 	}
-	if p.m.isolated.Load() {
-		// A partition (fault.go): the request is lost; wait out the timeout.
-	} else if err := send(kind, group, id, body); err != nil {
-		p.broken(conn, err)
+	// Isolated (fault.go), the request is lost: wait out the timeout.
+	if !p.m.isolated.Load() {
+		if err := send(kind, group, id, body); err != nil {
+			p.broken(conn, err)
+		}
 	}
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
@@ -108,8 +108,7 @@ func (p *peer) register(deadline time.Time) (net.Conn, *frameWriter, uint64, cha
 			return nil, nil, 0, nil, fmt.Errorf("raftmux: dial %s: %w", p.addr, err)
 		}
 		_ = c.SetWriteDeadline(deadline)
-		hello := binary.AppendUvarint([]byte(preamble), uint64(len(p.m.addr)))
-		if _, err := c.Write(append(hello, p.m.addr...)); err != nil {
+		if _, err := c.Write(appendPreamble(nil, p.m.addr)); err != nil {
 			c.Close()
 			return nil, nil, 0, nil, fmt.Errorf("raftmux: dial %s: %w", p.addr, err)
 		}

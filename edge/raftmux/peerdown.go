@@ -1,12 +1,8 @@
 package raftmux
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
-	"io"
 	"net"
 	"syscall"
 	"time"
@@ -41,31 +37,6 @@ const (
 	peerCheckGap     = 100 * time.Millisecond
 	peerCheckTimeout = 300 * time.Millisecond
 )
-
-// readPreamble reads a connection's preamble and returns the dialer's
-// advertised address ("" for a version 1 preamble).
-func readPreamble(br *bufio.Reader) (raft.ServerAddress, error) {
-	pre := make([]byte, len(preamble))
-	if _, err := io.ReadFull(br, pre); err != nil {
-		return "", err
-	}
-	switch string(pre) {
-	case preambleV1:
-		return "", nil
-	case preamble:
-	default:
-		return "", fmt.Errorf("%w: bad preamble", errBadFrame)
-	}
-	n, err := binary.ReadUvarint(br)
-	if err != nil || n > maxPeerAddr {
-		return "", fmt.Errorf("%w: bad peer address", errBadFrame)
-	}
-	addr := make([]byte, n)
-	if _, err := io.ReadFull(br, addr); err != nil {
-		return "", err
-	}
-	return raft.ServerAddress(addr), nil
-}
 
 // checkPeer dials addr in the background (one check per peer at a time)
 // and reports it down if its port refuses the connection.
