@@ -1,7 +1,7 @@
 package edge
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegate/edgegate/bench/raftadmin"
 	"github.com/edgegate/edgegate/edge/raftgroup"
 	"github.com/edgegate/edgegate/transport/pb"
 	"google.golang.org/protobuf/proto"
@@ -126,41 +127,28 @@ func startRegion(t *testing.T, n int, tweak func(*Config)) []*testEdge {
 }
 
 // raftGroups reads an edge's GET /v1/raft/groups (hash: with state
-// hashes).
-func raftGroups(t *testing.T, e *testEdge, hash bool) apiRaftGroups {
+// hashes) through the admin client (bench/raftadmin).
+func raftGroups(t *testing.T, e *testEdge, hash bool) raftadmin.Status {
 	t.Helper()
-	req, _ := http.NewRequest("GET", e.hs.URL+"/v1/raft/groups?hash="+fmt.Sprint(hash), nil)
-	req.Header.Set("X-API-Key", e.apiKey)
-	resp, err := http.DefaultClient.Do(req)
+	st, err := raftadmin.Groups(context.Background(), e.hs.URL, e.apiKey, hash)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var out apiRaftGroups
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /v1/raft/groups: status %d, %v", resp.StatusCode, err)
-	}
-	return out
+	return st
 }
 
 // sameStateHashes waits (10 s at most) until every edge reports the same
 // applied index and state hash for every group, each group with one
-// leader that every edge names.
+// leader that every edge names (raftadmin.Diff).
 func sameStateHashes(t *testing.T, edges []*testEdge) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		first := raftGroups(t, edges[0], true)
-		diff := ""
-		for _, e := range edges[1:] {
-			other := raftGroups(t, e, true)
-			for i, g := range other.Groups {
-				f := first.Groups[i]
-				if g.StateHash != f.StateHash || g.Applied != f.Applied || g.Leader != f.Leader || g.Leader == "" {
-					diff = fmt.Sprintf("group %d: %s has %+v, %s has %+v", g.Group, first.Node, f, other.Node, g)
-				}
-			}
+		var all []raftadmin.Status
+		for _, e := range edges {
+			all = append(all, raftGroups(t, e, true))
 		}
+		diff := raftadmin.Diff(all)
 		if diff == "" {
 			return
 		}

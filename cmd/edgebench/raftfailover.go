@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgegate/edgegate/bench/raftadmin"
 	"github.com/edgegate/edgegate/client"
 	"github.com/edgegate/edgegate/edge/auth"
 	"github.com/edgegate/edgegate/edge/raftgroup"
@@ -128,7 +129,7 @@ func raftFailoverOnce(ctx context.Context, o failoverOpts) (raftFailoverResult, 
 	// The victim: the node leading the most groups.
 	led := make([][]uint32, o.nodes)
 	for i, p := range r.procs {
-		st, err := raftGroupsStatus(ctx, p.Addr, r.apiKey, false)
+		st, err := raftadmin.Groups(ctx, "http://"+p.Addr, r.apiKey, false)
 		if err != nil {
 			return res, err
 		}
@@ -213,7 +214,7 @@ func raftFailoverOnce(ctx context.Context, o failoverOpts) (raftFailoverResult, 
 	elected := map[uint32]time.Duration{}
 	for len(elected) < len(affected) && time.Since(killed) < 30*time.Second && ctx.Err() == nil {
 		for _, a := range survivors {
-			st, err := raftGroupsStatus(ctx, a, r.apiKey, false)
+			st, err := raftadmin.Groups(ctx, "http://"+a, r.apiKey, false)
 			if err != nil {
 				continue
 			}
@@ -329,24 +330,6 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
-// raftStatus is GET /v1/raft/groups.
-type raftStatus struct {
-	Node   string `json:"node"`
-	Groups []struct {
-		Group     uint32 `json:"group"`
-		State     string `json:"state"`
-		Leader    string `json:"leader"`
-		Applied   uint64 `json:"applied"`
-		StateHash string `json:"state_hash"`
-	} `json:"groups"`
-}
-
-func raftGroupsStatus(ctx context.Context, addr, apiKey string, hash bool) (raftStatus, error) {
-	var out raftStatus
-	err := getJSON(ctx, fmt.Sprintf("http://%s/v1/raft/groups?hash=%v", addr, hash), apiKey, &out)
-	return out, err
-}
-
 // historyMsg is a message as the history API shows it.
 type historyMsg struct {
 	Seq         uint64 `json:"seq"`
@@ -413,7 +396,7 @@ func (r *raftRegion) caughtUp(ctx context.Context, i int, limit time.Duration) (
 		if j == i {
 			continue
 		}
-		st, err := raftGroupsStatus(ctx, p.Addr, r.apiKey, false)
+		st, err := raftadmin.Groups(ctx, "http://"+p.Addr, r.apiKey, false)
 		if err != nil {
 			return 0, err
 		}
@@ -424,7 +407,7 @@ func (r *raftRegion) caughtUp(ctx context.Context, i int, limit time.Duration) (
 		}
 	}
 	for {
-		st, err := raftGroupsStatus(ctx, r.procs[i].Addr, r.apiKey, false)
+		st, err := raftadmin.Groups(ctx, "http://"+r.procs[i].Addr, r.apiKey, false)
 		if err == nil {
 			done := true
 			for _, g := range st.Groups {
@@ -444,28 +427,22 @@ func (r *raftRegion) caughtUp(ctx context.Context, i int, limit time.Duration) (
 }
 
 // converged waits until every node reports the same applied index, state
-// hash and leader for every group.
+// hash and leader for every group (raftadmin.Diff).
 func (r *raftRegion) converged(ctx context.Context, limit time.Duration) error {
 	start := time.Now()
 	for {
-		var first raftStatus
+		var all []raftadmin.Status
 		diff := ""
-		for j, p := range r.procs {
-			st, err := raftGroupsStatus(ctx, p.Addr, r.apiKey, true)
+		for _, p := range r.procs {
+			st, err := raftadmin.Groups(ctx, "http://"+p.Addr, r.apiKey, true)
 			if err != nil {
 				diff = err.Error()
 				break
 			}
-			if j == 0 {
-				first = st
-				continue
-			}
-			for k, g := range st.Groups {
-				f := first.Groups[k]
-				if g.Group != f.Group || g.Leader != f.Leader || g.Applied != f.Applied || g.StateHash != f.StateHash || g.Leader == "" {
-					diff = fmt.Sprintf("group %d: %+v vs %+v", g.Group, f, g)
-				}
-			}
+			all = append(all, st)
+		}
+		if diff == "" {
+			diff = raftadmin.Diff(all)
 		}
 		if diff == "" {
 			return nil

@@ -1,61 +1,30 @@
 package itest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
-)
 
-// raftGroupState is one group as GET /v1/raft/groups shows it.
-type raftGroupState struct {
-	Group     uint32 `json:"group"`
-	State     string `json:"state"`
-	Leader    string `json:"leader"`
-	Applied   uint64 `json:"applied"`
-	StateHash string `json:"state_hash"`
-}
+	"github.com/edgegate/edgegate/bench/raftadmin"
+)
 
 // raftGroupsOf reads a node's GET /v1/raft/groups (hash: with state
 // hashes) within timeout; ok is false when the node does not answer
 // (stopped, killed).
-func raftGroupsOf(addr string, hash bool, timeout time.Duration) (node string, groups []raftGroupState, ok bool) {
+func raftGroupsOf(addr string, hash bool, timeout time.Duration) (st raftadmin.Status, ok bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s/v1/raft/groups?hash=%v", addr, hash), nil)
-	req.Header.Set("X-API-Key", apiKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", nil, false
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Node   string           `json:"node"`
-		Groups []raftGroupState `json:"groups"`
-	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&out) != nil {
-		return "", nil, false
-	}
-	return out.Node, out.Groups, true
+	st, err := raftadmin.Groups(ctx, "http://"+addr, apiKey, hash)
+	return st, err == nil
 }
 
 // isolate cuts a node's Raft traffic off its peers or heals it (the edge
 // runs with --raft-fault-injection).
 func isolate(t *testing.T, addr string, on bool) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/raft/isolate", bytes.NewReader(fmt.Appendf(nil, `{"isolated":%v}`, on)))
-	req.Header.Set("X-API-Key", apiKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	if err := raftadmin.Isolate(context.Background(), "http://"+addr, apiKey, on); err != nil {
 		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST /v1/raft/isolate on %s: status %d", addr, resp.StatusCode)
 	}
 }
 
@@ -86,8 +55,8 @@ func (w *leaderWatch) run() {
 	for {
 		led := map[uint32]bool{}
 		for _, a := range w.addrs() {
-			if _, gs, ok := raftGroupsOf(a, false, 300*time.Millisecond); ok {
-				for _, g := range gs {
+			if st, ok := raftGroupsOf(a, false, 300*time.Millisecond); ok {
+				for _, g := range st.Groups {
 					if g.State == "Leader" {
 						led[g.Group] = true
 					}
@@ -136,33 +105,26 @@ func (w *leaderWatch) finish() (time.Duration, uint32) {
 
 // checkReplicasEqual waits (30 s at most) until every node answers with
 // the same applied index and state hash for every group, each group led
-// by one node that every node names.
+// by one node that every node names (raftadmin.Diff).
 func checkReplicasEqual(t *testing.T, addrs []string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
+		var all []raftadmin.Status
 		diff := ""
-		var first []raftGroupState
-		var firstNode string
-		for i, a := range addrs {
-			node, gs, ok := raftGroupsOf(a, true, 5*time.Second)
+		for _, a := range addrs {
+			st, ok := raftGroupsOf(a, true, 5*time.Second)
 			if !ok {
 				diff = a + " does not answer"
 				break
 			}
-			if i == 0 {
-				first, firstNode = gs, node
-				continue
-			}
-			for j, g := range gs {
-				f := first[j]
-				if g.StateHash != f.StateHash || g.Applied != f.Applied || g.Leader != f.Leader || g.Leader == "" {
-					diff = fmt.Sprintf("group %d: %s has %+v, %s has %+v", g.Group, firstNode, f, node, g)
-				}
-			}
+			all = append(all, st)
 		}
 		if diff == "" {
-			t.Logf("replicas equal: %d groups, same leader, applied index and state hash on %d nodes", len(first), len(addrs))
+			diff = raftadmin.Diff(all)
+		}
+		if diff == "" {
+			t.Logf("replicas equal: %d groups, same leader, applied index and state hash on %d nodes", len(all[0].Groups), len(addrs))
 			return
 		}
 		if time.Now().After(deadline) {

@@ -1,0 +1,89 @@
+package raftadmin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+)
+
+// Group is one group's replica on a node, as GET /v1/raft/groups shows it.
+type Group struct {
+	Group     uint32 `json:"group"`
+	State     string `json:"state"`
+	Leader    string `json:"leader"`
+	Term      uint64 `json:"term"`
+	Applied   uint64 `json:"applied"`
+	StateHash string `json:"state_hash"`
+}
+
+// Status is a node's answer to GET /v1/raft/groups.
+type Status struct {
+	Node     string  `json:"node"`
+	Isolated bool    `json:"isolated"`
+	Groups   []Group `json:"groups"`
+}
+
+// Groups reads GET /v1/raft/groups from the edge at base (http://host:port);
+// hash asks for the replicas' state hashes.
+func Groups(ctx context.Context, base, apiKey string, hash bool) (Status, error) {
+	var out Status
+	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/v1/raft/groups?hash=%v", base, hash), nil)
+	if err != nil {
+		return out, err
+	}
+	req.Header.Set("X-API-Key", apiKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return out, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return out, fmt.Errorf("raftadmin: GET %s/v1/raft/groups: status %d", base, resp.StatusCode)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&out)
+	return out, err
+}
+
+// Isolate cuts the edge at base off its Raft peers (on) or heals it; the
+// edge must run with --raft-fault-injection.
+func Isolate(ctx context.Context, base, apiKey string, on bool) error {
+	req, err := http.NewRequestWithContext(ctx, "POST", base+"/v1/raft/isolate", bytes.NewReader(fmt.Appendf(nil, `{"isolated":%v}`, on)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-API-Key", apiKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("raftadmin: POST %s/v1/raft/isolate: status %d", base, resp.StatusCode)
+	}
+	return nil
+}
+
+// Diff compares the nodes' statuses (each read with state hashes): it
+// returns "" when every group has the same leader, named by every node,
+// and the same applied index and state hash on every node, else the first
+// difference found.
+func Diff(nodes []Status) string {
+	if len(nodes) == 0 {
+		return "no nodes"
+	}
+	first := nodes[0]
+	for _, other := range nodes[1:] {
+		if len(other.Groups) != len(first.Groups) {
+			return fmt.Sprintf("%s has %d groups, %s has %d", first.Node, len(first.Groups), other.Node, len(other.Groups))
+		}
+		for i, g := range other.Groups {
+			f := first.Groups[i]
+			if g.Group != f.Group || g.Leader != f.Leader || g.Leader == "" || g.Applied != f.Applied || g.StateHash != f.StateHash {
+				return fmt.Sprintf("group %d: %s has %+v, %s has %+v", g.Group, first.Node, f, other.Node, g)
+			}
+		}
+	}
+	return ""
+}
