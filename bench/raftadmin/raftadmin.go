@@ -29,27 +29,20 @@ type Status struct {
 // hash asks for the replicas' state hashes.
 func Groups(ctx context.Context, base, apiKey string, hash bool) (Status, error) {
 	var out Status
-	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/v1/raft/groups?hash=%v", base, hash), nil)
-	if err != nil {
-		return out, err
-	}
-	req.Header.Set("X-API-Key", apiKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return out, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return out, fmt.Errorf("raftadmin: GET %s/v1/raft/groups: status %d", base, resp.StatusCode)
-	}
-	err = json.NewDecoder(resp.Body).Decode(&out)
+	err := call(ctx, "GET", fmt.Sprintf("%s/v1/raft/groups?hash=%v", base, hash), apiKey, nil, &out)
 	return out, err
 }
 
 // Isolate cuts the edge at base off its Raft peers (on) or heals it; the
 // edge must run with --raft-fault-injection.
 func Isolate(ctx context.Context, base, apiKey string, on bool) error {
-	req, err := http.NewRequestWithContext(ctx, "POST", base+"/v1/raft/isolate", bytes.NewReader(fmt.Appendf(nil, `{"isolated":%v}`, on)))
+	return call(ctx, "POST", base+"/v1/raft/isolate", apiKey, fmt.Appendf(nil, `{"isolated":%v}`, on), nil)
+}
+
+// call sends one API request and decodes a 200 answer into out (nil:
+// the body is ignored).
+func call(ctx context.Context, method, url, apiKey string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -58,11 +51,14 @@ func Isolate(ctx context.Context, base, apiKey string, on bool) error {
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("raftadmin: POST %s/v1/raft/isolate: status %d", base, resp.StatusCode)
+		return fmt.Errorf("raftadmin: %s %s: status %d", method, url, resp.StatusCode)
 	}
-	return nil
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 // Diff compares the nodes' statuses (each read with state hashes): it
