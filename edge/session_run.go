@@ -21,18 +21,22 @@ import (
 func (srv *Server) serveConn(conn transport.Conn, remote string) <-chan struct{} {
 	tname := conn.Transport()
 	srv.m.connsTotal.WithLabelValues(tname).Inc()
+	// Counted open from before the handshake: the handshake writes
+	// Connected, and a client that got it must find itself counted.
+	open := srv.m.connections.WithLabelValues(tname)
+	open.Inc()
 	s, err := srv.handshake(conn, remote)
 	if err != nil {
+		open.Dec()
 		srv.conns.Release()
 		return nil
 	}
-	srv.m.connections.WithLabelValues(tname).Inc()
 	srv.handshakes.Add(1)
 	done := make(chan struct{})
 	run := func(reason string) {
 		defer close(done)
 		defer srv.conns.Release()
-		defer srv.m.connections.WithLabelValues(tname).Dec()
+		defer open.Dec()
 		if reason == "" {
 			reason = s.readLoop()
 		}
