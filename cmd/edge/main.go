@@ -47,6 +47,12 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	slack, err := timerSlack(o.timerSlack, len(cfg.Peers) > 1)
+	if err != nil {
+		return err
+	}
+	// Before anything starts: this may re-execute the binary.
+	slackErr := applyTimerSlack(slack)
 	level := slog.LevelInfo
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
@@ -57,6 +63,11 @@ func run(args []string) error {
 	}
 	log := slog.New(h)
 	cfg.Logger = log
+	if slackErr != nil {
+		log.Warn("running with the kernel's timer slack", "err", slackErr)
+	} else if slack > 0 {
+		log.Debug("timer slack set", "slack", slack)
+	}
 
 	srv, err := edge.New(cfg)
 	if err != nil {

@@ -35,7 +35,14 @@ type fsm struct {
 	fatal    func(error)
 
 	applied atomic.Uint64 // last applied index (FSM goroutine writes)
+	// notify, if set, is told each index applied (the group tells its
+	// followers of commits the leader made: see commitNotifier).
+	notify func(index uint64)
 }
+
+// commitNotifier is a raft.Transport that can tell a group's followers at
+// once what the leader committed (edge/raftmux's Transport).
+type commitNotifier interface{ NotifyCommit(index uint64) }
 
 func newFSM(group uint32, st *store.Store, headCache int, onCommit func([]*pb.Message), log *slog.Logger, fatal func(error)) (*fsm, error) {
 	f := &fsm{group: group, st: st, seq: ordering.NewSequencer(st, headCache), onCommit: onCommit, log: log, fatal: fatal}
@@ -77,6 +84,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	f.seq.Committed(b)
 	f.applied.Store(l.Index)
+	if f.notify != nil {
+		f.notify(l.Index)
+	}
 	if f.onCommit != nil && len(b.Msgs) > 0 {
 		f.onCommit(b.Msgs)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/edgegate/edgegate/edge/raftlog"
 	"github.com/edgegate/edgegate/edge/raftmux"
 	"github.com/edgegate/edgegate/edge/store"
+	"github.com/edgegate/edgegate/transport/pb"
 )
 
 // muxNode is one node of a loopback cluster on real TCP (raftmux).
@@ -25,6 +26,9 @@ type muxNode struct {
 	log  *raftlog.Store
 	node *Node
 	live atomic.Pointer[Node] // node, for the mux's OnPeerDown
+	// raft and onCommit, if set, replace testRaft and a nil OnCommit.
+	raft     *raft.Config
+	onCommit func([]*pb.Message)
 }
 
 func (n *muxNode) start(t *testing.T, id string, peers []Peer, groups int) {
@@ -48,11 +52,16 @@ func (n *muxNode) start(t *testing.T, id string, peers []Peer, groups int) {
 	if peers == nil {
 		return // addresses first, then Start
 	}
+	rc := n.raft
+	if rc == nil {
+		rc = testRaft(1 << 20)
+	}
 	n.node, err = Start(Options{
 		NodeID: id, Peers: peers, Groups: groups, Store: n.st, Log: n.log,
 		SnapshotDir: n.dir + "/snap",
 		Transport:   func(g uint32) (raft.Transport, error) { return n.mux.Transport(g), nil },
-		Raft:        testRaft(1 << 20),
+		Raft:        rc,
+		OnCommit:    n.onCommit,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Forward: func(ctx context.Context, addr string, g uint32, body []byte) ([]byte, error) {
 			return n.mux.Call(addr, g, body, 0)
@@ -78,11 +87,20 @@ func (n *muxNode) stop() {
 
 // startMuxCluster starts n nodes on loopback TCP with groups groups.
 func startMuxCluster(t *testing.T, n, groups int) []*muxNode {
+	return startMuxClusterWith(t, n, groups, nil)
+}
+
+// startMuxClusterWith is startMuxCluster with set, if not nil, called on
+// each node before it starts.
+func startMuxClusterWith(t *testing.T, n, groups int, set func(i int, n *muxNode)) []*muxNode {
 	t.Helper()
 	nodes := make([]*muxNode, n)
 	var peers []Peer
 	for i := range nodes {
 		nodes[i] = &muxNode{dir: t.TempDir(), addr: "127.0.0.1:0"}
+		if set != nil {
+			set(i, nodes[i])
+		}
 		nodes[i].start(t, nodeID(i), nil, groups)
 		peers = append(peers, Peer{ID: nodeID(i), Addr: nodes[i].addr})
 		nodes[i].mux.Close() // reopened below on the same address
@@ -227,4 +245,46 @@ func TestGroupsOverMux(t *testing.T) {
 	write(320, 400)
 	checkSeqs(t, acked)
 	c.converged()
+}
+
+// TestCommitNoticeDelivers: followers apply a committed write (and so
+// deliver it to their own sessions) at once, because the leader's replica
+// tells them of each commit (raftmux commit notices). Raft's CommitTimeout
+// is a minute here, so without the notices a follower would learn of the
+// commit only from the leader's next AppendEntries, long after the
+// test's wait.
+func TestCommitNoticeDelivers(t *testing.T) {
+	rc := testRaft(1 << 20)
+	rc.CommitTimeout = time.Minute
+	applied := make([]chan *pb.Message, 3)
+	nodes := startMuxClusterWith(t, 3, 1, func(i int, n *muxNode) {
+		ch := make(chan *pb.Message, 64)
+		applied[i] = ch
+		n.raft = rc
+		n.onCommit = func(ms []*pb.Message) {
+			for _, m := range ms {
+				ch <- m
+			}
+		}
+	})
+	for i := range 20 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		res, err := nodes[i%3].node.Append(ctx, req("conv", "u", i))
+		cancel()
+		if err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		// Every replica applies it, the followers included, well before
+		// raft's CommitTimeout.
+		for n, ch := range applied {
+			select {
+			case m := <-ch:
+				if m.GetSeq() != res.Msg.GetSeq() {
+					t.Fatalf("node %d applied seq %d, want %d", n, m.GetSeq(), res.Msg.GetSeq())
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("write %d (seq %d): node %d did not apply it within 10 s", i, res.Msg.GetSeq(), n)
+			}
+		}
+	}
 }

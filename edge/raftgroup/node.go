@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -97,6 +98,17 @@ func (n *Node) startGroup(id uint32) (*group, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The leader's replica tells its followers of each commit at once
+	// (they deliver to their own sessions when they apply), so raft's
+	// CommitTimeout is no longer on the delivery path.
+	var self atomic.Pointer[raft.Raft]
+	if cn, ok := trans.(commitNotifier); ok && len(o.Peers) > 1 {
+		f.notify = func(index uint64) {
+			if r := self.Load(); r != nil && r.State() == raft.Leader {
+				cn.NotifyCommit(index)
+			}
+		}
+	}
 	cfg := *o.Raft
 	cfg.LocalID = raft.ServerID(o.NodeID)
 	if len(o.Peers) == 1 && o.Raft == defaultRaft {
@@ -121,6 +133,7 @@ func (n *Node) startGroup(id uint32) (*group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftgroup: group %d: %w", id, err)
 	}
+	self.Store(r)
 	g := &group{id: id, r: r, fsm: f, o: &n.o, trans: trans, queue: make(chan *pending, o.QueueSize), quit: make(chan struct{})}
 	g.wg.Add(1)
 	go g.batch()

@@ -104,6 +104,28 @@
 // other frames to share a write, which turns hundreds of lone heartbeat
 // writes a second into a few dozen. The wire format is unchanged.
 //
+// Commit notices (commit.go). Raft tells a follower the leader's commit
+// index only inside its next AppendEntries: with nothing new to send, that
+// is the next CommitTimeout tick, and a follower delivers a committed
+// message to the sessions of its node only once it knows. So the leader's
+// side remembers, per peer and group, the last entry the follower
+// confirmed in the current term (from successful AppendEntries), and
+// edge/raftgroup's leader replica calls Transport.NotifyCommit after each
+// apply: the follower is sent at once the AppendEntries raft itself would
+// send with nothing new (same term and header, that entry as the previous
+// one, no entries, the commit index capped at that entry). The follower
+// checks it like any other, so it is safe for the same reasons as raft's
+// own: in one term the leader never takes back an entry a follower
+// confirmed, and a follower commits only entries that match the leader's
+// log up to the index it was told. A notice that arrives late or out of
+// order changes nothing (commit indexes only grow); one of an older term
+// is refused by the follower. One goroutine per peer and group sends
+// them, coalescing commits that happen while one is on the wire, and a
+// commit the follower had not yet confirmed is told when it confirms the
+// entry. Measured with `edgebench chat` over 3 nodes: delivery p50 from
+// 70 ms (raft's CommitTimeout then 50 ms) to 10-14 ms, the same as the
+// sender's ack.
+//
 // Dead peers are found fast (peerdown.go): when a peer's connection
 // ends and its port refuses a new one, Options.OnPeerDown is told, and
 // edge/raftgroup starts the elections of the groups it led at once

@@ -81,6 +81,7 @@ type Mux struct {
 	wg      sync.WaitGroup
 
 	cachedAppends atomic.Uint64               // empty AppendEntries answered from the cache
+	commitNotices atomic.Uint64               // commit notices sent (commit.go)
 	isolated      atomic.Bool                 // fault injection: see fault.go
 	checking      map[raft.ServerAddress]bool // peers being checked (peerdown.go), guarded by mu
 }

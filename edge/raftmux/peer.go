@@ -17,13 +17,14 @@ type peer struct {
 	m    *Mux
 	addr raft.ServerAddress
 
-	mu      sync.Mutex // conn, w, pending, next, done, appends
-	conn    net.Conn
-	w       *frameWriter // conn's
-	pending map[uint64]chan result
-	next    uint64
-	done    bool
-	appends map[uint32]*appendAnswer // per group: see cache.go
+	mu       sync.Mutex // conn, w, pending, next, done, appends, replicas
+	conn     net.Conn
+	w        *frameWriter // conn's
+	pending  map[uint64]chan result
+	next     uint64
+	done     bool
+	appends  map[uint32]*appendAnswer // per group: see cache.go
+	replicas map[uint32]*replica      // per group: see commit.go
 }
 
 type result struct {
@@ -45,7 +46,7 @@ func (m *Mux) peerFor(addr raft.ServerAddress) (*peer, error) {
 	}
 	p, ok := m.peers[addr]
 	if !ok {
-		p = &peer{m: m, addr: addr, pending: map[uint64]chan result{}, appends: map[uint32]*appendAnswer{}}
+		p = &peer{m: m, addr: addr, pending: map[uint64]chan result{}, appends: map[uint32]*appendAnswer{}, replicas: map[uint32]*replica{}}
 		m.peers[addr] = p
 	}
 	return p, nil

@@ -54,18 +54,26 @@ func (t *Transport) AppendEntries(_ raft.ServerID, target raft.ServerAddress, ar
 	if len(args.Entries) != 0 {
 		p.dropAppend(t.group)
 	}
+	return p.appendOnWire(t.group, args, resp)
+}
+
+// appendOnWire sends an AppendEntries to the peer and records what its
+// answer tells (the cache of empty ones, the follower's log for commit
+// notices).
+func (p *peer) appendOnWire(group uint32, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
 	body, err := encode(args)
 	if err != nil {
 		return err
 	}
-	ans, conn, err := p.call(kindAppendEntries, t.group, body, t.m.o.Timeout, isHeartbeat(args))
+	ans, conn, err := p.call(kindAppendEntries, group, body, p.m.o.Timeout, isHeartbeat(args))
 	if err == nil {
 		// Decode into a zero answer: the decoder may reuse byte slices
 		// of the previous one, which a cached answer may share.
 		*resp = raft.AppendEntriesResponse{}
 		err = decode(ans, resp)
 	}
-	p.noteAppend(t.group, conn, args, resp, err)
+	p.noteAppend(group, conn, args, resp, err)
+	p.noteReplicated(group, args, resp, err)
 	return err
 }
 
