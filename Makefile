@@ -27,8 +27,12 @@ edgebench:
 	$(GO) build -o $(BIN)/edgebench ./cmd/edgebench
 
 ## run: start a single-node edge on embedded defaults with the demo page.
+## Ordered chat goes through the same Raft groups as a region's (one
+## replica each, Raft on loopback RUN_RAFT_ADDR), so the demo exercises the
+## production path.
+RUN_RAFT_ADDR ?= 127.0.0.1:7070
 run: edge
-	$(BIN)/edge --dev
+	$(BIN)/edge --dev --raft-listen $(RUN_RAFT_ADDR)
 
 ## deps: tools the build and tests need that Go does not fetch itself
 ## (protoc; Chromium for edge/itest's browser test, screenshots in artifacts/).

@@ -1,31 +1,74 @@
 package raftgroup
 
 import (
+	"context"
+	"encoding/json"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/go-hclog"
 )
 
 // hclogFor gives a group's Raft instance a logger that writes warnings
 // and errors to l (raft logs every election at info: hundreds of groups
-// would flood the log).
+// would flood the log). Raft's lines come as hclog JSON and become slog
+// records with raft's fields as attributes.
 func hclogFor(l *slog.Logger, group uint32) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
-		Name:   "raft",
-		Level:  hclog.Warn,
-		Output: slogWriter{l: l, group: group},
+		Name:       "raft",
+		Level:      hclog.Warn,
+		JSONFormat: true,
+		Output:     slogWriter{l: l, group: group},
 	})
 }
 
-// slogWriter turns hclog's lines into slog records.
+// expected are raft warnings about events that are routine with many
+// groups: every group of a node starting (or a region of one booting)
+// reports its first election this way. They are logged at info.
+var expected = []string{
+	"heartbeat timeout reached, starting election",
+}
+
+// slogWriter turns hclog's JSON lines into slog records.
 type slogWriter struct {
 	l     *slog.Logger
 	group uint32
 }
 
 func (w slogWriter) Write(p []byte) (int, error) {
-	w.l.Warn(string(trimNewline(p)), "component", "raft", "group", w.group)
+	var rec map[string]any
+	if err := json.Unmarshal(p, &rec); err != nil {
+		w.l.Warn(string(trimNewline(p)), "component", "raft", "group", w.group)
+		return len(p), nil
+	}
+	msg, _ := rec["@message"].(string)
+	lvl, _ := rec["@level"].(string)
+	level := slog.LevelWarn
+	switch {
+	case lvl == "error":
+		level = slog.LevelError
+	case isExpected(msg):
+		level = slog.LevelInfo
+	}
+	attrs := []any{"component", "raft", "group", w.group}
+	for _, k := range slices.Sorted(maps.Keys(rec)) {
+		if !strings.HasPrefix(k, "@") {
+			attrs = append(attrs, k, rec[k])
+		}
+	}
+	w.l.Log(context.Background(), level, msg, attrs...)
 	return len(p), nil
+}
+
+func isExpected(msg string) bool {
+	for _, e := range expected {
+		if strings.HasPrefix(msg, e) {
+			return true
+		}
+	}
+	return false
 }
 
 func trimNewline(p []byte) []byte {
