@@ -107,8 +107,7 @@ func (p *peer) register(deadline time.Time) (net.Conn, *frameWriter, uint64, cha
 		if err != nil {
 			return nil, nil, 0, nil, fmt.Errorf("raftmux: dial %s: %w", p.addr, err)
 		}
-		_ = c.SetWriteDeadline(deadline)
-		if _, err := c.Write(appendPreamble(nil, p.m.addr)); err != nil {
+		if err := p.m.dialConn(c, p.addr, deadline); err != nil { // preamble and handshake (auth.go)
 			c.Close()
 			return nil, nil, 0, nil, fmt.Errorf("raftmux: dial %s: %w", p.addr, err)
 		}
