@@ -423,3 +423,69 @@ func FuzzPreamble(f *testing.F) {
 		}
 	})
 }
+
+// silentPeer is a port that accepts connections and never answers (a
+// stopped process: the kernel still accepts). accepted gets each
+// connection.
+func silentPeer(t *testing.T) (addr string, accepted <-chan net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan net.Conn, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			ch <- c
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		close(ch)
+		for c := range ch {
+			c.Close()
+		}
+	})
+	return ln.Addr().String(), ch
+}
+
+// TestStalledHandshake: a peer that never answers the handshake holds
+// no other call past its own timeout (it waits for the dial under way
+// until its deadline, not for the dial's), and Close interrupts the
+// handshake at once.
+func TestStalledHandshake(t *testing.T) {
+	addr, accepted := silentPeer(t)
+	a := listen(t)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := a.Call(addr, 1, nil, time.Minute)
+		errc <- err
+	}()
+	// The dialer's preamble arrived: it waits for the answer.
+	if _, err := io.ReadFull(<-accepted, make([]byte, len(preambleV3))); err != nil {
+		t.Fatal(err)
+	}
+	const timeout = 300 * time.Millisecond
+	start := time.Now()
+	if _, err := a.Call(addr, 1, nil, timeout); err == nil {
+		t.Fatal("a call to a silent peer succeeded")
+	}
+	if d := time.Since(start); d > 3*timeout {
+		t.Fatalf("a call with a %v timeout took %v behind a stalled handshake", timeout, d)
+	}
+	start = time.Now()
+	a.Close()
+	if err := <-errc; !errors.Is(err, ErrClosed) {
+		t.Fatalf("the call dialing during Close: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("Close took %v", d)
+	}
+}

@@ -129,7 +129,11 @@
 // 10 s (with how many were not), the rest at Debug: anyone who reaches
 // the port can cause them, and a log line each would let a scanner flood
 // the logs. Each handshake runs on its connection's own goroutine, so a
-// slow client never holds up the accept loop. Without a secret nothing is
+// slow client never holds up the accept loop; on the dialing side one
+// call dials and runs the handshake outside the peer's lock while other
+// calls to that peer wait for it, each until its own deadline, so a peer
+// that accepts but never answers (a stopped process) delays no call past
+// its timeout, and Close interrupts it. Without a secret nothing is
 // authenticated, and a dialer that authenticates is refused; nodes with
 // and without a secret (or with different ones) cannot talk, so turning
 // authentication on means restarting the whole region with the secret.
