@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/edgegate/edgegate/edge/raftgroup"
+	"github.com/edgegate/edgegate/edge/raftmux"
 	"github.com/edgegate/edgegate/transport"
 )
 
@@ -137,6 +139,20 @@ type Config struct {
 	// lost leader after one to two of it; heartbeats go out every tenth
 	// to fifth of it, so halving it about doubles the idle heartbeat cost.
 	RaftHeartbeatTimeout time.Duration
+	// RaftSecret is the region's shared key, at least
+	// raftmux.MinSecretLen (32) bytes, the same on every node: each Raft
+	// connection between nodes must prove it (edge/raftmux: a mutual
+	// HMAC-SHA256 challenge-response) before any frame, and connections
+	// that do not are refused. It authenticates peers; it does not
+	// encrypt their traffic (keep the Raft port on a private network or
+	// a VPN). Required when Peers names a node other than this one,
+	// unless RaftInsecure; a region of one needs none.
+	RaftSecret []byte
+	// RaftInsecure lets a region of several nodes run without RaftSecret:
+	// anyone who can reach RaftListen can then speak Raft to this node
+	// (read what it replicates, vote, append). For tests on loopback
+	// only. With a RaftSecret set it changes nothing.
+	RaftInsecure bool
 	// RaftFaultInjection enables POST /v1/raft/isolate, which cuts this
 	// node's Raft traffic off its peers (a partition, for fault tests such
 	// as edge/itest's TestRaftJepsen). Never set it in production.
@@ -225,6 +241,7 @@ func (c *Config) Validate() error {
 	if c.RoomBatchWindow > time.Second {
 		errs = append(errs, fmt.Errorf("RoomBatchWindow %v is over 1s", c.RoomBatchWindow))
 	}
+	errs = append(errs, c.validateRaft()...)
 	for _, k := range c.APIKeys {
 		if len(k) < 16 {
 			errs = append(errs, errors.New("API keys must be at least 16 characters"))
@@ -232,4 +249,28 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateRaft checks the region secret: long enough, and present when
+// the region has nodes other than this one (unless RaftInsecure).
+func (c *Config) validateRaft() []error {
+	var errs []error
+	if len(c.RaftSecret) > 0 && len(c.RaftSecret) < raftmux.MinSecretLen {
+		errs = append(errs, fmt.Errorf("RaftSecret is %d bytes; use at least %d", len(c.RaftSecret), raftmux.MinSecretLen))
+	}
+	if c.RaftListen == "" || len(c.RaftSecret) > 0 || c.RaftInsecure {
+		return errs
+	}
+	var others []string
+	for _, p := range c.Peers {
+		if p.ID != c.NodeID {
+			others = append(others, p.ID)
+		}
+	}
+	if len(others) > 0 {
+		errs = append(errs, fmt.Errorf("no RaftSecret, but Peers names other nodes (%s): "+
+			"a region's Raft port must authenticate its peers (edge: --raft-secret-file or EDGEGATE_RAFT_SECRET, "+
+			"the same secret on every node; --raft-insecure only for tests on loopback)", strings.Join(others, ", ")))
+	}
+	return errs
 }

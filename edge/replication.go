@@ -39,7 +39,7 @@ func (srv *Server) startReplication() (*replication, error) {
 			n.PeerDown(string(addr))
 		}
 	}
-	if r.mux, err = raftmux.Listen(cfg.RaftListen, raftmux.Options{Advertise: cfg.RaftAdvertise, Logger: srv.log, OnPeerDown: peerDown}); err != nil {
+	if r.mux, err = raftmux.Listen(cfg.RaftListen, raftmux.Options{Advertise: cfg.RaftAdvertise, Logger: srv.log, OnPeerDown: peerDown, Secret: cfg.RaftSecret}); err != nil {
 		return nil, err
 	}
 	if r.log, err = raftlog.Open(filepath.Join(cfg.DataDir, "raft"), raftlog.Options{NoSync: cfg.NoSync, Logger: srv.log}); err != nil {
@@ -97,7 +97,8 @@ func (r *replication) close() error {
 
 // register exports the replicas' state: groups by Raft state on this node
 // (edgegate_raft_groups: a region is healthy when every group has one
-// leader somewhere), and the shared log store's batches and fsyncs.
+// leader somewhere), the shared log store's batches and fsyncs, and the
+// Raft port's refused connections (failed authentication, see raftmux).
 func (r *replication) register(reg *prometheus.Registry) {
 	states := []string{"Leader", "Follower", "Candidate", "Shutdown"}
 	desc := prometheus.NewDesc("edgegate_raft_groups", "Raft groups replicated on this node, by this replica's state.", []string{"state"}, nil)
@@ -114,6 +115,18 @@ func (r *replication) register(reg *prometheus.Registry) {
 		func() float64 { return float64(r.log.Stats().Commits) }))
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_raft_log_fsyncs_total", Help: "fsyncs of the Raft log store's WAL (concurrent commits share one)."},
 		func() float64 { return float64(r.log.Stats().WALSyncs) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_raft_refused_connections_total",
+		Help: "Inbound Raft connections refused before their first frame: wrong or missing region secret, an older preamble, garbage, or no handshake in time."},
+		func() float64 { return float64(r.mux.Stats().RefusedConns) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_raft_peer_auth_failures_total",
+		Help: "Outbound Raft connections dropped because the peer did not prove the region secret."},
+		func() float64 { return float64(r.mux.Stats().PeerAuthFailures) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_raft_commit_notices_total",
+		Help: "Commit notices this node's leader replicas sent to followers (raftmux: a commit told at once, not at raft's next CommitTimeout)."},
+		func() float64 { return float64(r.mux.Stats().CommitNotices) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_raft_cached_appends_total",
+		Help: "Empty AppendEntries answered from raftmux's cache instead of crossing the wire."},
+		func() float64 { return float64(r.mux.Stats().CachedAppends) }))
 }
 
 // collectorFunc is a prometheus.Collector from a function.

@@ -107,7 +107,11 @@ func TestRaftThreeEdgesChat(t *testing.T) {
 	}
 }
 
-// startRegion starts n edges replicating four Raft groups over loopback.
+// testRaftSecret is the region secret of the tests' regions.
+var testRaftSecret = []byte("edge-test-raft-secret-0123456789abcdef")
+
+// startRegion starts n edges replicating four Raft groups over loopback,
+// authenticated with testRaftSecret.
 func startRegion(t *testing.T, n int, tweak func(*Config)) []*testEdge {
 	t.Helper()
 	var peers []raftgroup.Peer
@@ -118,6 +122,7 @@ func startRegion(t *testing.T, n int, tweak func(*Config)) []*testEdge {
 	for i := range edges {
 		edges[i] = startEdge(t, func(c *Config) {
 			c.NodeID, c.RaftListen, c.Peers, c.RaftGroups = peers[i].ID, peers[i].Addr, peers, 4
+			c.RaftSecret = testRaftSecret
 			if tweak != nil {
 				tweak(c)
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/hex"
 	"flag"
 	"fmt"
@@ -54,6 +55,8 @@ type options struct {
 	raftFaults     bool
 	raftHB         time.Duration
 	timerSlack     string
+	raftSecretFile string
+	raftInsecure   bool
 	quicCert       string
 	quicKey        string
 	logLevel       string
@@ -96,6 +99,9 @@ func defineFlags(fs *flag.FlagSet) *options {
 	fs.StringVar(&o.peers, "peers", "", "the region's nodes as id@host:port,... (their --node-id and Raft address, this node included; empty: a region of one)")
 	fs.IntVar(&o.raftGroups, "raft-groups", 0, "number of Raft groups, the same on every node (default 64)")
 	fs.DurationVar(&o.raftHB, "raft-heartbeat-timeout", 0, "Raft heartbeat and election timeout of every group (default 2s): a lost leader is replaced after 1-2x it; heartbeats cost more as it shrinks")
+	fs.StringVar(&o.raftSecretFile, "raft-secret-file", "", "file holding the region's Raft secret (at least 32 bytes, the same on every node; surrounding white space ignored): "+
+		"nodes authenticate each other with it; required when --peers names other nodes. "+raftSecretEnv+" may hold the secret itself instead")
+	fs.BoolVar(&o.raftInsecure, "raft-insecure", false, "testing on loopback only: run a region with other --peers without a Raft secret (anyone who reaches --raft-listen can then speak Raft to this node)")
 	fs.BoolVar(&o.raftFaults, "raft-fault-injection", false, "testing only: enable POST /v1/raft/isolate, which partitions this node's Raft traffic (API key)")
 	fs.StringVar(&o.timerSlack, "timer-slack", "auto", "how late the process's idle sleeps may end so that timers share wakeups (Linux): auto (5ms when replicating with --peers, else the kernel's default), off, or a duration up to 100ms")
 	fs.StringVar(&o.quicListen, "quic-listen", "", "UDP address for QUIC clients (quic-stream and quic-fec), e.g. :8443; off by default")
@@ -172,8 +178,43 @@ func splitList(s string) []string {
 	return out
 }
 
-// config turns options into an edge.Config.
-func (o *options) config() (edge.Config, error) {
+// raftSecretEnv names the environment variable that may hold the region's
+// Raft secret itself. It is not a flag (a flag's value shows in ps) and
+// not a config file key (use raft-secret-file there); a file given with
+// --raft-secret-file (or EDGEGATE_RAFT_SECRET_FILE) is preferred: the
+// environment of a process is readable by its user and root
+// (/proc/PID/environ) and often ends up in unit files and container
+// specs.
+const raftSecretEnv = "EDGEGATE_RAFT_SECRET"
+
+// raftSecret reads the region's Raft secret from file or, when no file
+// is given, from the environment (raftSecretEnv, through lookupEnv);
+// surrounding white space (a trailing newline) is dropped. Both at once is
+// an error; neither gives nil. The length is checked by edge.Config.
+func raftSecret(file string, lookupEnv func(string) (string, bool)) ([]byte, error) {
+	env, _ := lookupEnv(raftSecretEnv)
+	env = strings.TrimSpace(env)
+	switch {
+	case file != "" && env != "":
+		return nil, fmt.Errorf("both --raft-secret-file and %s are set: use one", raftSecretEnv)
+	case env != "":
+		return []byte(env), nil
+	case file == "":
+		return nil, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--raft-secret-file: %w", err)
+	}
+	if b = bytes.TrimSpace(b); len(b) == 0 {
+		return nil, fmt.Errorf("--raft-secret-file %s is empty", file)
+	}
+	return b, nil
+}
+
+// config turns options into an edge.Config; lookupEnv reads the
+// environment (os.LookupEnv) for raftSecretEnv.
+func (o *options) config(lookupEnv func(string) (string, bool)) (edge.Config, error) {
 	c := edge.Config{
 		NodeID:                    o.nodeID,
 		DataDir:                   o.dataDir,
@@ -207,6 +248,11 @@ func (o *options) config() (edge.Config, error) {
 	}
 	c.RaftListen, c.RaftAdvertise, c.RaftGroups, c.RaftFaultInjection = o.raftListen, o.raftAdvertise, o.raftGroups, o.raftFaults
 	c.RaftHeartbeatTimeout = o.raftHB
+	secret, err := raftSecret(o.raftSecretFile, lookupEnv)
+	if err != nil {
+		return c, err
+	}
+	c.RaftSecret, c.RaftInsecure = secret, o.raftInsecure
 	for _, p := range splitList(o.peers) {
 		id, addr, ok := strings.Cut(p, "@")
 		if !ok || id == "" || addr == "" {

@@ -3,7 +3,9 @@
 // Configuration comes from, in increasing precedence: built-in defaults, a
 // YAML config file (--config; keys are the flag names), EDGEGATE_* environment
 // variables (flag name upper-cased, dashes as underscores, e.g.
-// EDGEGATE_AUTH_HMAC_SECRET), and command-line flags.
+// EDGEGATE_AUTH_HMAC_SECRET), and command-line flags. The region's Raft
+// secret comes from a file (--raft-secret-file) or from
+// EDGEGATE_RAFT_SECRET, never from a flag.
 //
 //	edge --dev                       # single node, generated secrets, demo token printed
 //	edge --config /etc/edgegate.yaml
@@ -43,7 +45,7 @@ func run(args []string) error {
 	if err := applyFileAndEnv(fs, o.configFile, os.Environ()); err != nil {
 		return err
 	}
-	cfg, err := o.config()
+	cfg, err := o.config(os.LookupEnv)
 	if err != nil {
 		return err
 	}

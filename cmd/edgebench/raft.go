@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,19 +20,27 @@ import (
 )
 
 // raftRegion is a region of edge processes replicating ordered chat over
-// Raft on loopback, started from --edge-bin with shared secrets.
+// Raft on loopback, started from --edge-bin with shared secrets: the
+// token secret, the API key and the region's Raft secret (a random one in
+// a temporary file, given with --raft-secret-file).
 type raftRegion struct {
 	procs          []*edgeproc.Proc
 	secret, apiKey string
+	keyDir         string // holds the Raft secret's file; removed by stop
 }
 
 // startRaftRegion starts n edges with groups Raft groups each.
 func startRaftRegion(ctx context.Context, bin string, n, groups int, extra []string, stderr io.Writer, logs bool) (*raftRegion, error) {
 	r := &raftRegion{secret: randomHex(32), apiKey: "bench-" + randomHex(12)}
+	keyFile, err := r.writeRaftSecret()
+	if err != nil {
+		return nil, err
+	}
 	var peers, addrs []string
 	for i := range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
+			r.stop()
 			return nil, err
 		}
 		addrs = append(addrs, ln.Addr().String())
@@ -40,7 +50,7 @@ func startRaftRegion(ctx context.Context, bin string, n, groups int, extra []str
 	for i := range n {
 		o := edgeproc.Options{Bin: bin, Args: []string{"--node-id", fmt.Sprintf("n%d", i), "--raft-listen", addrs[i],
 			"--peers", strings.Join(peers, ","), "--raft-groups", fmt.Sprint(groups),
-			"--auth-hmac-secret", r.secret, "--api-key", r.apiKey}}
+			"--auth-hmac-secret", r.secret, "--api-key", r.apiKey, "--raft-secret-file", keyFile}}
 		o.Args = append(o.Args, extra...)
 		if logs {
 			o.Stderr = stderr
@@ -55,9 +65,28 @@ func startRaftRegion(ctx context.Context, bin string, n, groups int, extra []str
 	return r, nil
 }
 
+// writeRaftSecret writes a random region secret (64 hex digits) to a
+// file of its own in a new temporary directory and returns the file.
+func (r *raftRegion) writeRaftSecret() (string, error) {
+	dir, err := os.MkdirTemp("", "edgebench-raft-")
+	if err != nil {
+		return "", err
+	}
+	r.keyDir = dir
+	file := filepath.Join(dir, "raft.key")
+	if err := os.WriteFile(file, []byte(randomHex(32)), 0o600); err != nil {
+		r.stop()
+		return "", err
+	}
+	return file, nil
+}
+
 func (r *raftRegion) stop() {
 	for _, p := range r.procs {
 		p.Stop()
+	}
+	if r.keyDir != "" {
+		_ = os.RemoveAll(r.keyDir)
 	}
 }
 

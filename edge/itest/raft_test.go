@@ -2,6 +2,7 @@ package itest
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,11 +44,24 @@ const leaderlessLimit = 10 * time.Second
 // raftNode is one edge process of a Raft region.
 type raftNode struct {
 	id, addr, raft, data string
+	secretFile           string // the region's Raft secret (writeRaftSecret)
 	p                    *edgeProc
 }
 
 func (n *raftNode) start(t *testing.T, peers string) {
-	n.p = startEdge(t, n.addr, n.data, "--node-id", n.id, "--raft-listen", n.raft, "--peers", peers, "--raft-groups", "4", "--raft-fault-injection")
+	n.p = startEdge(t, n.addr, n.data, "--node-id", n.id, "--raft-listen", n.raft, "--peers", peers, "--raft-groups", "4",
+		"--raft-secret-file", n.secretFile, "--raft-fault-injection")
+}
+
+// writeRaftSecret writes a random region secret to a file for
+// --raft-secret-file and returns its path.
+func writeRaftSecret(t *testing.T) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "raft.key")
+	if err := os.WriteFile(file, []byte(rand.Text()+rand.Text()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }
 
 // appendOp is one client write as the checker sees it.
@@ -74,8 +88,9 @@ func TestRaftJepsen(t *testing.T) {
 	dur := jepsenDuration(t)
 	nodes := make([]*raftNode, 3)
 	var peers []string
+	secret := writeRaftSecret(t)
 	for i := range nodes {
-		nodes[i] = &raftNode{id: fmt.Sprintf("n%d", i), addr: freePort(t), raft: freePort(t), data: filepath.Join(t.TempDir(), "data")}
+		nodes[i] = &raftNode{id: fmt.Sprintf("n%d", i), addr: freePort(t), raft: freePort(t), data: filepath.Join(t.TempDir(), "data"), secretFile: secret}
 		peers = append(peers, nodes[i].id+"@"+nodes[i].raft)
 	}
 	peerList := strings.Join(peers, ",")

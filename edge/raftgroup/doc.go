@@ -49,7 +49,8 @@
 // (Read, History, Head) come from the local replica, which may lag its
 // leader by the entries in flight: never reordered, possibly shorter.
 //
-// The edge runs it with --raft-listen and --peers (edge/replication.go);
+// The edge runs it with --raft-listen, --peers and --raft-secret-file
+// (edge/replication.go; the nodes authenticate each other, edge/raftmux);
 // edge/itest's TestRaftJepsen checks it under kill -9, restarts, SIGSTOP
 // and a partition (raftmux's fault injection) with real processes, and
 // compares the replicas' state hashes (StateHash, GET /v1/raft/groups)

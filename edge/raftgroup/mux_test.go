@@ -17,6 +17,10 @@ import (
 	"github.com/edgegate/edgegate/transport/pb"
 )
 
+// muxSecret authenticates the loopback cluster's nodes to each other, as
+// in a real region.
+var muxSecret = []byte("raftgroup-test-secret-0123456789abcdef")
+
 // muxNode is one node of a loopback cluster on real TCP (raftmux).
 type muxNode struct {
 	dir  string
@@ -39,7 +43,7 @@ func (n *muxNode) start(t *testing.T, id string, peers []Peer, groups int) {
 			nd.PeerDown(string(addr))
 		}
 	}
-	if n.mux, err = raftmux.Listen(n.addr, raftmux.Options{OnPeerDown: peerDown}); err != nil {
+	if n.mux, err = raftmux.Listen(n.addr, raftmux.Options{OnPeerDown: peerDown, Secret: muxSecret}); err != nil {
 		t.Fatal(err)
 	}
 	n.addr = string(n.mux.Addr())

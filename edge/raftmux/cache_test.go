@@ -45,7 +45,7 @@ func heartbeat(term uint64) *raft.AppendEntriesRequest {
 
 func listenTTL(t *testing.T, ttl time.Duration) *Mux {
 	t.Helper()
-	m, err := Listen("127.0.0.1:0", Options{Timeout: 2 * time.Second, EmptyAppendTTL: ttl})
+	m, err := Listen("127.0.0.1:0", Options{Timeout: 2 * time.Second, EmptyAppendTTL: ttl, Secret: testSecret})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,13 +11,17 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// preamble opens every connection. Version 2 is followed by the dialer's
-// advertised address (uvarint length, bytes), so that the accepting node
-// knows which peer an inbound connection comes from (see peerdown.go);
-// version 1 (no address) is still accepted.
+// The preamble opens every connection: a version line, then (versions 2
+// and 3) the dialer's advertised address (uvarint length, bytes), so that
+// the accepting node knows which peer an inbound connection comes from
+// (see peerdown.go), then (version 3) the dialer's nonce, which starts the
+// authentication handshake (auth.go). The dialer sends version 3 when it
+// has a region secret (Options.Secret) and version 2 otherwise; version 1
+// (no address) is still accepted from a dialer without a secret.
 const (
-	preamble   = "EGRAFT2\n"
 	preambleV1 = "EGRAFT1\n"
+	preambleV2 = "EGRAFT2\n"
+	preambleV3 = "EGRAFT3\n"
 	// maxPeerAddr bounds the address after the preamble.
 	maxPeerAddr = 255
 )
@@ -105,34 +109,57 @@ const (
 	answerErr byte = 1
 )
 
-// appendPreamble appends the dialer's preamble (version 2, naming addr,
-// this node's advertised address) to b.
-func appendPreamble(b []byte, addr raft.ServerAddress) []byte {
-	b = binary.AppendUvarint(append(b, preamble...), uint64(len(addr)))
-	return append(b, addr...)
+// hello is a dialer's preamble as read by the acceptor.
+type hello struct {
+	version int                // 1, 2 or 3
+	addr    raft.ServerAddress // the dialer's advertised address ("" in version 1)
+	nonce   []byte             // version 3: the dialer's nonce (nonceLen bytes)
 }
 
-// readPreamble reads a connection's preamble and returns the dialer's
-// advertised address ("" for a version 1 preamble).
-func readPreamble(br *bufio.Reader) (raft.ServerAddress, error) {
-	pre := make([]byte, len(preamble))
-	if _, err := io.ReadFull(br, pre); err != nil {
-		return "", err
+// appendPreamble appends the dialer's preamble, naming addr (this node's
+// advertised address), to b: version 3 with nonce, version 2 without.
+func appendPreamble(b []byte, addr raft.ServerAddress, nonce []byte) []byte {
+	if nonce == nil {
+		b = append(b, preambleV2...)
+	} else {
+		b = append(b, preambleV3...)
 	}
+	b = binary.AppendUvarint(b, uint64(len(addr)))
+	b = append(b, addr...)
+	return append(b, nonce...)
+}
+
+// readPreamble reads a connection's preamble, of any version.
+func readPreamble(br *bufio.Reader) (hello, error) {
+	pre := make([]byte, len(preambleV2))
+	if _, err := io.ReadFull(br, pre); err != nil {
+		return hello{}, err
+	}
+	var h hello
 	switch string(pre) {
 	case preambleV1:
-		return "", nil
-	case preamble:
+		return hello{version: 1}, nil
+	case preambleV2:
+		h.version = 2
+	case preambleV3:
+		h.version = 3
 	default:
-		return "", fmt.Errorf("%w: bad preamble", errBadFrame)
+		return hello{}, fmt.Errorf("%w: bad preamble", errBadFrame)
 	}
 	n, err := binary.ReadUvarint(br)
 	if err != nil || n > maxPeerAddr {
-		return "", fmt.Errorf("%w: bad peer address", errBadFrame)
+		return hello{}, fmt.Errorf("%w: bad peer address", errBadFrame)
 	}
 	addr := make([]byte, n)
 	if _, err := io.ReadFull(br, addr); err != nil {
-		return "", err
+		return hello{}, err
 	}
-	return raft.ServerAddress(addr), nil
+	h.addr = raft.ServerAddress(addr)
+	if h.version == 3 {
+		h.nonce = make([]byte, nonceLen)
+		if _, err := io.ReadFull(br, h.nonce); err != nil {
+			return hello{}, err
+		}
+	}
+	return h, nil
 }

@@ -12,7 +12,7 @@ import (
 // calls succeed again once it is healed.
 func TestIsolation(t *testing.T) {
 	mk := func() *Mux {
-		m, err := Listen("127.0.0.1:0", Options{Timeout: 300 * time.Millisecond})
+		m, err := Listen("127.0.0.1:0", Options{Timeout: 300 * time.Millisecond, Secret: testSecret})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package raftmux
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -62,6 +63,15 @@ type Options struct {
 	// connection to this node ended and its Raft port refuses connections
 	// (see peerdown.go).
 	OnPeerDown func(addr raft.ServerAddress)
+	// Secret is the region's shared key, at least MinSecretLen bytes, the
+	// same on every node. When set, every connection, both ways, passes a
+	// mutual HMAC-SHA256 challenge-response before its first frame
+	// (auth.go), and connections from dialers without it are refused.
+	// Empty: no authentication (anyone who reaches the port can speak
+	// Raft to this node; edge requires a secret for a region of more than
+	// one node unless --raft-insecure), and dialers that authenticate are
+	// refused.
+	Secret []byte
 }
 
 // Mux is a node's Raft endpoint: it listens for peers and keeps one
@@ -80,14 +90,22 @@ type Mux struct {
 	quit    chan struct{}
 	wg      sync.WaitGroup
 
-	cachedAppends atomic.Uint64               // empty AppendEntries answered from the cache
-	commitNotices atomic.Uint64               // commit notices sent (commit.go)
-	isolated      atomic.Bool                 // fault injection: see fault.go
-	checking      map[raft.ServerAddress]bool // peers being checked (peerdown.go), guarded by mu
+	cachedAppends    atomic.Uint64 // empty AppendEntries answered from the cache
+	commitNotices    atomic.Uint64 // commit notices sent (commit.go)
+	refused          atomic.Uint64 // inbound connections refused at the handshake (auth.go)
+	peerAuthFailures atomic.Uint64 // outbound connections whose peer failed the handshake
+	refusedLog       warnLimiter
+	peerAuthLog      warnLimiter
+	isolated         atomic.Bool                 // fault injection: see fault.go
+	checking         map[raft.ServerAddress]bool // peers being checked (peerdown.go), guarded by mu
 }
 
 // Listen starts a Mux on addr (host:port).
 func Listen(addr string, o Options) (*Mux, error) {
+	if len(o.Secret) > 0 && len(o.Secret) < MinSecretLen {
+		return nil, fmt.Errorf("raftmux: the region secret is %d bytes; use at least %d", len(o.Secret), MinSecretLen)
+	}
+	o.Secret = bytes.Clone(o.Secret)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("raftmux: listen %s: %w", addr, err)
@@ -233,13 +251,10 @@ func (m *Mux) serve(c net.Conn) {
 		m.mu.Unlock()
 	}()
 	br := bufio.NewReaderSize(c, 64<<10)
-	_ = c.SetReadDeadline(time.Now().Add(m.o.Timeout))
-	from, err := readPreamble(br)
-	if err != nil {
-		m.o.Logger.Debug("raftmux: refused a connection without the preamble", "remote", c.RemoteAddr(), "err", err)
+	from, ok := m.acceptConn(c, br) // the handshake, within Options.Timeout (auth.go)
+	if !ok {
 		return
 	}
-	_ = c.SetReadDeadline(time.Time{})
 	w := newFrameWriter(c, &m.o) // answers are written by the handlers
 	defer w.stop()               // runs first: the connection is done
 	for {

@@ -16,9 +16,14 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// testSecret is the region secret of the tests' Muxes: the tests run with
+// authenticated connections, as a region of several nodes does.
+var testSecret = []byte("raftmux-test-secret-0123456789abcdef")
+
+// listen starts a Mux with testSecret.
 func listen(t *testing.T) *Mux {
 	t.Helper()
-	m, err := Listen("127.0.0.1:0", Options{Timeout: 2 * time.Second})
+	m, err := Listen("127.0.0.1:0", Options{Timeout: 2 * time.Second, Secret: testSecret})
 	if err != nil {
 		t.Fatal(err)
 	}

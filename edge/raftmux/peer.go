@@ -17,14 +17,16 @@ type peer struct {
 	m    *Mux
 	addr raft.ServerAddress
 
-	mu       sync.Mutex // conn, w, pending, next, done, appends, replicas
-	conn     net.Conn
-	w        *frameWriter // conn's
-	pending  map[uint64]chan result
-	next     uint64
-	done     bool
-	appends  map[uint32]*appendAnswer // per group: see cache.go
-	replicas map[uint32]*replica      // per group: see commit.go
+	mu          sync.Mutex // all below
+	conn        net.Conn
+	w           *frameWriter  // conn's
+	dialing     chan struct{} // a call is dialing: closed when it is done
+	handshaking net.Conn      // the connection being dialed, for close
+	pending     map[uint64]chan result
+	next        uint64
+	done        bool
+	appends     map[uint32]*appendAnswer // per group: see cache.go
+	replicas    map[uint32]*replica      // per group: see commit.go
 }
 
 type result struct {
@@ -94,33 +96,82 @@ func (p *peer) call(kind byte, group uint32, body []byte, timeout time.Duration,
 	}
 }
 
-// register connects if needed and reserves a request id.
+// register connects if needed and reserves a request id. Dialing and the
+// handshake run outside p.mu: one caller dials while the others wait for
+// it, each until its own deadline, so a peer that accepts connections but
+// never answers (a stopped process) holds no call past its deadline.
 func (p *peer) register(deadline time.Time) (net.Conn, *frameWriter, uint64, chan result, error) {
+	for {
+		p.mu.Lock()
+		if p.done {
+			p.mu.Unlock()
+			return nil, nil, 0, nil, ErrClosed
+		}
+		if p.conn != nil {
+			p.next++
+			ch := make(chan result, 1)
+			p.pending[p.next] = ch
+			conn, w, id := p.conn, p.w, p.next
+			p.mu.Unlock()
+			return conn, w, id, ch, nil
+		}
+		if wait := p.dialing; wait != nil {
+			p.mu.Unlock()
+			timer := time.NewTimer(time.Until(deadline))
+			select {
+			case <-wait:
+				timer.Stop()
+				continue
+			case <-timer.C:
+				return nil, nil, 0, nil, fmt.Errorf("raftmux: dial %s: not connected within the timeout", p.addr)
+			}
+		}
+		p.dialing = make(chan struct{})
+		p.mu.Unlock()
+		if err := p.dial(deadline); err != nil {
+			return nil, nil, 0, nil, err
+		}
+	}
+}
+
+// dial connects to the peer and runs the handshake (auth.go) before
+// deadline, then makes the connection the peer's, unless the peer was
+// closed meanwhile; it ends p.dialing either way. Caller set p.dialing.
+func (p *peer) dial(deadline time.Time) error {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	c, err := p.m.o.Dial(ctx, string(p.addr))
+	cancel()
+	if err == nil {
+		p.mu.Lock()
+		p.handshaking = c // close interrupts the handshake
+		done := p.done
+		p.mu.Unlock()
+		if done {
+			err = ErrClosed
+		} else {
+			err = p.m.dialConn(c, p.addr, deadline)
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	close(p.dialing)
+	p.dialing, p.handshaking = nil, nil
 	if p.done {
-		return nil, nil, 0, nil, ErrClosed
+		err = ErrClosed
 	}
-	if p.conn == nil {
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		c, err := p.m.o.Dial(ctx, string(p.addr))
-		cancel()
-		if err != nil {
-			return nil, nil, 0, nil, fmt.Errorf("raftmux: dial %s: %w", p.addr, err)
-		}
-		_ = c.SetWriteDeadline(deadline)
-		if _, err := c.Write(appendPreamble(nil, p.m.addr)); err != nil {
+	if err != nil {
+		if c != nil {
 			c.Close()
-			return nil, nil, 0, nil, fmt.Errorf("raftmux: dial %s: %w", p.addr, err)
 		}
-		p.conn, p.w = c, newFrameWriter(c, &p.m.o)
-		p.m.wg.Add(1)
-		go p.read(c)
+		if p.done {
+			return ErrClosed
+		}
+		return fmt.Errorf("raftmux: dial %s: %w", p.addr, err)
 	}
-	p.next++
-	ch := make(chan result, 1)
-	p.pending[p.next] = ch
-	return p.conn, p.w, p.next, ch, nil
+	p.conn, p.w = c, newFrameWriter(c, &p.m.o)
+	p.m.wg.Add(1)
+	go p.read(c)
+	return nil
 }
 
 // read delivers answers until the connection fails.
@@ -183,8 +234,11 @@ func (p *peer) forget(id uint64) {
 func (p *peer) close(err error) {
 	p.mu.Lock()
 	p.done = true
-	c := p.conn
+	c, hs := p.conn, p.handshaking
 	p.mu.Unlock()
+	if hs != nil {
+		hs.Close() // the dialing call returns ErrClosed
+	}
 	if c != nil {
 		p.broken(c, err)
 	}

@@ -1,0 +1,211 @@
+package raftmux
+
+import (
+	"bufio"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Authentication of peers with the region secret (Options.Secret): a
+// mutual HMAC-SHA256 challenge-response before any frame. With
+// D = the dialer's nonce, A = the acceptor's, addr = the dialer's
+// advertised address (as in its preamble):
+//
+//	dialer   -> "EGRAFT3\n", uvarint len(addr), addr, D (32 bytes)
+//	acceptor -> A (32 bytes), HMAC(secret, "edgegate raftmux v3 acceptor\0" D A uvarint len(addr) addr)
+//	dialer   -> HMAC(secret, "edgegate raftmux v3 dialer\0" D A uvarint len(addr) addr), then frames
+//
+// The dialer checks the acceptor's MAC before answering with its own, so
+// it never computes a MAC for a peer that has not proved the secret, and
+// the acceptor checks the dialer's before it reads a frame. Each side's
+// MAC covers a fresh nonce of its own (a recorded handshake cannot be
+// replayed) and a label naming its role (a MAC echoed back to the side
+// that made it, a reflection, does not verify). MACs are compared in
+// constant time (hmac.Equal). The acceptor refuses and closes a
+// connection that fails, that is not version 3 while it has a secret (or
+// is version 3 while it has none), or that does not finish within
+// Options.Timeout; Stats.RefusedConns counts them.
+
+const (
+	// MinSecretLen is the shortest Options.Secret accepted: 32 bytes,
+	// HMAC-SHA256's output size, below which the key, not the hash, would
+	// bound the MAC's strength.
+	MinSecretLen = 32
+	// nonceLen is each side's nonce.
+	nonceLen = 32
+	// macLen is an HMAC-SHA256.
+	macLen = sha256.Size
+	// authWarnEvery is the least time between two Warn logs of refused
+	// handshakes (inbound, and outbound ones apart): anyone who reaches
+	// the port can cause a refusal, and each Warn would be a log line, so
+	// one in authWarnEvery is logged at Warn (with how many were not) and
+	// the rest at Debug; Stats counts them all.
+	authWarnEvery = 10 * time.Second
+)
+
+// The MACs' labels: the role of the side whose MAC it is.
+var (
+	labelAcceptor = []byte("edgegate raftmux v3 acceptor\x00")
+	labelDialer   = []byte("edgegate raftmux v3 dialer\x00")
+)
+
+var (
+	// errPeerAuth: the acceptor's MAC did not verify (it has another
+	// secret, or is not a node of the region).
+	errPeerAuth = errors.New("raftmux: the peer failed authentication (a different region secret?)")
+	// errDialerAuth: the dialer's MAC did not verify.
+	errDialerAuth = errors.New("raftmux: the dialer failed authentication (a different region secret?)")
+)
+
+// handshakeMAC is label's MAC over both nonces and the dialer's address.
+func handshakeMAC(secret, label, dialerNonce, acceptorNonce []byte, addr raft.ServerAddress) []byte {
+	h := hmac.New(sha256.New, secret)
+	h.Write(label)
+	h.Write(dialerNonce)
+	h.Write(acceptorNonce)
+	h.Write(binary.AppendUvarint(nil, uint64(len(addr))))
+	h.Write([]byte(addr))
+	return h.Sum(nil)
+}
+
+// newNonce returns nonceLen random bytes (crypto/rand.Read does not fail).
+func newNonce() []byte {
+	b := make([]byte, nonceLen)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// acceptHello reads a dialer's preamble from br and, with a secret, runs
+// the acceptor's side of the handshake (answers on w). It returns the
+// dialer's advertised address ("" from a version 1 preamble).
+func acceptHello(br *bufio.Reader, w io.Writer, secret []byte) (raft.ServerAddress, error) {
+	h, err := readPreamble(br)
+	if err != nil {
+		return "", err
+	}
+	if len(secret) == 0 {
+		if h.version == 3 {
+			return "", errors.New("raftmux: the dialer authenticates (EGRAFT3) but this node has no region secret")
+		}
+		return h.addr, nil
+	}
+	if h.version != 3 {
+		return "", fmt.Errorf("raftmux: an unauthenticated preamble (EGRAFT%d) while this node has a region secret", h.version)
+	}
+	nonce := newNonce()
+	if _, err := w.Write(append(nonce, handshakeMAC(secret, labelAcceptor, h.nonce, nonce, h.addr)...)); err != nil {
+		return "", err
+	}
+	mac := make([]byte, macLen)
+	if _, err := io.ReadFull(br, mac); err != nil {
+		return "", fmt.Errorf("raftmux: no MAC from the dialer: %w", err)
+	}
+	if !hmac.Equal(mac, handshakeMAC(secret, labelDialer, h.nonce, nonce, h.addr)) {
+		return "", errDialerAuth
+	}
+	return h.addr, nil
+}
+
+// dialHello sends the dialer's preamble naming self on rw and, with a
+// secret, runs the dialer's side of the handshake: the acceptor's answer
+// is read from rw unbuffered (nothing follows it until the dialer's MAC).
+func dialHello(rw io.ReadWriter, secret []byte, self raft.ServerAddress) error {
+	if len(secret) == 0 {
+		_, err := rw.Write(appendPreamble(nil, self, nil))
+		return err
+	}
+	nonce := newNonce()
+	if _, err := rw.Write(appendPreamble(nil, self, nonce)); err != nil {
+		return err
+	}
+	ans := make([]byte, nonceLen+macLen)
+	if _, err := io.ReadFull(rw, ans); err != nil {
+		return fmt.Errorf("raftmux: no handshake answer (the peer refused it: no or another region secret, or an older version?): %w", err)
+	}
+	peerNonce, mac := ans[:nonceLen], ans[nonceLen:]
+	if !hmac.Equal(mac, handshakeMAC(secret, labelAcceptor, nonce, peerNonce, self)) {
+		return errPeerAuth
+	}
+	_, err := rw.Write(handshakeMAC(secret, labelDialer, nonce, peerNonce, self))
+	return err
+}
+
+// acceptConn runs the acceptor's handshake on c (br reads c) within
+// Options.Timeout and returns the dialer's address; ok is false when the
+// connection is to be closed. A refusal is counted and logged; a
+// connection closed before its first byte (a port probe, such as
+// peerdown.go's dial checks) or during Close is not.
+func (m *Mux) acceptConn(c net.Conn, br *bufio.Reader) (from raft.ServerAddress, ok bool) {
+	_ = c.SetDeadline(time.Now().Add(m.o.Timeout))
+	_, err := br.Peek(1)
+	if errors.Is(err, io.EOF) {
+		m.o.Logger.Debug("raftmux: a connection closed before its preamble", "remote", c.RemoteAddr())
+		return "", false
+	}
+	if err == nil {
+		from, err = acceptHello(br, c, m.o.Secret)
+	}
+	if err != nil {
+		select {
+		case <-m.quit:
+		default:
+			m.refused.Add(1)
+			m.logAuth(&m.refusedLog, "raftmux: refused a connection", "remote", c.RemoteAddr(), "err", err)
+		}
+		return "", false
+	}
+	_ = c.SetDeadline(time.Time{})
+	return from, true
+}
+
+// dialConn runs the dialer's handshake on c, a new connection to addr,
+// before deadline.
+func (m *Mux) dialConn(c net.Conn, addr raft.ServerAddress, deadline time.Time) error {
+	_ = c.SetDeadline(deadline)
+	err := dialHello(c, m.o.Secret, m.addr)
+	if errors.Is(err, errPeerAuth) {
+		m.peerAuthFailures.Add(1)
+		m.logAuth(&m.peerAuthLog, "raftmux: a peer failed authentication", "peer", addr, "remote", c.RemoteAddr())
+	}
+	if err != nil {
+		return err
+	}
+	_ = c.SetDeadline(time.Time{})
+	return nil
+}
+
+// warnLimiter lets one Warn through per authWarnEvery.
+type warnLimiter struct {
+	last       atomic.Int64 // UnixNano of the last Warn
+	suppressed atomic.Uint64
+}
+
+// allow reports whether a Warn may be logged now, and how many were
+// suppressed since the last one.
+func (l *warnLimiter) allow(now time.Time) (bool, uint64) {
+	last := l.last.Load()
+	if (last != 0 && now.UnixNano()-last < int64(authWarnEvery)) || !l.last.CompareAndSwap(last, now.UnixNano()) {
+		l.suppressed.Add(1)
+		return false, 0
+	}
+	return true, l.suppressed.Swap(0)
+}
+
+// logAuth logs a refused handshake at Warn if l allows, else at Debug.
+func (m *Mux) logAuth(l *warnLimiter, msg string, args ...any) {
+	if ok, n := l.allow(time.Now()); ok {
+		m.o.Logger.Warn(msg, append(args, "not_logged_since_last", n)...)
+		return
+	}
+	m.o.Logger.Debug(msg, args...)
+}
