@@ -69,25 +69,22 @@
 // still costs the heartbeat timeout, which --raft-heartbeat-timeout
 // trades against idle cost. Measured figures: bench/README.md.
 //
-// Not done yet (issue 5): the throughput benchmark; authentication of
-// the Raft port; and the
-// last part of the idle cost. hashicorp/raft's leaders send every
-// follower of every group a heartbeat per HeartbeatTimeout/10 and an
-// AppendEntries per CommitTimeout even when nothing happens: `edgebench
-// raft-idle` (3 nodes, 20 s, CommitTimeout 50 ms) measured 25-31% of a
-// core per node with 64 groups and 36-45% with 256, most of it per-RPC
-// cost in raftmux. raftmux now answers repeated empty AppendEntries from
-// a cache (heartbeats still cross the wire) and batches frames per
-// connection (see its doc for the safety argument), and the groups' log
-// store keeps the last entry in memory (lastLog: the idle leader reads it
-// per follower per CommitTimeout): 9-10% at 64 groups, 11-16% at 256.
-// That is still above the 5% target at 256 groups. What remains is the
-// number of wakeups (Go scheduler work is about half of the profile;
-// raft's replication and heartbeat loops a third), not their wire cost: a
-// CommitTimeout of 500 ms alone (tried) gave 12%. The next steps: fewer
-// heartbeats (a longer HeartbeatTimeout, at the price of slower
-// failover), and, once sessions on other nodes get their messages from
-// the leader's node (the cluster issue), a CommitTimeout of seconds.
+// Idle cost. hashicorp/raft's leaders send every follower of every group
+// a heartbeat per HeartbeatTimeout/10 and an AppendEntries per
+// CommitTimeout even when nothing happens: `edgebench raft-idle` (3
+// nodes, 20 s, CommitTimeout 50 ms) first measured 25-31% of a core per
+// node with 64 groups and 36-45% with 256, most of it per-RPC cost in
+// raftmux. raftmux answers repeated empty AppendEntries from a cache and
+// batches frames per connection, and the groups' log store keeps the last
+// entry in memory (lastLog): 9-10% and 11-16%. What remained was the
+// number of wakeups, not their cost on the wire; a CommitTimeout of
+// 500 ms (Tuned: possible once the leader's replica tells followers of
+// each commit at once, fsm.notify and raftmux's commit notices) and the
+// edge's 5 ms timer slack (cmd/edge) brought 256 groups to 3-5% per node.
+//
+// Not done yet (issue 5): the throughput target (50k acked msg/s over
+// 10k conversations with commit p99 at most 20 ms; this machine reaches
+// about 6200 msg/s, bench/README.md says why and where to look next).
 //
 // It owns: the groups' Raft instances, their FSM and snapshot format, the
 // entry format (command.go) and the conversation-to-group mapping. It

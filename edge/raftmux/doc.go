@@ -32,14 +32,14 @@
 // Idle, hashicorp/raft still sends, per group and per follower, a
 // heartbeat every HeartbeatTimeout/10 to /5 (200-400 ms with
 // edge/raftgroup's settings) and an AppendEntries without entries every
-// CommitTimeout to 2xCommitTimeout (50-100 ms), which only repeats the
-// commit index. With hundreds of groups that is thousands of RPCs a
+// CommitTimeout to 2xCommitTimeout (50-100 ms at raft's default; 0.5-1 s
+// in edge/raftgroup's Tuned now), which only repeats the commit index. With hundreds of groups that is thousands of RPCs a
 // second per node, each a frame written with its own syscall, a goroutine
 // and msgpack by reflection on both sides. `edgebench raft-idle` (3
 // nodes, 20 s) measured 25-31% of a core per node at 64 groups and 36-45%
 // at 256 before the two remedies below (and edge/raftgroup's in-memory
 // last log entry), 9-10% and 11-16% after (RSS unchanged: about 39 MB and
-// 60-70 MB). That is still above the 5% target at 256 groups. A CPU
+// 60-70 MB). That was still above the 5% target at 256 groups. A CPU
 // profile of a node at 256 groups shows what remains: about 45% Go
 // scheduler work around many small wakeups (findRunnable, futex,
 // netpoll), 25% raft's replication loops (one timer per follower per
