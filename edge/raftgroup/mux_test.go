@@ -35,7 +35,7 @@ type muxNode struct {
 	onCommit func([]*pb.Message)
 }
 
-func (n *muxNode) start(t *testing.T, id string, peers []Peer, groups int) {
+func (n *muxNode) start(t testing.TB, id string, peers []Peer, groups int) {
 	t.Helper()
 	var err error
 	peerDown := func(addr raft.ServerAddress) {
@@ -90,13 +90,13 @@ func (n *muxNode) stop() {
 }
 
 // startMuxCluster starts n nodes on loopback TCP with groups groups.
-func startMuxCluster(t *testing.T, n, groups int) []*muxNode {
+func startMuxCluster(t testing.TB, n, groups int) []*muxNode {
 	return startMuxClusterWith(t, n, groups, nil)
 }
 
 // startMuxClusterWith is startMuxCluster with set, if not nil, called on
 // each node before it starts.
-func startMuxClusterWith(t *testing.T, n, groups int, set func(i int, n *muxNode)) []*muxNode {
+func startMuxClusterWith(t testing.TB, n, groups int, set func(i int, n *muxNode)) []*muxNode {
 	t.Helper()
 	nodes := make([]*muxNode, n)
 	var peers []Peer
