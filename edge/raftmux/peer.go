@@ -26,7 +26,10 @@ type peer struct {
 	next        uint64
 	done        bool
 	appends     map[uint32]*appendAnswer // per group: see cache.go
-	replicas    map[uint32]*replica      // per group: see commit.go
+	// refusedUntil: a dial failed; until then calls fail at once instead
+	// of dialing again (see downRetry).
+	refusedUntil time.Time
+	replicas     map[uint32]*replica // per group: see commit.go
 }
 
 type result struct {
@@ -115,6 +118,10 @@ func (p *peer) register(deadline time.Time) (net.Conn, *frameWriter, uint64, cha
 			p.mu.Unlock()
 			return conn, w, id, ch, nil
 		}
+		if p.dialing == nil && time.Now().Before(p.refusedUntil) {
+			p.mu.Unlock()
+			return nil, nil, 0, nil, fmt.Errorf("raftmux: dial %s: %w (a dial failed under %v ago)", p.addr, errUnreachable, refusedFor)
+		}
 		if wait := p.dialing; wait != nil {
 			p.mu.Unlock()
 			timer := time.NewTimer(time.Until(deadline))
@@ -166,7 +173,8 @@ func (p *peer) dial(deadline time.Time) error {
 		if p.done {
 			return ErrClosed
 		}
-		return fmt.Errorf("raftmux: dial %s: %w", p.addr, err)
+		p.refusedUntil = time.Now().Add(refusedFor)
+		return fmt.Errorf("raftmux: dial %s: %w: %w", p.addr, errUnreachable, err)
 	}
 	p.conn, p.w = c, newFrameWriter(c, &p.m.o)
 	p.m.wg.Add(1)

@@ -54,7 +54,7 @@ func (t *Transport) AppendEntries(_ raft.ServerID, target raft.ServerAddress, ar
 	if len(args.Entries) != 0 {
 		p.dropAppend(t.group)
 	}
-	return p.appendOnWire(t.group, args, resp)
+	return t.appendRetryingDown(p, args, resp)
 }
 
 // appendOnWire sends an AppendEntries to the peer and records what its
