@@ -129,6 +129,12 @@
 // 70 ms (raft's CommitTimeout then 50 ms) to 10-14 ms, the same as the
 // sender's ack.
 //
+// A follower that is down does not get a long back-off (downretry.go):
+// an AppendEntries whose peer cannot be dialed keeps trying for a second
+// before it fails, so raft's exponential back-off (up to about 10 s after
+// ten quick failures) stays short and a restarted follower is caught up
+// at the next try.
+//
 // Dead peers are found fast (peerdown.go): when a peer's connection
 // ends and its port refuses a new one, Options.OnPeerDown is told, and
 // edge/raftgroup starts the elections of the groups it led at once
