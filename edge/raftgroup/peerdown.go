@@ -2,6 +2,8 @@ package raftgroup
 
 import (
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -32,11 +34,15 @@ type Campaigner interface {
 // this node started at once.
 func (n *Node) PeerDown(addr string) int {
 	n.mu.RLock()
-	defer n.mu.RUnlock()
 	if n.closed {
+		n.mu.RUnlock()
 		return 0
 	}
-	started := 0
+	type campaign struct {
+		g *group
+		c Campaigner
+	}
+	var now []campaign
 	for _, g := range n.groups {
 		c, ok := g.trans.(Campaigner)
 		if !ok || g.r.State() != raft.Follower {
@@ -57,23 +63,34 @@ func (n *Node) PeerDown(addr string) int {
 		}
 		slices.Sort(others)
 		rank := slices.Index(others, n.o.NodeID)
-		if rank < 0 {
-			continue
-		}
-		if rank > 0 {
+		switch {
+		case rank < 0:
+		case rank > 0:
 			time.AfterFunc(time.Duration(rank)*campaignStagger, func() { n.campaignIfLeaderless(g, c, addr) })
-			continue
+		default:
+			now = append(now, campaign{g, c})
 		}
-		if err := c.Campaign(); err != nil {
-			n.o.Logger.Warn("raftgroup: could not start an election", "group", g.id, "err", err)
-			continue
-		}
-		started++
 	}
-	if started > 0 {
-		n.o.Logger.Info("raftgroup: leader's node down, elections started", "peer", addr, "groups", started)
+	n.mu.RUnlock()
+	// Each Campaign waits for its group's Raft loop to take the request
+	// (bounded by raftmux's timeout): one busy group must not hold up the
+	// elections of the others.
+	var started atomic.Int64
+	var wg sync.WaitGroup
+	for _, cp := range now {
+		wg.Go(func() {
+			if err := cp.c.Campaign(); err != nil {
+				n.o.Logger.Warn("raftgroup: could not start an election", "group", cp.g.id, "err", err)
+				return
+			}
+			started.Add(1)
+		})
 	}
-	return started
+	wg.Wait()
+	if started.Load() > 0 {
+		n.o.Logger.Info("raftgroup: leader's node down, elections started", "peer", addr, "groups", started.Load())
+	}
+	return int(started.Load())
 }
 
 // campaignIfLeaderless starts g's election on this node if it is a
