@@ -168,6 +168,7 @@ func (c *Cluster) UpdateMeta(fn func(*Meta)) error {
 	m := c.meta
 	fn(&m)
 	m.NodeID = c.cfg.NodeID
+	m.Leaving = c.meta.Leaving
 	buf, err := m.MarshalBinary()
 	if err != nil {
 		return err
@@ -243,15 +244,38 @@ func (c *Cluster) setMember(m Member) {
 }
 
 // Leave announces that this node is leaving and waits up to timeout for the
-// announcement to reach a peer; the others then see it as left, not dead.
-// The node keeps gossiping until Shutdown, which should follow.
+// announcement to spread; the others then see it as left, not dead. The node
+// keeps gossiping until Shutdown, which should follow.
+//
+// It takes two steps. memberlist's own leave message cannot be told from a
+// failure by observers (v0.7.0 does not report the state to its event
+// delegate), so Leave first advertises Meta.Leaving and waits up to half the
+// timeout for that update to be gossiped, then sends memberlist's leave and
+// waits for the rest. An observer that missed the metadata update (it would
+// have to miss every retransmission) reports the departure as dead.
 func (c *Cluster) Leave(timeout time.Duration) error {
+	c.updateMu.Lock()
+	defer c.updateMu.Unlock()
 	c.shutdownMu.Lock()
 	defer c.shutdownMu.Unlock()
 	if c.closed {
 		return ErrClosed
 	}
-	if err := c.ml.Leave(timeout); err != nil {
+	start := time.Now()
+	if !c.meta.Leaving {
+		m := c.meta
+		m.Leaving = true
+		buf, err := m.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		c.meta = m
+		c.metaBuf.Store(&buf)
+		if err := c.ml.UpdateNode(timeout / 2); err != nil {
+			c.log.Debug("leaving flag not fully gossiped before leave", "err", err)
+		}
+	}
+	if err := c.ml.Leave(max(timeout-time.Since(start), time.Millisecond)); err != nil {
 		return fmt.Errorf("gossip: leave: %w", err)
 	}
 	return nil
@@ -260,7 +284,9 @@ func (c *Cluster) Leave(timeout time.Duration) error {
 // Shutdown stops gossiping and closes the transport and every subscription.
 // Without a prior Leave the others see this node as failed (dead). It waits
 // for the reconnect goroutine, which may be in a join attempt bounded by the
-// preset's TCPTimeout. It is idempotent and safe to call concurrently; later
+// preset's TCPTimeout. memberlist itself does not wait for a probe in
+// flight: that goroutine ends on its own within the probe interval (scaled
+// by memberlist's health awareness). It is idempotent and safe to call concurrently; later
 // calls return the first call's result.
 func (c *Cluster) Shutdown() error {
 	c.shutdownMu.Lock()

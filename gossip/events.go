@@ -152,12 +152,14 @@ func (d eventDelegate) NotifyUpdate(n *memberlist.Node) {
 }
 
 func (d eventDelegate) NotifyLeave(n *memberlist.Node) {
+	// memberlist v0.7.0 never fills Node.State (its nodeState shadows the
+	// field), so a departure is told from a failure by the Leaving flag the
+	// node set in its metadata before announcing it (Cluster.Leave).
 	m := d.c.member(n)
 	typ := EventDead
-	if m.State == StateLeft {
-		typ = EventLeave
-	} else {
-		m.State = StateDead
+	m.State = StateDead
+	if m.MetaOK && m.Meta.Leaving {
+		typ, m.State = EventLeave, StateLeft
 	}
 	d.c.setMember(m)
 	d.c.publish(Event{Type: typ, Member: m, Time: time.Now()})

@@ -10,7 +10,8 @@ import (
 type State uint8
 
 // Member states. Dead means the node failed probes and its suspicion timed
-// out; Left means it announced its departure (Leave) before stopping.
+// out; Left means it announced its departure (Cluster.Leave) before
+// stopping.
 //
 // There is no "suspect" state: memberlist (v0.7.0) reports no suspicion
 // event, and the nodes its Members method returns are updated in place under
@@ -36,16 +37,6 @@ func (s State) String() string {
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
 
-func stateOf(s memberlist.NodeStateType) State {
-	switch s {
-	case memberlist.StateDead:
-		return StateDead
-	case memberlist.StateLeft:
-		return StateLeft
-	}
-	return StateAlive
-}
-
 // Member is one node of the cluster as this node sees it.
 type Member struct {
 	// ID is the node's NodeID.
@@ -65,7 +56,7 @@ type Member struct {
 
 // member converts a memberlist node, decoding its metadata.
 func (c *Cluster) member(n *memberlist.Node) Member {
-	m := Member{ID: n.Name, Addr: n.Address(), State: stateOf(n.State)}
+	m := Member{ID: n.Name, Addr: n.Address(), State: StateAlive}
 	if err := m.Meta.UnmarshalBinary(n.Meta); err != nil {
 		c.metaErrors.Add(1)
 		c.log.Debug("skipping undecodable node metadata", "node", n.Name, "err", err)

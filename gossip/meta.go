@@ -48,12 +48,19 @@ type Meta struct {
 	Health uint8
 	// Draining is set while the node sheds its clients before leaving.
 	Draining bool
+	// Leaving is set by Cluster.Leave just before the node announces its
+	// departure; UpdateMeta cannot change it. Observers use it to report the
+	// departure as a leave rather than a failure (see Cluster.Leave).
+	Leaving bool
 	// ProtocolVersion is the edgegate inter-node protocol version the node
 	// speaks.
 	ProtocolVersion uint16
 }
 
-const flagDraining = 1 << 0
+const (
+	flagDraining = 1 << 0
+	flagLeaving  = 1 << 1
+)
 
 // MarshalBinary encodes m in the compact metadata format:
 //
@@ -79,6 +86,9 @@ func (m Meta) MarshalBinary() ([]byte, error) {
 	var flags byte
 	if m.Draining {
 		flags |= flagDraining
+	}
+	if m.Leaving {
+		flags |= flagLeaving
 	}
 	b = append(b, metaFormat, flags, m.Health)
 	b = binary.AppendUvarint(b, uint64(m.ProtocolVersion))
@@ -109,6 +119,7 @@ func (m *Meta) UnmarshalBinary(b []byte) error {
 	}
 	var out Meta
 	out.Draining = b[1]&flagDraining != 0
+	out.Leaving = b[1]&flagLeaving != 0
 	out.Health = b[2]
 	if out.Health > MaxHealth {
 		return fmt.Errorf("%w: health %d > %d", ErrInvalidMeta, out.Health, MaxHealth)
