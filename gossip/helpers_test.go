@@ -30,7 +30,7 @@ func waitUntil(tb testing.TB, d time.Duration, what string, cond func() bool) {
 // awaitEvent reads sub until an event for member id of type typ arrives,
 // failing on timeout. Other events are skipped; if reject is true for an
 // event, the test fails.
-func awaitEvent(tb testing.TB, sub *Subscription, id string, typ EventType, d time.Duration, reject func(Event) bool) Event {
+func awaitEvent(tb testing.TB, sub *Subscription, id string, typ EventType, d time.Duration, reject func(Event) bool, observer ...string) Event {
 	tb.Helper()
 	timer := time.NewTimer(d)
 	defer timer.Stop()
@@ -50,7 +50,7 @@ func awaitEvent(tb testing.TB, sub *Subscription, id string, typ EventType, d ti
 				return ev
 			}
 		case <-timer.C:
-			tb.Fatalf("timed out after %v waiting for %s of %s", d, typ, id)
+			tb.Fatalf("timed out after %v waiting for %s of %s at %v (dropped %d)", d, typ, id, observer, sub.Dropped())
 		}
 	}
 }

@@ -45,7 +45,7 @@ func detect(tb testing.TB, subs map[string]*Subscription, id string, typ EventTy
 		if obs == id {
 			continue
 		}
-		ev := awaitEvent(tb, sub, id, typ, d, reject)
+		ev := awaitEvent(tb, sub, id, typ, d, reject, obs)
 		out = append(out, ev.Time.Sub(t0))
 	}
 	return out

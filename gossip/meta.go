@@ -149,9 +149,12 @@ func (m *Meta) UnmarshalBinary(b []byte) error {
 	}
 	out.Capacity = uint32(capa)
 	for i, s := range out.strings() {
-		l, err := next(uint64(len(b)), fmt.Sprintf("string %d length", i))
+		l, err := next(MaxMetaSize, fmt.Sprintf("string %d length", i))
 		if err != nil {
 			return err
+		}
+		if l > uint64(len(b)) {
+			return fmt.Errorf("%w: string %d truncated", ErrInvalidMeta, i)
 		}
 		if !utf8.Valid(b[:l]) {
 			return fmt.Errorf("%w: string %d is not valid UTF-8", ErrInvalidMeta, i)
