@@ -39,8 +39,9 @@ type Cluster struct {
 	metaErrors    atomic.Uint64
 	eventsDropped atomic.Uint64
 
-	quit chan struct{}  // closed by Shutdown
-	wg   sync.WaitGroup // the reconnect goroutine
+	quit    chan struct{}  // closed by Shutdown
+	leaving atomic.Bool    // set by Leave; stops reconnect attempts
+	wg      sync.WaitGroup // the reconnect goroutine
 
 	shutdownMu sync.Mutex // guards ml.Leave against ml.Shutdown
 	closed     bool       // guarded by shutdownMu
@@ -262,6 +263,7 @@ func (c *Cluster) Leave(timeout time.Duration) error {
 		return ErrClosed
 	}
 	start := time.Now()
+	c.leaving.Store(true) // no more reconnect attempts
 	if !c.meta.Leaving {
 		m := c.meta
 		m.Leaving = true
@@ -295,11 +297,13 @@ func (c *Cluster) Shutdown() error {
 		return c.closeErr
 	}
 	c.closed = true
+	// Stop the reconnect loop first so it never joins through a memberlist
+	// that is shut down (which could advertise this node after it stopped).
 	close(c.quit)
+	c.wg.Wait()
 	if err := c.ml.Shutdown(); err != nil {
 		c.closeErr = fmt.Errorf("gossip: shutdown: %w", err)
 	}
-	c.wg.Wait()
 	c.closeSubs()
 	return c.closeErr
 }

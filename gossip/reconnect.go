@@ -20,6 +20,9 @@ func (c *Cluster) reconnectLoop(interval time.Duration) {
 			return
 		case <-t.C:
 		}
+		if c.leaving.Load() {
+			continue
+		}
 		target, ok := c.pickDead()
 		if !ok {
 			continue
