@@ -1,4 +1,66 @@
-// Package gossip will hold the memberlist cluster: membership, node metadata
-// and health, presence homes and the node directory (cluster issue). It knows
-// nodes and presence, never client sockets.
+// Package gossip is the edge cluster's membership layer: which nodes exist,
+// whether they are alive, and what each says about itself (region, zone,
+// client and inter-node addresses, load, health, draining), carried by
+// hashicorp/memberlist (SWIM failure detection plus gossip and push/pull
+// anti-entropy).
+//
+// # What it owns, and what it must not touch
+//
+// It owns the memberlist instance, this node's metadata and the membership
+// view. It knows nodes and, later, presence (which node is home for a user);
+// it never sees client sockets, sessions or messages, and imports nothing
+// from edge/ or transport/. edge/ composes it: edge/ reads Members to place
+// Raft replicas and pick forwarding targets, and calls UpdateMeta with its
+// load and health.
+//
+// # Design choices
+//
+// Presets. Config.Preset picks memberlist's own LAN, WAN or local timings,
+// unchanged except that "local" retransmits like LAN (see Preset for the
+// figures and why). The cluster targets of the cluster issue (a killed node
+// dead everywhere within 10 s p99, a join visible everywhere within 2 s p99)
+// are stated for "lan" and measured by BenchmarkMembership.
+//
+// Metadata. Meta is encoded by hand in a compact binary form (a format byte,
+// flags, health, varints, length-prefixed strings; see Meta.MarshalBinary),
+// about 130 bytes for a typical node, well under memberlist's 512-byte limit
+// (MaxMetaSize), which UpdateMeta enforces. Fields are only ever appended,
+// and decoders ignore trailing bytes, so nodes of adjacent versions read each
+// other. Metadata from a peer that does not decode is skipped and counted
+// (Stats.MetaDecodeErrors), never a panic; the decoder is fuzzed (FuzzMeta).
+// Metadata is for slow-changing, per-node facts only: gossip packets (about
+// 1.4 KB, a few per second) cannot carry per-user events.
+//
+// Membership view and events. The view (Members) is built from memberlist's
+// join, update and leave callbacks rather than read from memberlist's node
+// list, which is updated in place under memberlist's lock and cannot be read
+// without a data race. Consequences: there is no "suspect" state, and since
+// memberlist v0.7.0 does not report whether a node left or failed, Leave
+// first advertises Meta.Leaving so observers can tell (see Cluster.Leave).
+// Events go to subscribers (Subscribe) through bounded buffers: they are
+// produced in memberlist's goroutines, which must never block, so an event
+// that does not fit is dropped and counted, and the consumer re-reads
+// Members.
+//
+// Partitions. memberlist gossips to dead nodes only for GossipToTheDeadTime;
+// to merge the sides of a longer partition the cluster retries one dead
+// member every Config.ReconnectInterval (as Serf does).
+//
+// Tests. Package memnet is an in-memory memberlist transport with
+// partitions, per-link loss and delay; the tests run 50 nodes on it, and
+// three nodes on real loopback UDP and TCP.
+//
+// # Not built yet (later parts of the cluster issue)
+//
+//   - presence homes: each user's home node by consistent hashing over the
+//     live members, presence changes sent there directly and re-homed on
+//     membership changes; per-node summaries (hot-room viewer counts, room
+//     interest digests) in gossip;
+//   - the node directory ("where is user U", "which nodes have viewers of
+//     room R");
+//   - Raft placement from the membership view (rendezvous hashing, one
+//     voter change at a time);
+//   - the inter-node link, the health score computation, /v1/route, drain
+//     redirects, and the edge flags (--node-id, --gossip-listen, --join,
+//     --gossip-key) that wire a Cluster into cmd/edge.
 package gossip
