@@ -25,6 +25,7 @@ import (
 //	GET  /v1/rooms/{room}/presence          viewers on this node
 //	POST /v1/users/{user}/disconnect        close all sessions of a user
 //	GET  /v1/raft/groups, POST /v1/raft/isolate: see api_raft.go
+//	GET  /v1/cluster/members: see api_cluster.go
 
 // apiMessage is a message as the HTTP API shows it.
 type apiMessage struct {
@@ -76,6 +77,7 @@ func (srv *Server) apiRoutes(mux *http.ServeMux) {
 	h("POST /v1/users/{user}/disconnect", srv.apiDisconnect)
 	h("GET /v1/raft/groups", srv.apiRaftGroups)
 	h("POST /v1/raft/isolate", srv.apiRaftIsolate)
+	h("GET /v1/cluster/members", srv.apiClusterMembers)
 }
 
 func errBody(code pb.ErrorCode, msg string) apiError {

@@ -158,6 +158,25 @@ type Config struct {
 	// as edge/itest's TestRaftJepsen). Never set it in production.
 	RaftFaultInjection bool
 
+	// GossipListen, when set, makes this node a member of the edge
+	// cluster (gossip/: hashicorp/memberlist over UDP and TCP on this
+	// host:port): membership, failure detection and each node's metadata
+	// (region, zone, Raft address, load). GossipAdvertise is the address
+	// other nodes use (default derived from GossipListen); Join lists
+	// seeds (host:port) to join at start (empty: start a cluster).
+	// GossipPreset is "lan" (default), "wan" or "local". GossipKey (16, 24
+	// or 32 bytes) encrypts and authenticates gossip; it is required when
+	// Join is set, unless GossipInsecure (tests on loopback only): a
+	// member can claim any address, and edge selection will trust it.
+	// Region and Zone are advertised in the node's metadata.
+	GossipListen    string
+	GossipAdvertise string
+	Join            []string
+	GossipPreset    string
+	GossipKey       []byte
+	GossipInsecure  bool
+	Region, Zone    string
+
 	// DrainTimeout bounds the graceful drain. Default 10 s.
 	DrainTimeout time.Duration
 	// DrainRedirectURLs are sent to clients in the Redirect frame on drain.
@@ -242,6 +261,13 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("RoomBatchWindow %v is over 1s", c.RoomBatchWindow))
 	}
 	errs = append(errs, c.validateRaft()...)
+	if len(c.Join) > 0 && len(c.GossipKey) == 0 && !c.GossipInsecure {
+		errs = append(errs, errors.New("no GossipKey, but Join is set: cluster gossip must be encrypted "+
+			"(edge: --gossip-key-file or EDGEGATE_GOSSIP_KEY, the same key on every node; --gossip-insecure only for tests on loopback)"))
+	}
+	if len(c.Join) > 0 && c.GossipListen == "" {
+		errs = append(errs, errors.New("a Join list needs GossipListen"))
+	}
 	for _, k := range c.APIKeys {
 		if len(k) < 16 {
 			errs = append(errs, errors.New("API keys must be at least 16 characters"))

@@ -20,6 +20,7 @@ import (
 	"github.com/edgegate/edgegate/edge/limits"
 	"github.com/edgegate/edgegate/edge/ordering"
 	"github.com/edgegate/edgegate/edge/store"
+	"github.com/edgegate/edgegate/gossip"
 	"github.com/edgegate/edgegate/transport"
 	"github.com/edgegate/edgegate/transport/pb"
 )
@@ -50,6 +51,7 @@ type Server struct {
 	ord          Orderer
 	local        *ordering.Local // single-node ordering, or nil
 	repl         *replication    // Raft ordering (Config.RaftListen), or nil
+	cluster      *gossip.Cluster // cluster membership (Config.GossipListen), or nil
 	verifier     *auth.Verifier
 	resumeSigner *auth.ResumeSigner
 	acceptor     *transport.WSAcceptor
@@ -164,6 +166,18 @@ func New(cfg Config) (*Server, error) {
 			st := srv.local.Stats()
 			return float64(st.Batches), float64(st.Fsyncs)
 		})
+	}
+	if cfg.GossipListen != "" {
+		if srv.cluster, err = srv.startCluster(); err != nil {
+			if srv.repl != nil {
+				err = errors.Join(err, srv.repl.close())
+			} else {
+				err = errors.Join(err, srv.local.Close())
+			}
+			return nil, errors.Join(err, srv.store.Close())
+		}
+		srv.registerCluster(srv.m.reg)
+		srv.goFunc(srv.refreshClusterMeta)
 	}
 	if cfg.Dev {
 		srv.devToken, _ = auth.MintHS256(cfg.AuthHMACSecret, auth.MintClaims{Subject: "demo", Convs: []string{"**"}, Rooms: []string{"**"}, TTL: 24 * time.Hour})
@@ -397,6 +411,13 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.draining.Store(true)
 	ctx, cancel := context.WithTimeout(ctx, srv.cfg.DrainTimeout)
 	defer cancel()
+	if srv.cluster != nil {
+		// Tell the cluster first (edge selection skips draining nodes),
+		// leave it last.
+		if err := srv.cluster.UpdateMeta(func(m *gossip.Meta) { m.Draining = true }); err != nil {
+			srv.log.Debug("cluster: draining flag not advertised", "err", err)
+		}
+	}
 	srv.mu.Lock()
 	ss := make([]*session, 0, len(srv.sessions))
 	for _, s := range srv.sessions {
@@ -425,6 +446,11 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		}
 		<-done
 	}
+	if srv.cluster != nil {
+		if err := srv.cluster.Leave(clusterLeaveTimeout); err != nil {
+			srv.log.Warn("cluster: leave", "err", err)
+		}
+	}
 	return srv.Close()
 }
 
@@ -450,10 +476,13 @@ func (srv *Server) Close() error {
 		}
 		srv.mu.Unlock()
 		srv.wg.Wait()
+		if srv.cluster != nil {
+			err = srv.cluster.Shutdown() // a no-op after a graceful Leave
+		}
 		if srv.repl != nil {
-			err = errors.Join(srv.repl.close(), srv.store.Close())
+			err = errors.Join(err, srv.repl.close(), srv.store.Close())
 		} else {
-			err = errors.Join(srv.local.Close(), srv.store.Close())
+			err = errors.Join(err, srv.local.Close(), srv.store.Close())
 		}
 	})
 	return err

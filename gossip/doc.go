@@ -60,7 +60,7 @@
 //     room R");
 //   - Raft placement from the membership view (rendezvous hashing, one
 //     voter change at a time);
-//   - the inter-node link, the health score computation, /v1/route, drain
-//     redirects, and the edge flags (--node-id, --gossip-listen, --join,
-//     --gossip-key) that wire a Cluster into cmd/edge.
+//   - the inter-node link, the health score computation, /v1/route and
+//     drain redirects. (The edge already joins a Cluster: edge/cluster.go,
+//     flags --gossip-listen, --join, --gossip-key-file.)
 package gossip

@@ -57,6 +57,7 @@ type options struct {
 	timerSlack     string
 	raftSecretFile string
 	raftInsecure   bool
+	cluster        clusterOptions
 	quicCert       string
 	quicKey        string
 	logLevel       string
@@ -104,6 +105,7 @@ func defineFlags(fs *flag.FlagSet) *options {
 	fs.BoolVar(&o.raftInsecure, "raft-insecure", false, "testing on loopback only: run a region with other --peers without a Raft secret (anyone who reaches --raft-listen can then speak Raft to this node)")
 	fs.BoolVar(&o.raftFaults, "raft-fault-injection", false, "testing only: enable POST /v1/raft/isolate, which partitions this node's Raft traffic (API key)")
 	fs.StringVar(&o.timerSlack, "timer-slack", "auto", "how late the process's idle sleeps may end so that timers share wakeups (Linux): auto (5ms when replicating with --peers, else the kernel's default), off, or a duration up to 100ms")
+	o.cluster.define(fs)
 	fs.StringVar(&o.quicListen, "quic-listen", "", "UDP address for QUIC clients (quic-stream and quic-fec), e.g. :8443; off by default")
 	fs.StringVar(&o.quicCert, "quic-cert", "", "PEM certificate (chain) for QUIC; with --dev a self-signed one is made when empty")
 	fs.StringVar(&o.quicKey, "quic-key", "", "PEM private key for --quic-cert")
@@ -192,22 +194,29 @@ const raftSecretEnv = "EDGEGATE_RAFT_SECRET"
 // surrounding white space (a trailing newline) is dropped. Both at once is
 // an error; neither gives nil. The length is checked by edge.Config.
 func raftSecret(file string, lookupEnv func(string) (string, bool)) ([]byte, error) {
-	env, _ := lookupEnv(raftSecretEnv)
-	env = strings.TrimSpace(env)
+	return secretFrom("--raft-secret-file", file, raftSecretEnv, lookupEnv)
+}
+
+// secretFrom reads a secret from file (named by flag in errors) or, when
+// no file is given, from the environment variable env; surrounding white
+// space is dropped. Both at once is an error; neither gives nil.
+func secretFrom(flag, file, env string, lookupEnv func(string) (string, bool)) ([]byte, error) {
+	v, _ := lookupEnv(env)
+	v = strings.TrimSpace(v)
 	switch {
-	case file != "" && env != "":
-		return nil, fmt.Errorf("both --raft-secret-file and %s are set: use one", raftSecretEnv)
-	case env != "":
-		return []byte(env), nil
+	case file != "" && v != "":
+		return nil, fmt.Errorf("both %s and %s are set: use one", flag, env)
+	case v != "":
+		return []byte(v), nil
 	case file == "":
 		return nil, nil
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("--raft-secret-file: %w", err)
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	if b = bytes.TrimSpace(b); len(b) == 0 {
-		return nil, fmt.Errorf("--raft-secret-file %s is empty", file)
+		return nil, fmt.Errorf("%s %s is empty", flag, file)
 	}
 	return b, nil
 }
@@ -253,6 +262,9 @@ func (o *options) config(lookupEnv func(string) (string, bool)) (edge.Config, er
 		return c, err
 	}
 	c.RaftSecret, c.RaftInsecure = secret, o.raftInsecure
+	if err := o.cluster.apply(&c, lookupEnv); err != nil {
+		return c, err
+	}
 	for _, p := range splitList(o.peers) {
 		id, addr, ok := strings.Cut(p, "@")
 		if !ok || id == "" || addr == "" {

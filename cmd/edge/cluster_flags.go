@@ -1,0 +1,51 @@
+package main
+
+import (
+	"encoding/hex"
+	"flag"
+	"fmt"
+
+	"github.com/edgegate/edgegate/edge"
+)
+
+// gossipKeyEnv names the environment variable that may hold the cluster's
+// gossip key (hex) itself; --gossip-key-file is preferred (see
+// raftSecretEnv for why).
+const gossipKeyEnv = "EDGEGATE_GOSSIP_KEY"
+
+// clusterOptions are the cluster (gossip) flags.
+type clusterOptions struct {
+	listen, advertise, join, preset, keyFile, region, zone string
+	insecure                                               bool
+}
+
+func (o *clusterOptions) define(fs *flag.FlagSet) {
+	fs.StringVar(&o.listen, "gossip-listen", "", "host:port (UDP and TCP) for the edge cluster's gossip (hashicorp/memberlist): membership, failure detection, node metadata; off by default")
+	fs.StringVar(&o.advertise, "gossip-advertise", "", "the gossip address other nodes use (default derived from --gossip-listen)")
+	fs.StringVar(&o.join, "join", "", "comma-separated gossip addresses of cluster members to join at start (empty: start a new cluster)")
+	fs.StringVar(&o.preset, "gossip-preset", "lan", "gossip timings: lan, wan (nodes across regions) or local (loopback)")
+	fs.StringVar(&o.keyFile, "gossip-key-file", "", "file holding the cluster's gossip key as hex (16, 24 or 32 bytes, e.g. `openssl rand -hex 32`; the same on every node): encrypts and authenticates gossip. "+
+		"Required with --join unless --gossip-insecure. "+gossipKeyEnv+" may hold the key itself instead")
+	fs.BoolVar(&o.insecure, "gossip-insecure", false, "testing on loopback only: join a cluster without a gossip key (anyone who reaches --gossip-listen can then join and advertise addresses)")
+	fs.StringVar(&o.region, "region", "", "this node's region, advertised to the cluster")
+	fs.StringVar(&o.zone, "zone", "", "this node's zone within its region, advertised to the cluster")
+}
+
+// apply copies the cluster flags into c, reading the gossip key.
+func (o *clusterOptions) apply(c *edge.Config, lookupEnv func(string) (string, bool)) error {
+	c.GossipListen, c.GossipAdvertise, c.Join = o.listen, o.advertise, splitList(o.join)
+	c.GossipPreset, c.GossipInsecure, c.Region, c.Zone = o.preset, o.insecure, o.region, o.zone
+	raw, err := secretFrom("--gossip-key-file", o.keyFile, gossipKeyEnv, lookupEnv)
+	if err != nil || raw == nil {
+		return err
+	}
+	key, err := hex.DecodeString(string(raw))
+	if err != nil {
+		return fmt.Errorf("gossip key: not hex: %w", err)
+	}
+	if n := len(key); n != 16 && n != 24 && n != 32 {
+		return fmt.Errorf("gossip key: %d bytes; want 16, 24 or 32 (32, 48 or 64 hex digits)", n)
+	}
+	c.GossipKey = key
+	return nil
+}

@@ -1,0 +1,46 @@
+package edge
+
+import (
+	"net/http"
+
+	"github.com/edgegate/edgegate/transport/pb"
+)
+
+// GET /v1/cluster/members (API key; 404 on an edge without
+// --gossip-listen): the cluster as this node sees it.
+
+// apiMember is one member of the cluster.
+type apiMember struct {
+	ID          string `json:"id"`
+	Addr        string `json:"addr"`  // gossip address
+	State       string `json:"state"` // alive, dead, left
+	Region      string `json:"region,omitempty"`
+	Zone        string `json:"zone,omitempty"`
+	RaftAddr    string `json:"raft_addr,omitempty"`
+	Connections uint32 `json:"connections"`
+	Capacity    uint32 `json:"capacity"`
+	Health      uint8  `json:"health"`
+	Draining    bool   `json:"draining"`
+	// MetaOK is false when the member's metadata did not decode: its
+	// fields above are then unknown.
+	MetaOK bool `json:"meta_ok"`
+}
+
+type apiMembers struct {
+	Node    string      `json:"node"`
+	Members []apiMember `json:"members"`
+}
+
+func (srv *Server) apiClusterMembers(w http.ResponseWriter, r *http.Request) (int, any) {
+	if srv.cluster == nil {
+		return http.StatusNotFound, errBody(pb.ErrorCode_ERROR_CODE_NOT_FOUND, "this edge is not in a cluster (no --gossip-listen)")
+	}
+	out := apiMembers{Node: srv.cfg.NodeID, Members: []apiMember{}}
+	for _, m := range srv.cluster.Members() {
+		out.Members = append(out.Members, apiMember{ID: m.ID, Addr: m.Addr, State: m.State.String(),
+			Region: m.Meta.Region, Zone: m.Meta.Zone, RaftAddr: m.Meta.RaftAddr,
+			Connections: m.Meta.Connections, Capacity: m.Meta.Capacity, Health: m.Meta.Health,
+			Draining: m.Meta.Draining, MetaOK: m.MetaOK})
+	}
+	return http.StatusOK, out
+}

@@ -1,0 +1,78 @@
+package edge
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgegate/edgegate/gossip"
+)
+
+// clusterProtocolVersion is the inter-node protocol version this edge
+// advertises in its gossip metadata.
+const clusterProtocolVersion = 1
+
+// metaRefreshEvery is how often the node's load is pushed into its gossip
+// metadata: load changes by the second, never per client event (gossip
+// carries per-node facts only).
+const metaRefreshEvery = 5 * time.Second
+
+// clusterLeaveTimeout bounds the graceful leave of a draining node.
+const clusterLeaveTimeout = 3 * time.Second
+
+// startCluster joins the gossip cluster (Config.GossipListen).
+//
+// Health is advertised as gossip.MaxHealth until the health score of the
+// cluster issue exists (connections vs capacity, loop lag, error rate,
+// client-link loss); Draining is set when Shutdown starts.
+func (srv *Server) startCluster() (*gossip.Cluster, error) {
+	cfg := srv.cfg
+	meta := gossip.Meta{Region: cfg.Region, Zone: cfg.Zone, Health: gossip.MaxHealth,
+		Capacity: uint32(cfg.MaxConnections), ProtocolVersion: clusterProtocolVersion}
+	if srv.repl != nil {
+		meta.RaftAddr = string(srv.repl.mux.Addr())
+	}
+	c, err := gossip.New(gossip.Config{
+		NodeID: cfg.NodeID, BindAddr: cfg.GossipListen, AdvertiseAddr: cfg.GossipAdvertise,
+		Join: cfg.Join, Preset: gossip.Preset(cfg.GossipPreset), SecretKey: cfg.GossipKey,
+		Meta: meta, Logger: srv.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("edge: joining the cluster: %w", err)
+	}
+	return c, nil
+}
+
+// refreshClusterMeta pushes the node's load into its gossip metadata
+// every metaRefreshEvery until the server stops.
+func (srv *Server) refreshClusterMeta() {
+	t := time.NewTicker(metaRefreshEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-srv.quit:
+			return
+		case <-t.C:
+			n := uint32(max(srv.conns.Load(), 0))
+			if err := srv.cluster.UpdateMeta(func(m *gossip.Meta) { m.Connections = n }); err != nil {
+				srv.log.Debug("cluster: metadata not updated", "err", err)
+			}
+		}
+	}
+}
+
+// registerCluster exports the membership as seen from this node.
+func (srv *Server) registerCluster(reg *prometheus.Registry) {
+	states := []gossip.State{gossip.StateAlive, gossip.StateDead, gossip.StateLeft}
+	desc := prometheus.NewDesc("edgegate_cluster_members", "Cluster members as this node sees them, by state.", []string{"state"}, nil)
+	reg.MustRegister(collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
+		count := map[gossip.State]float64{}
+		for _, m := range srv.cluster.Members() {
+			count[m.State]++
+		}
+		for _, s := range states {
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, count[s], s.String())
+		}
+	}})
+}
