@@ -39,9 +39,8 @@ func (p *peer) noteReplicated(group uint32, args *raft.AppendEntriesRequest, res
 	}
 }
 
-// noteReplicatedLocked is noteReplicated under p.mu; it tells whether a
-// commit notice is now due (the follower confirmed entries the leader
-// had committed before) and none is being sent.
+// noteReplicatedLocked is noteReplicated under p.mu; it tells whether
+// the caller must start a commit notice (see claim).
 func (p *peer) noteReplicatedLocked(r *replica, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse, err error) bool {
 	if err != nil || !resp.Success || resp.Term != args.Term || len(args.Addr) == 0 {
 		r.forget()
@@ -63,11 +62,18 @@ func (p *peer) noteReplicatedLocked(r *replica, args *raft.AppendEntriesRequest,
 		r.last, r.lastTerm = last, lastTerm
 	}
 	r.told = max(r.told, min(args.LeaderCommitIndex, last))
-	if min(r.want, r.last) > r.told && !r.sending {
-		r.sending = true
-		return true
+	return r.claim()
+}
+
+// claim tells whether a commit notice is due (the follower holds entries
+// the leader committed beyond what it was told) and none is being sent,
+// and if so marks one as being sent: the caller then starts it.
+func (r *replica) claim() bool {
+	if min(r.want, r.last) <= r.told || r.sending {
+		return false
 	}
-	return false
+	r.sending = true
+	return true
 }
 
 // forget drops what is known of the follower (a running notice loop
@@ -96,13 +102,11 @@ func (t *Transport) NotifyCommit(index uint64) {
 	for _, p := range peers {
 		p.mu.Lock()
 		r := p.replicas[t.group]
-		if r == nil || r.last == 0 || index <= r.told || index <= r.want {
-			p.mu.Unlock()
-			continue
+		start := false
+		if r != nil && index > r.want {
+			r.want = index
+			start = r.claim()
 		}
-		r.want = index
-		start := !r.sending
-		r.sending = true
 		p.mu.Unlock()
 		if start {
 			p.startNotices(t.group, r)
