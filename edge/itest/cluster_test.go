@@ -2,7 +2,6 @@ package itest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -24,21 +23,11 @@ type clusterMember struct {
 // members reads GET /v1/cluster/members of the edge at addr, by id.
 func members(t *testing.T, addr string) map[string]clusterMember {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(context.Background(), "GET", "http://"+addr+"/v1/cluster/members", nil)
-	req.Header.Set("X-API-Key", apiKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var body struct {
 		Members []clusterMember `json:"members"`
 	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /v1/cluster/members: %s", resp.Status)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatal(err)
+	if status := apiGet(t, "http://"+addr+"/v1/cluster/members", &body); status != http.StatusOK {
+		t.Fatalf("GET /v1/cluster/members: %d", status)
 	}
 	out := map[string]clusterMember{}
 	for _, m := range body.Members {

@@ -177,29 +177,41 @@ type historyMsg struct {
 	Body        string `json:"body"`
 }
 
+// apiGet sends a GET with the API key to url and decodes a 200 answer's
+// JSON body into out; it returns the status.
+func apiGet(t *testing.T, url string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(context.Background(), "GET", url, nil)
+	req.Header.Set("X-API-Key", apiKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+	}
+	return resp.StatusCode
+}
+
 // history reads a whole conversation log through the HTTP API, oldest first.
 func history(t *testing.T, addr, conv string) []historyMsg {
 	t.Helper()
 	var out []historyMsg
 	after := uint64(0)
 	for {
-		req, _ := http.NewRequestWithContext(context.Background(), "GET", fmt.Sprintf("http://%s/v1/conversations/%s/messages?after=%d&limit=1000", addr, conv, after), nil)
-		req.Header.Set("X-API-Key", apiKey)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var page struct {
 			Messages []historyMsg `json:"messages"`
 			HasMore  bool         `json:"has_more"`
 		}
-		err = json.NewDecoder(resp.Body).Decode(&page)
-		resp.Body.Close()
-		if resp.StatusCode == 404 {
+		status := apiGet(t, fmt.Sprintf("http://%s/v1/conversations/%s/messages?after=%d&limit=1000", addr, conv, after), &page)
+		if status == http.StatusNotFound {
 			return out
 		}
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("history: %d %v", resp.StatusCode, err)
+		if status != http.StatusOK {
+			t.Fatalf("history: %d", status)
 		}
 		out = append(out, page.Messages...)
 		if !page.HasMore || len(page.Messages) == 0 {

@@ -59,7 +59,7 @@ func BenchmarkAppendOverMux(b *testing.B) {
 	for _, writers := range []int{16, 256} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 			nodes := startMuxClusterWith(b, 3, 64, func(_ int, n *muxNode) { n.raft = Tuned() })
-			waitAllLeaders(b, nodes, 64)
+			waitAllLeaders(b, nodes, 64, 30*time.Second, "start")
 			var (
 				next atomic.Int64
 				mu   sync.Mutex
@@ -98,25 +98,32 @@ func BenchmarkAppendOverMux(b *testing.B) {
 	}
 }
 
-// waitAllLeaders waits until each of groups has a leader on some node.
-func waitAllLeaders(tb testing.TB, nodes []*muxNode, groups int) {
-	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		led := map[uint32]bool{}
-		for _, n := range nodes {
-			for _, st := range n.node.Status() {
-				if st.State == "Leader" {
-					led[st.Group] = true
-				}
+// leadersOf maps each group with a leader on one of nodes to its id.
+func leadersOf(nodes []*muxNode) map[uint32]string {
+	out := map[uint32]string{}
+	for _, n := range nodes {
+		for _, st := range n.node.Status() {
+			if st.State == "Leader" {
+				out[st.Group] = n.node.o.NodeID
 			}
 		}
-		if len(led) == groups {
-			return
+	}
+	return out
+}
+
+// waitAllLeaders waits up to limit until each of groups has a leader on
+// one of nodes and returns them (leadersOf); why names the moment in the
+// failure.
+func waitAllLeaders(tb testing.TB, nodes []*muxNode, groups int, limit time.Duration, why string) map[uint32]string {
+	tb.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		if l := leadersOf(nodes); len(l) == groups {
+			return l
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("%d of %d groups have a leader after 30 s", len(led), groups)
+			tb.Fatalf("%s: %d of %d groups have a leader after %v", why, len(leadersOf(nodes)), groups, limit)
 		}
-		time.Sleep(20 * time.Millisecond) // polling: raft has no election event to await
+		time.Sleep(10 * time.Millisecond) // polling: raft has no election event to await
 	}
 }

@@ -132,28 +132,8 @@ func startMuxClusterWith(t testing.TB, n, groups int, set func(i int, n *muxNode
 func TestPeerDownElects(t *testing.T) {
 	const groups = 8
 	nodes := startMuxCluster(t, 3, groups)
-	leaders := func(live []*muxNode) map[uint32]string {
-		out := map[uint32]string{}
-		for _, n := range live {
-			for _, st := range n.node.Status() {
-				if st.State == "Leader" {
-					out[st.Group] = n.node.o.NodeID
-				}
-			}
-		}
-		return out
-	}
 	waitLeaders := func(live []*muxNode, why string) map[uint32]string {
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			if l := leaders(live); len(l) == groups {
-				return l
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d of %d groups have a leader after 10 s", why, len(leaders(live)), groups)
-			}
-			time.Sleep(10 * time.Millisecond) // polling: raft has no election event to await
-		}
+		return waitAllLeaders(t, live, groups, 10*time.Second, why)
 	}
 	before := waitLeaders(nodes, "start")
 	slow := raft.ReloadableConfig{TrailingLogs: 10, SnapshotInterval: time.Minute, SnapshotThreshold: 1 << 20,
