@@ -35,6 +35,11 @@ type Client struct {
 	// mu guards the fields below. Lock order: mu before recv.mu.
 	mu  sync.Mutex
 	url string
+	// edges are the WebSocket URLs tried in turn when url cannot be
+	// reached (Config.URL then AlternateURLs, or a Redirect's URLs), edge
+	// the index of url in them (see edges.go).
+	edges []string
+	edge  int
 	// Fallback state (guarded by mu): the WebSocket URL to go back to,
 	// whether the session is on the fallback's QUIC URL, and until when
 	// QUIC is not tried again after a failed move.
@@ -99,6 +104,7 @@ func newClient(cfg Config) *Client {
 		ready:    make(chan struct{}),
 		msgs:     make(chan *pb.Message, cfg.MessageBuffer),
 		url:      cfg.URL,
+		edges:    edgeList(cfg.URL, cfg.AlternateURLs),
 		pending:  make(map[reqKey]*request),
 		subs:     make(map[string]struct{}),
 		rooms:    make(map[string]struct{}),

@@ -39,6 +39,16 @@ type Config struct {
 	// connections.
 	URL string
 
+	// AlternateURLs are other edges of the same cluster (e.g. from the
+	// edge's GET /v1/route). When an edge cannot be reached (the dial or
+	// the handshake fails without an answer from the server) the client
+	// moves to the next one at once, going round URL, AlternateURLs...;
+	// after a whole round failed it backs off before the next round. A
+	// resumed session on another edge of the cluster gets exactly what it
+	// missed (the edges share the resume secret and the replicated log).
+	// A Redirect replaces URL and AlternateURLs with its URLs.
+	AlternateURLs []string
+
 	// Token is the JWT presented in Connect. Ignored when TokenFunc is set.
 	Token string
 	// TokenFunc, when set, is called on every (re)connect for a fresh

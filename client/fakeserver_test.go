@@ -54,6 +54,7 @@ type fakeServer struct {
 	ignorePositions bool // deliver whole logs regardless of positions
 	silent          bool // swallow every frame, answer nothing (dead peer)
 	dialErr         error
+	down            map[string]bool // URLs whose dials fail (unreachable edges)
 	// hook sees every frame after Connect, under mu; true means handled.
 	hook func(s *fakeSession, m proto.Message) bool
 }
@@ -124,6 +125,9 @@ func (s *fakeServer) dial(ctx context.Context, url string) (transport.Conn, erro
 	}
 	if s.dialErr != nil {
 		return nil, s.dialErr
+	}
+	if s.down[url] {
+		return nil, fmt.Errorf("dial %s: connection refused", url)
 	}
 	cc, sc := memPipe(4096)
 	if s.tname != "" && !strings.HasPrefix(url, QUICFECScheme) {

@@ -24,6 +24,7 @@ func (c *Client) run() {
 	authRetried := false   // a fresh token was already tried after a rejection
 	resumeRetried := false // a connect without resume token was already tried
 	connectedOnce := false
+	tried := 0 // edges found unreachable in this round (edges.go)
 	var wait time.Duration
 	for {
 		if err := c.sleep(c.ctx, wait); err != nil {
@@ -34,16 +35,19 @@ func (c *Client) run() {
 			c.setState(StateReconnecting)
 		}
 		cn, err := c.connect()
-		if err != nil && c.fallback != nil && c.onQUICNow() && c.ctx.Err() == nil {
+		unreachable := false
+		if err != nil && c.ctx.Err() == nil {
 			var se *Error
-			if !errors.As(err, &se) { // a dial or handshake failure, not an answer
-				c.quicFailed(err)
-				wait = 0
-				continue
-			}
+			var rd *redirectError
+			unreachable = !errors.As(err, &se) && !errors.As(err, &rd)
+		}
+		if unreachable && c.fallback != nil && c.onQUICNow() && c.ctx.Err() == nil {
+			c.quicFailed(err) // a dial or handshake failure, not an answer
+			wait = 0
+			continue
 		}
 		if err == nil {
-			attempt, authRetried, resumeRetried = 0, false, false
+			attempt, tried, authRetried, resumeRetried = 0, 0, false, false
 			if connectedOnce {
 				c.stats.reconnects.Add(1)
 			}
@@ -70,12 +74,17 @@ func (c *Client) run() {
 		case errors.Is(err, errLinkDegraded):
 			c.moveToQUIC()
 			immediate = true
-		case errors.As(err, &rd):
-			if urls := rd.r.GetUrls(); len(urls) > 0 && urls[0] != "" {
-				c.mu.Lock()
-				c.url = urls[0]
-				c.mu.Unlock()
+		case unreachable && c.nextEdge():
+			// Another edge may be up: try each once at once, then back
+			// off before the next round.
+			if tried++; tried < c.edgeCount() {
+				immediate = true
+			} else {
+				tried = 0
 			}
+		case errors.As(err, &rd):
+			c.redirectTo(rd.r.GetUrls())
+			tried = 0
 			immediate = true
 			retryAfter = min(time.Duration(rd.r.GetRetryAfterMs())*time.Millisecond, c.cfg.MaxBackoff)
 		case errors.As(err, &se):

@@ -14,8 +14,12 @@ type Stats struct {
 	// Transport names the current transport ("ws", "quic-stream", ...),
 	// empty while disconnected.
 	Transport string
-	// URL is where the client connects (changes after a Redirect).
+	// URL is where the client connects (changes after a Redirect or a
+	// move to an alternate edge).
 	URL string
+	// EdgeSwitches counts moves to another edge because the current one
+	// could not be reached (Config.AlternateURLs).
+	EdgeSwitches uint64
 	// Reconnects counts sessions established after the first one.
 	Reconnects uint64
 	// RTT is the last round trip measured with Ping/Pong.
@@ -73,7 +77,7 @@ type counters struct {
 	liveDropped, framesIn, framesOut, switches     atomic.Uint64
 	retransmitted, fecRecovered                    atomic.Uint64 // of closed connections
 	fecDataPackets, fecUnrecoverable               atomic.Uint64 // of closed connections
-	warmDials, warmUsed                            atomic.Uint64
+	warmDials, warmUsed, edgeSwitches              atomic.Uint64
 	rtt                                            atomic.Int64
 	firstMove, firstOnQUIC                         atomic.Int64 // unix ns
 }
@@ -102,6 +106,7 @@ func (c *Client) Stats() Stats {
 		FECUnrecoverable:  c.stats.fecUnrecoverable.Load(),
 		WarmDials:         c.stats.warmDials.Load(),
 		WarmDialsUsed:     c.stats.warmUsed.Load(),
+		EdgeSwitches:      c.stats.edgeSwitches.Load(),
 	}
 	if t := c.stats.firstMove.Load(); t != 0 {
 		s.FirstMoveAt = time.Unix(0, t)

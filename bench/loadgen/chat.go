@@ -30,21 +30,27 @@ func RunChat(ctx context.Context, o Options, co ChatOptions, procs int, spawn Sp
 		return nil, err
 	}
 	e, parts, connected, failed, cerr, connectS := st.e, st.parts, st.connected, st.failed, st.connectErr, st.connectS
-	before, err := e.scrape(ctx)
+	beforeEach, err := e.scrapeEach(ctx)
 	if err != nil {
 		abortParts(parts)
 		return nil, fmt.Errorf("loadgen: chat: reading server metrics: %w", err)
 	}
 	sendStart := time.Now()
+	if o.OnSendStart != nil {
+		o.OnSendStart()
+	}
 	res, err := finishParts(ctx, parts, finishMsg{})
 	if err != nil {
 		return nil, err
 	}
 	dur := time.Since(sendStart)
-	after, serr := e.scrape(ctx)
+	afterEach, serr := e.scrapeEach(ctx)
 	if serr != nil {
-		res.addError("metrics: %v", serr)
+		res.addError("metrics (edges left out of the server figures): %v", serr)
 	}
+	// Edges killed or restarted during the run are left out of the
+	// server figures.
+	before, after := sameProcesses(beforeEach, afterEach)
 	res.Scenario, res.RunID, res.Addrs, res.Procs = "chat", e.o.RunID, e.o.Addrs, max(1, procs)
 	res.Connections, res.ConnectErrors, res.ConnectS = connected, failed, connectS
 	if cerr != nil {
@@ -117,6 +123,8 @@ type chatPart struct {
 	recvWG  sync.WaitGroup
 	latency *hist.Histogram
 	ack     *hist.Histogram
+	// latSame and latCross split latency by placement (PlacementMixed).
+	latSame, latCross *hist.Histogram
 	// pairMu[i] guards sides 2i and 2i+1's check and ackedSeqs;
 	// deliveredAcked counts the messages both acked to their sender and
 	// received by its peer (in either order): the drain waits for it to
@@ -130,7 +138,8 @@ type chatPart struct {
 
 func newChatPart(co ChatOptions) newPartFunc {
 	return func(e *env, base, n int) part {
-		return &chatPart{e: e, co: co, base: base, n: n, latency: hist.New(), ack: hist.New(), pairMu: make([]sync.Mutex, n)}
+		return &chatPart{e: e, co: co, base: base, n: n, latency: hist.New(), ack: hist.New(),
+			latSame: hist.New(), latCross: hist.New(), pairMu: make([]sync.Mutex, n)}
 	}
 }
 
@@ -146,7 +155,7 @@ func (p *chatPart) connect(ctx context.Context) (int, int, error) {
 	}
 	cls, failed, err := p.e.connectAll(ctx, 2*p.base, 2*p.n, func(gi int) clientSpec {
 		s := &p.sides[gi-2*p.base]
-		return clientSpec{index: gi, user: s.user, convs: []string{s.conv}, buffer: 256}
+		return clientSpec{index: gi, pairEdge: p.co.sameEdge(gi / 2), user: s.user, convs: []string{s.conv}, buffer: 256}
 	}, func(_ context.Context, local int, c *client.Client) error {
 		s := &p.sides[local]
 		s.c = c
@@ -178,7 +187,15 @@ func (p *chatPart) receive(s *chatSide) {
 			s.invalid++
 			continue
 		}
-		p.latency.Record(time.Now().UnixNano() - b.SentUnixNano)
+		d := time.Now().UnixNano() - b.SentUnixNano
+		p.latency.Record(d)
+		if p.co.Placement == PlacementMixed {
+			if p.co.sameEdge(int(s.stream / 2)) {
+				p.latSame.Record(d)
+			} else {
+				p.latCross.Record(d)
+			}
+		}
 		p.observed(s, b.Seq)
 	}
 }
@@ -279,7 +296,13 @@ func (p *chatPart) finish(ctx context.Context, _ finishMsg) (*Result, error) {
 			break
 		}
 	}
-	r := &Result{latency: p.latency, ackLatency: p.ack, Reconnects: reconnects(p.cls)}
+	r := &Result{latency: p.latency, ackLatency: p.ack, outage: p.e.outages.h,
+		latSame: p.latSame, latCross: p.latCross, Reconnects: reconnects(p.cls)}
+	for _, c := range p.cls {
+		if c != nil {
+			r.EdgeSwitches += c.Stats().EdgeSwitches
+		}
+	}
 	p.e.closeAll(p.cls)
 	p.recvWG.Wait()
 	var recovered, retransmitted, dataPackets, unrecoverable uint64

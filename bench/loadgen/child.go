@@ -51,6 +51,22 @@ type ctrlMsg struct {
 	Result    *Result        `json:"result,omitempty"`
 	Latency   *hist.Snapshot `json:"latency_hist,omitempty"`
 	Ack       *hist.Snapshot `json:"ack_hist,omitempty"`
+	Outage    *hist.Snapshot `json:"outage_hist,omitempty"`
+	LatSame   *hist.Snapshot `json:"latency_same_hist,omitempty"`
+	LatCross  *hist.Snapshot `json:"latency_cross_hist,omitempty"`
+}
+
+// histSlot is one of a Result's histograms and its snapshot field in a
+// ctrlMsg.
+type histSlot struct {
+	h **hist.Histogram
+	s **hist.Snapshot
+}
+
+// histSlots lists r's histograms beside their fields in m.
+func histSlots(r *Result, m *ctrlMsg) []histSlot {
+	return []histSlot{{&r.latency, &m.Latency}, {&r.ackLatency, &m.Ack}, {&r.outage, &m.Outage},
+		{&r.latSame, &m.LatSame}, {&r.latCross, &m.LatCross}}
 }
 
 // maxLine bounds one protocol line (a histogram snapshot is < 200 KiB).
@@ -150,16 +166,15 @@ func (p *remotePart) finish(ctx context.Context, f finishMsg) (*Result, error) {
 	if r == nil {
 		return nil, fmt.Errorf("%w: result missing", ErrChild)
 	}
-	var err error
-	if m.Latency != nil {
-		if r.latency, err = hist.FromSnapshot(*m.Latency); err != nil {
+	for _, slot := range histSlots(r, &m) {
+		if *slot.s == nil {
+			continue
+		}
+		h, err := hist.FromSnapshot(**slot.s)
+		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrChild, err)
 		}
-	}
-	if m.Ack != nil {
-		if r.ackLatency, err = hist.FromSnapshot(*m.Ack); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrChild, err)
-		}
+		*slot.h = h
 	}
 	return r, nil
 }
@@ -270,13 +285,11 @@ func ServeChild(ctx context.Context, in io.Reader, out io.Writer, logger *slog.L
 		return fail(err)
 	}
 	msg := ctrlMsg{Op: "result", Result: r}
-	if r.latency != nil {
-		s := r.latency.Snapshot()
-		msg.Latency = &s
-	}
-	if r.ackLatency != nil {
-		s := r.ackLatency.Snapshot()
-		msg.Ack = &s
+	for _, slot := range histSlots(r, &msg) {
+		if *slot.h != nil {
+			s := (*slot.h).Snapshot()
+			*slot.s = &s
+		}
 	}
 	return enc.Encode(msg)
 }

@@ -72,6 +72,15 @@ type Options struct {
 	// ScrapeDial, when set, opens the connections used to read the
 	// edges' /metrics (e.g. from inside a network namespace).
 	ScrapeDial func(ctx context.Context, network, addr string) (net.Conn, error) `json:"-"`
+	// Failover gives every client the other edges of Addrs as
+	// client.Config.AlternateURLs, so clients of an edge that dies resume
+	// on another, and measures each client's time without a session
+	// (Result.Outage).
+	Failover bool
+	// OnSendStart, when set, is called (in the coordinating process) when
+	// the chat scenario's clients are connected and start sending: e.g.
+	// to kill an edge a fixed time into the send phase.
+	OnSendStart func() `json:"-"`
 	// Logger receives progress logs. Default: discard.
 	Logger *slog.Logger `json:"-"`
 }
@@ -194,12 +203,43 @@ type ChatOptions struct {
 	// [Size, SizeMax] (real chat mixes short and long messages; seeded
 	// per side, so runs repeat).
 	SizeMax int
+	// Placement is where a conversation's two clients connect when there
+	// are several edges: PlacementCross (default) puts them on different
+	// edges, so every message crosses nodes; PlacementSame on one edge
+	// (pair k on edge k mod len(Addrs)); PlacementMixed does one and the
+	// other on alternate pairs and reports both latencies
+	// (Result.LatencySameEdge, LatencyCrossEdge), a comparison measured in
+	// one run.
+	Placement string
+}
+
+// Chat placements (ChatOptions.Placement).
+const (
+	PlacementCross = "cross"
+	PlacementSame  = "same"
+	PlacementMixed = "mixed"
+)
+
+// sameEdge reports whether pair k's clients share an edge.
+func (o *ChatOptions) sameEdge(k int) bool {
+	switch o.Placement {
+	case PlacementSame:
+		return true
+	case PlacementMixed:
+		return k%2 == 0
+	}
+	return false
 }
 
 // Validate checks the options.
 func (o *ChatOptions) Validate() error {
 	if o.Pairs <= 0 {
 		return fmt.Errorf("%w: chat: --pairs must be positive", ErrConfig)
+	}
+	switch o.Placement {
+	case "", PlacementCross, PlacementSame, PlacementMixed:
+	default:
+		return fmt.Errorf("%w: chat: placement %q (want cross, same or mixed)", ErrConfig, o.Placement)
 	}
 	if o.SizeMax != 0 && (o.SizeMax < max(o.Size, BodyHeaderSize) || o.SizeMax > 1<<20) {
 		return fmt.Errorf("%w: chat: size range %d-%d: the maximum must be in [minimum, 1 MiB]", ErrConfig, o.Size, o.SizeMax)

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgegate/edgegate/bench/hist"
 	"github.com/edgegate/edgegate/bench/metrics"
 	"github.com/edgegate/edgegate/client"
 	"github.com/edgegate/edgegate/edge/auth"
@@ -20,7 +21,10 @@ import (
 type env struct {
 	o       Options
 	scraper *metrics.Scraper
+	outages outageClock // with Options.Failover
 }
+
+func wsURL(addr string) string { return "ws://" + addr + "/v1/ws" }
 
 func newEnv(o Options) (*env, error) {
 	if err := o.Validate(); err != nil {
@@ -34,16 +38,19 @@ func newEnv(o Options) (*env, error) {
 	if o.APIKey != "" {
 		sc.Header = http.Header{"Authorization": {"Bearer " + o.APIKey}}
 	}
-	return &env{o: o, scraper: sc}, nil
+	return &env{o: o, scraper: sc, outages: outageClock{h: hist.New()}}, nil
 }
 
 // clientSpec describes one benchmark client.
 type clientSpec struct {
-	index  int // global index: picks the edge and the source address
-	user   string
-	convs  []string
-	rooms  []string
-	buffer int // Messages() capacity
+	index int // global index: picks the edge and the source address
+	// pairEdge puts the clients of a pair (indexes 2k and 2k+1) on one
+	// edge (edge k) instead of spreading them (ChatOptions.SameEdge).
+	pairEdge bool
+	user     string
+	convs    []string
+	rooms    []string
+	buffer   int // Messages() capacity
 	// onMessage, when set, receives messages on the SDK's reader
 	// (client.Config.OnMessage) instead of the Messages() channel.
 	onMessage func(*pb.Message)
@@ -59,15 +66,24 @@ func (e *env) dial(ctx context.Context, s clientSpec) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr := e.o.Addrs[s.index%len(e.o.Addrs)]
+	edge := s.index
+	if s.pairEdge {
+		edge = s.index / 2
+	}
 	cfg := client.Config{
-		URL:           "ws://" + addr + "/v1/ws",
+		URL:           wsURL(e.o.Addrs[edge%len(e.o.Addrs)]),
 		Token:         tok,
 		DeviceID:      "d-" + s.user,
 		MessageBuffer: s.buffer,
 		OnMessage:     s.onMessage,
 		MinBackoff:    50 * time.Millisecond,
 		MaxBackoff:    2 * time.Second,
+	}
+	if e.o.Failover {
+		for i := 1; i < len(e.o.Addrs); i++ {
+			cfg.AlternateURLs = append(cfg.AlternateURLs, wsURL(e.o.Addrs[(edge+i)%len(e.o.Addrs)]))
+		}
+		cfg.OnStateChange = e.outages.track()
 	}
 	if e.o.SourceIPs > 1 {
 		ip := net.IPv4(127, 0, 0, byte(1+s.index%e.o.SourceIPs))
@@ -76,7 +92,7 @@ func (e *env) dial(ctx context.Context, s clientSpec) (*client.Client, error) {
 	if e.o.NoCompression {
 		cfg.Compression = []transport.Codec{transport.CodecNone}
 	}
-	if err := e.applyTransport(&cfg, s.index); err != nil {
+	if err := e.applyTransport(&cfg, edge); err != nil {
 		return nil, err
 	}
 	return client.Dial(ctx, cfg)

@@ -28,6 +28,15 @@ func percentiles(h *hist.Histogram) Percentiles {
 	}
 }
 
+// optPercentiles is percentiles(h), nil for a histogram without samples.
+func optPercentiles(h *hist.Histogram) *Percentiles {
+	if h == nil || h.Count() == 0 {
+		return nil
+	}
+	p := percentiles(h)
+	return &p
+}
+
 // Result is the outcome of one scenario run, printed as one JSON object.
 // Fields without omitempty are present for every scenario.
 type Result struct {
@@ -129,10 +138,31 @@ type Result struct {
 	Pairs      int          `json:"pairs,omitempty"`
 	AckLatency *Percentiles `json:"ack_latency_ms,omitempty"`
 
+	// Outage is, with Options.Failover, how long clients were without a
+	// session each time they lost one: from the loss to the next
+	// established session, on whichever edge. EdgeSwitches counts moves
+	// to another edge because one could not be reached.
+	Outage       *Percentiles `json:"outage_ms,omitempty"`
+	EdgeSwitches uint64       `json:"edge_switches,omitempty"`
+
+	// cluster (edgebench cluster: chat while an edge is killed)
+	// KilledNode is the index of the edge killed with SIGKILL, KillAtS
+	// when (seconds into the send phase), RestartAtS when it was started
+	// again (0: not restarted).
+	KilledNode *int    `json:"killed_node,omitempty"`
+	KillAtS    float64 `json:"kill_at_s,omitempty"`
+	RestartAtS float64 `json:"restart_at_s,omitempty"`
+
 	// Errors are sample error messages (at most a few).
 	Errors []string `json:"errors,omitempty"`
 
-	latency, ackLatency *hist.Histogram
+	// LatencySameEdge and LatencyCrossEdge split Latency between
+	// conversations whose clients share an edge and those on two edges
+	// (chat --placement mixed).
+	LatencySameEdge  *Percentiles `json:"latency_same_edge_ms,omitempty"`
+	LatencyCrossEdge *Percentiles `json:"latency_cross_edge_ms,omitempty"`
+
+	latency, ackLatency, outage, latSame, latCross *hist.Histogram
 }
 
 const maxErrors = 5
@@ -152,6 +182,8 @@ func (r *Result) finalize(sendPhase time.Duration) {
 		p := percentiles(r.ackLatency)
 		r.AckLatency = &p
 	}
+	r.Outage = optPercentiles(r.outage)
+	r.LatencySameEdge, r.LatencyCrossEdge = optPercentiles(r.latSame), optPercentiles(r.latCross)
 	if s := sendPhase.Seconds(); s > 0 {
 		r.ThroughputMsgsPerS = float64(r.Acked) / s
 	}
@@ -191,6 +223,24 @@ func (r *Result) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  latency ms    p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", l.P50, l.P90, l.P99, l.P999, l.Max)
 		if a := r.AckLatency; a != nil {
 			fmt.Fprintf(&b, "  ack ms        p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", a.P50, a.P90, a.P99, a.P999, a.Max)
+		}
+		for _, x := range []struct {
+			name string
+			p    *Percentiles
+		}{{"same edge ms  ", r.LatencySameEdge}, {"cross edge ms ", r.LatencyCrossEdge}} {
+			if l := x.p; l != nil {
+				fmt.Fprintf(&b, "  %s p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", x.name, l.P50, l.P90, l.P99, l.P999, l.Max)
+			}
+		}
+		if r.KilledNode != nil {
+			fmt.Fprintf(&b, "  fault         edge %d killed at %.1fs", *r.KilledNode, r.KillAtS)
+			if r.RestartAtS > 0 {
+				fmt.Fprintf(&b, ", restarted at %.1fs", r.RestartAtS)
+			}
+			b.WriteString("\n")
+		}
+		if o := r.Outage; o != nil {
+			fmt.Fprintf(&b, "  outage ms     p50 %.2f  p99 %.2f  max %.2f over %d outages, %d edge switches\n", o.P50, o.P99, o.Max, o.Count, r.EdgeSwitches)
 		}
 		if r.Scenario == "rooms" {
 			fmt.Fprintf(&b, "  rooms         %d viewers, %.0f comments/s of %d B, %.0f deliveries/s, server dropped %d\n",

@@ -11,14 +11,47 @@ import (
 
 // scrape reads every edge's /metrics and sums the figures.
 func (e *env) scrape(ctx context.Context) (metrics.NodeStats, error) {
+	each, err := e.scrapeEach(ctx)
+	return sumStats(each), err
+}
+
+// scrapeEach reads every edge's /metrics: one entry per Addrs, nil for an
+// edge that did not answer.
+func (e *env) scrapeEach(ctx context.Context) ([]*metrics.NodeStats, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var sum metrics.NodeStats
+	out := make([]*metrics.NodeStats, len(e.o.Addrs))
 	var errs []error
-	for _, a := range e.o.Addrs {
+	for i, a := range e.o.Addrs {
 		n, err := e.scraper.ScrapeNode(ctx, "http://"+a+"/metrics")
 		if err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		out[i] = &n
+	}
+	return out, errors.Join(errs...)
+}
+
+// sameProcesses keeps the edges scraped both before and after a phase by
+// the same process (CPU time did not go backwards: not restarted), so
+// their differences are what that phase cost; an edge killed or
+// restarted in between is left out of both.
+func sameProcesses(before, after []*metrics.NodeStats) (b, a metrics.NodeStats) {
+	var bs, as []*metrics.NodeStats
+	for i := range before {
+		if before[i] != nil && after[i] != nil && after[i].CPUSeconds >= before[i].CPUSeconds {
+			bs, as = append(bs, before[i]), append(as, after[i])
+		}
+	}
+	return sumStats(bs), sumStats(as)
+}
+
+// sumStats adds up edges' figures (nil entries skipped).
+func sumStats(nodes []*metrics.NodeStats) metrics.NodeStats {
+	var sum metrics.NodeStats
+	for _, n := range nodes {
+		if n == nil {
 			continue
 		}
 		sum.RSSBytes += n.RSSBytes
@@ -29,7 +62,7 @@ func (e *env) scrape(ctx context.Context) (metrics.NodeStats, error) {
 		sum.FECDataPackets += n.FECDataPackets
 		sum.FECUnrecoverable += n.FECUnrecoverable
 	}
-	return sum, errors.Join(errs...)
+	return sum
 }
 
 // settle polls the edges until their RSS stops moving (three consecutive

@@ -200,3 +200,32 @@ func TestLossyOverEmulatedLink(t *testing.T) {
 		t.Fatalf("namespaces left behind:\n%s", out)
 	}
 }
+
+// TestClusterKillLosesNothing kills one of three edges (kill -9) while
+// conversations span them: the clients of the killed edge resume on the
+// others (alternate URLs, shared resume secret) and every acked message
+// reaches its peer exactly once, in order.
+func TestClusterKillLosesNothing(t *testing.T) {
+	m := runJSON(t, "cluster", "--edge-bin", filepath.Join(binDir, "edge"), "--pairs", "6", "--rate", "20",
+		"--duration", "4s", "--kill-after", "1500ms", "--drain", "20s", "--placement", "mixed", "--json")
+	requireFields(t, m)
+	if m["scenario"] != "cluster" || m["killed_node"] != 0.0 || m["connections"] != 12.0 {
+		t.Fatalf("scenario %v, killed %v, connections %v", m["scenario"], m["killed_node"], m["connections"])
+	}
+	if m["acked"].(float64) < 100 || m["lost"] != 0.0 || m["duplicates"] != 0.0 || m["reordered"] != 0.0 || m["delivered"] != m["expected"] {
+		t.Fatalf("acked %v delivered %v of %v: lost %v dup %v reordered %v; errors %v",
+			m["acked"], m["delivered"], m["expected"], m["lost"], m["duplicates"], m["reordered"], m["errors"])
+	}
+	// Clients 0, 3, 6, 9 (mixed: pairs 0 and 3 on edge 0, plus the cross
+	// pairs' sides on it) were on the killed edge: each lost its session
+	// once and found another edge.
+	outage, _ := m["outage_ms"].(map[string]any)
+	if outage == nil || outage["count"].(float64) < 1 || m["edge_switches"].(float64) < outage["count"].(float64) {
+		t.Fatalf("outage_ms %v, edge_switches %v: the killed edge's clients must move", m["outage_ms"], m["edge_switches"])
+	}
+	for _, k := range []string{"latency_same_edge_ms", "latency_cross_edge_ms"} {
+		if _, ok := m[k].(map[string]any); !ok {
+			t.Errorf("JSON has no %q", k)
+		}
+	}
+}

@@ -36,6 +36,9 @@ scenarios:
   lossy  --transport ws|quic-stream|quic-fec|quic-fec-inquic|auto --loss P --burst L --rtt MS
                                           chat over an emulated weak link (root; needs --edge-bin)
   lossy-table FILE                        Markdown table (medians) of concatenated lossy --json results
+  cluster --pairs N --rate R --kill-after D --edge-bin BIN
+                                          chat over a region (--raft-nodes, default 3) while one edge is
+                                          killed (-9): loss, duplicates, clients' outages
   raft-idle --nodes N --groups G --duration D
                                           idle CPU and RSS per node of a Raft region (needs --edge-bin)
   raft-failover --groups G --runs N       kill -9 of the node leading the most groups under writes:
@@ -233,6 +236,9 @@ func runScenario(ctx context.Context, name string, args []string, stderr io.Writ
 		rate                        float64
 		settle                      time.Duration
 		sizes                       = sizeRange{loadgen.DefaultBodySize, loadgen.DefaultBodySize}
+		placement                   string
+		failover                    bool
+		kill                        *killPlan
 	)
 	switch name {
 	case "idle":
@@ -242,10 +248,16 @@ func runScenario(ctx context.Context, name string, args []string, stderr io.Writ
 		fs.IntVar(&viewers, "viewers", 100, "viewer connections")
 		fs.Float64Var(&rate, "rate", loadgen.DefaultRoomsRate, "comments per second from the publisher")
 		fs.IntVar(&size, "size", loadgen.DefaultBodySize, "comment body bytes (min 23)")
-	case "chat":
+	case "chat", "cluster":
 		fs.IntVar(&pairs, "pairs", 10, "1:1 conversations (two clients each)")
 		fs.Float64Var(&rate, "rate", loadgen.DefaultChatRate, "messages per second sent by each side")
 		fs.Var(&sizes, "size", "message body bytes (min 23), or MIN-MAX for sizes uniform in that range")
+		fs.StringVar(&placement, "placement", loadgen.PlacementCross, "with several edges, where a conversation's two clients connect: cross (different edges), same (one edge) or mixed (alternate pairs; both latencies reported)")
+		fs.BoolVar(&failover, "failover", name == "cluster", "give clients the other edges as alternates and report their outages (outage_ms)")
+		if name == "cluster" {
+			kill = &killPlan{}
+			kill.define(fs)
+		}
 	default:
 		return output{}, fmt.Errorf("unknown scenario %q\n%s", name, usage)
 	}
@@ -255,10 +267,19 @@ func runScenario(ctx context.Context, name string, args []string, stderr io.Writ
 	if fs.NArg() > 0 {
 		return output{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
+	if kill != nil {
+		if c.raftNodes == 0 {
+			c.raftNodes = 3
+		}
+		if err := kill.validate(&c); err != nil {
+			return output{}, err
+		}
+	}
 	o, err := c.options(stderr)
 	if err != nil {
 		return output{}, err
 	}
+	o.Failover = failover
 	var spawn loadgen.Spawner
 	if c.procs > 1 {
 		if spawn, err = spawner(stderr); err != nil {
@@ -275,12 +296,12 @@ func runScenario(ctx context.Context, name string, args []string, stderr io.Writ
 		case "rooms":
 			return loadgen.RunRooms(ctx, o, loadgen.RoomsOptions{Viewers: viewers, Rate: rate, Size: size}, c.procs, spawn)
 		default:
-			return loadgen.RunChat(ctx, o, loadgen.ChatOptions{Pairs: pairs, Rate: rate, Size: sizes.min, SizeMax: sizes.max}, c.procs, spawn)
+			return loadgen.RunChat(ctx, o, loadgen.ChatOptions{Pairs: pairs, Rate: rate, Size: sizes.min, SizeMax: sizes.max, Placement: placement}, c.procs, spawn)
 		}
 	}
 	var all []*loadgen.Result
 	for i := range c.runs {
-		r, err := runOnce(ctx, c, o, stderr, once)
+		r, err := runOnce(ctx, c, o, stderr, kill, once)
 		if err != nil {
 			return output{}, fmt.Errorf("run %d of %d: %w", i+1, c.runs, err)
 		}
@@ -294,9 +315,10 @@ func runScenario(ctx context.Context, name string, args []string, stderr io.Writ
 	return output{r: med, all: all, json: c.json}, err
 }
 
-// runOnce runs the scenario once, against a fresh edge when --edge-bin is
-// set.
-func runOnce(ctx context.Context, c common, o loadgen.Options, stderr io.Writer,
+// runOnce runs the scenario once, against a fresh edge (or region) when
+// --edge-bin is set; kill, when set, kills one of the region's edges
+// during the run.
+func runOnce(ctx context.Context, c common, o loadgen.Options, stderr io.Writer, kill *killPlan,
 	once func(loadgen.Options) (*loadgen.Result, error)) (*loadgen.Result, error) {
 	if c.edgeBin == "" {
 		return once(o)
@@ -314,7 +336,13 @@ func runOnce(ctx context.Context, c common, o loadgen.Options, stderr io.Writer,
 		for _, p := range r.procs {
 			o.Addrs = append(o.Addrs, p.Addr)
 		}
-		return once(o)
+		if kill == nil {
+			return once(o)
+		}
+		k := &killer{plan: *kill, region: r, stderr: stderr}
+		o.OnSendStart = k.arm(ctx)
+		res, err := once(o)
+		return res, errors.Join(err, k.wait(res))
 	}
 	eo := edgeproc.Options{Bin: c.edgeBin, Args: strings.Fields(c.edgeArgs)}
 	if c.edgeLogs {

@@ -21,8 +21,8 @@ import (
 
 // raftRegion is a region of edge processes replicating ordered chat over
 // Raft on loopback, started from --edge-bin with shared secrets: the
-// token secret, the API key and the region's Raft secret (a random one in
-// a temporary file, given with --raft-secret-file).
+// token secret, the API key, the resume secret and the region's Raft
+// secret (a random one in a temporary file, given with --raft-secret-file).
 type raftRegion struct {
 	procs          []*edgeproc.Proc
 	secret, apiKey string
@@ -36,6 +36,9 @@ func startRaftRegion(ctx context.Context, bin string, n, groups int, extra []str
 	if err != nil {
 		return nil, err
 	}
+	// One resume secret for the region, as in production: a client whose
+	// edge died resumes its session on another.
+	resumeSecret := randomHex(32)
 	var peers, addrs []string
 	for i := range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -50,7 +53,8 @@ func startRaftRegion(ctx context.Context, bin string, n, groups int, extra []str
 	for i := range n {
 		o := edgeproc.Options{Bin: bin, Args: []string{"--node-id", fmt.Sprintf("n%d", i), "--raft-listen", addrs[i],
 			"--peers", strings.Join(peers, ","), "--raft-groups", fmt.Sprint(groups),
-			"--auth-hmac-secret", r.secret, "--api-key", r.apiKey, "--raft-secret-file", keyFile}}
+			"--auth-hmac-secret", r.secret, "--api-key", r.apiKey, "--raft-secret-file", keyFile,
+			"--resume-secret", resumeSecret}}
 		o.Args = append(o.Args, extra...)
 		if logs {
 			o.Stderr = stderr
