@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/edgegate/edgegate/transport"
@@ -24,6 +25,9 @@ func (c *Client) run() {
 	authRetried := false   // a fresh token was already tried after a rejection
 	resumeRetried := false // a connect without resume token was already tried
 	connectedOnce := false
+	// alts are the redirect's other URLs, tried in turn while the one in
+	// use does not answer (a redirect lists the best edges first).
+	var alts []string
 	var wait time.Duration
 	for {
 		if err := c.sleep(c.ctx, wait); err != nil {
@@ -44,6 +48,7 @@ func (c *Client) run() {
 		}
 		if err == nil {
 			attempt, authRetried, resumeRetried = 0, false, false
+			alts = nil
 			if connectedOnce {
 				c.stats.reconnects.Add(1)
 			}
@@ -71,13 +76,18 @@ func (c *Client) run() {
 			c.moveToQUIC()
 			immediate = true
 		case errors.As(err, &rd):
-			if urls := rd.r.GetUrls(); len(urls) > 0 && urls[0] != "" {
-				c.mu.Lock()
-				c.url = urls[0]
-				c.mu.Unlock()
+			alts = slices.DeleteFunc(slices.Clone(rd.r.GetUrls()), func(u string) bool { return u == "" })
+			if len(alts) > 0 {
+				c.setURL(alts[0])
+				alts = alts[1:]
 			}
 			immediate = true
 			retryAfter = min(time.Duration(rd.r.GetRetryAfterMs())*time.Millisecond, c.cfg.MaxBackoff)
+		case len(alts) > 0 && !errors.As(err, &se):
+			// The redirect target did not answer: the next one, at once.
+			c.setURL(alts[0])
+			alts = alts[1:]
+			immediate = true
 		case errors.As(err, &se):
 			retryAfter = se.RetryAfter
 			switch {
@@ -109,6 +119,13 @@ func (c *Client) run() {
 		attempt++
 		c.log.Info("client: connection lost, backing off", "err", err, "attempt", attempt, "wait", wait)
 	}
+}
+
+// setURL sets where the next connection goes.
+func (c *Client) setURL(u string) {
+	c.mu.Lock()
+	c.url = u
+	c.mu.Unlock()
 }
 
 // connect dials and performs the Connect/Connected exchange.
