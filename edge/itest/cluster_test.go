@@ -60,10 +60,7 @@ func waitMember(t *testing.T, addr, id, state string, limit time.Duration) time.
 // with another key never becomes a member.
 func TestClusterMembership(t *testing.T) {
 	dir := t.TempDir()
-	key := filepath.Join(dir, "gossip.key")
-	if err := os.WriteFile(key, []byte("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	key := writeGossipKey(t)
 	gossipAddrs := []string{freePort(t), freePort(t), freePort(t)}
 	var procs []*edgeProc
 	for i, g := range gossipAddrs {
