@@ -54,7 +54,7 @@ func waitMember(t *testing.T, addr, id, state string, limit time.Duration) time.
 
 // TestClusterMembership: three edge processes form a gossip cluster on
 // loopback (encrypted, LAN timings): each lists the three alive with
-// their metadata; a kill -9 is detected as dead by the other two (the
+// their metadata (health now scored, so only "usable" is checked); a kill -9 is detected as dead by the other two (the
 // time is logged: the target's measurement of a 3-process cluster); a
 // SIGTERM drain is seen as a departure (left), not a failure; an edge
 // with another key never becomes a member.
@@ -75,7 +75,7 @@ func TestClusterMembership(t *testing.T) {
 			id := fmt.Sprintf("n%d", i)
 			waitMember(t, p.addr, id, "alive", 10*time.Second)
 			m := members(t, p.addr)[id]
-			if !m.MetaOK || m.Region != "r1" || m.Health != 100 || m.Draining {
+			if !m.MetaOK || m.Region != "r1" || m.Health < 20 || m.Draining {
 				t.Errorf("%s sees %s with metadata %+v", p.addr, id, m)
 			}
 		}

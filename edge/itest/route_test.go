@@ -187,6 +187,15 @@ func resumeResults(t *testing.T, addr string) map[string]int {
 	return out
 }
 
+// live lists the WebSocket URLs of procs.
+func live(procs []*edgeProc) []string {
+	var out []string
+	for _, p := range procs {
+		out = append(out, p.url())
+	}
+	return out
+}
+
 // TestRouteAndDrainToPeer: three edge processes (one Raft region, one
 // encrypted gossip cluster, shared resume secret). GET /v1/route answers
 // on every node and lists the three. Then the node that alice and carol
@@ -225,6 +234,12 @@ func TestRouteAndDrainToPeer(t *testing.T) {
 	}
 	if edges, ok := route(t, procs[0].addr, "?region=elsewhere&limit=2"); ok && (len(edges) != 2 || !edges[0].Fallback) {
 		t.Errorf("another region: %+v, want 2 fallback edges", edges)
+	}
+	// The SDK's helper picks a first edge the same way.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if edges, err := client.Route(ctx, nil, "http://"+procs[1].addr, "r1"); err != nil || len(edges) != n || !slices.Contains(live(procs), edges[0].WSURL) {
+		t.Errorf("client.Route: %+v, %v", edges, err)
 	}
 
 	conv := "g:drain"
@@ -286,7 +301,7 @@ func TestRouteAndDrainToPeer(t *testing.T) {
 	}
 	t.Logf("stopped sending %v after the drain began: bob %d, alice %d acks", time.Since(drainStart), senders[0].count(), senders[1].count())
 
-	live := []string{procs[0].url(), procs[1].url()}
+	live := live(procs[:2])
 	for name, c := range map[string]*client.Client{"alice": alice, "carol": carol} {
 		st := c.Stats()
 		if !slices.Contains(live, st.URL) || st.Reconnects == 0 {
