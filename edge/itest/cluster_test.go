@@ -54,8 +54,9 @@ func waitMember(t *testing.T, addr, id, state string, limit time.Duration) time.
 
 // TestClusterMembership: three edge processes form a gossip cluster on
 // loopback (encrypted, LAN timings): each lists the three alive with
-// their metadata (health now scored, so only "usable" is checked); a kill -9 is detected as dead by the other two (the
-// time is logged: the target's measurement of a 3-process cluster); a
+// their metadata (a usable health score); a kill -9 is detected as dead
+// by the other two (the time is logged: the target's measurement of a
+// 3-process cluster); a
 // SIGTERM drain is seen as a departure (left), not a failure; an edge
 // with another key never becomes a member.
 func TestClusterMembership(t *testing.T) {
