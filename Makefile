@@ -37,11 +37,12 @@ run: edge
 ## cluster: three dev edges on loopback forming one region: Raft groups
 ## replicated over the three (ports 7070-7072, authenticated), a gossip
 ## cluster (7946-7948, encrypted), WebSocket on 8080-8082; shared secrets
-## under CLUSTER_DIR. Ctrl-C stops all three.
+## under CLUSTER_DIR (the resume secret too, so a client redirected by a
+## draining node resumes on its peer). Ctrl-C stops all three.
 CLUSTER_DIR ?= data/cluster
 cluster: edge
 	@mkdir -p $(CLUSTER_DIR)
-	@for f in hmac raft gossip; do [ -s $(CLUSTER_DIR)/$$f.key ] || openssl rand -hex 32 > $(CLUSTER_DIR)/$$f.key; done
+	@for f in hmac raft gossip resume; do [ -s $(CLUSTER_DIR)/$$f.key ] || openssl rand -hex 32 > $(CLUSTER_DIR)/$$f.key; done
 	@[ -s $(CLUSTER_DIR)/api.key ] || echo "dev-$$(openssl rand -hex 12)" > $(CLUSTER_DIR)/api.key
 	@peers=n0@127.0.0.1:7070,n1@127.0.0.1:7071,n2@127.0.0.1:7072; pids=; \
 	trap 'kill $$pids 2>/dev/null; wait' INT TERM EXIT; \
@@ -49,11 +50,13 @@ cluster: edge
 	  join=; [ $$i -gt 0 ] && join="--join 127.0.0.1:7946"; \
 	  $(BIN)/edge --dev --node-id n$$i --listen 127.0.0.1:808$$i --data $(CLUSTER_DIR)/n$$i \
 	    --auth-hmac-secret "$$(cat $(CLUSTER_DIR)/hmac.key)" --api-key "$$(cat $(CLUSTER_DIR)/api.key)" \
+	    --resume-secret "$$(cat $(CLUSTER_DIR)/resume.key)" \
 	    --raft-listen 127.0.0.1:707$$i --peers $$peers --raft-secret-file $(CLUSTER_DIR)/raft.key \
 	    --gossip-listen 127.0.0.1:794$$((6+i)) $$join --gossip-key-file $(CLUSTER_DIR)/gossip.key --region local \
 	    2> $(CLUSTER_DIR)/n$$i.log & pids="$$pids $$!"; sleep 1; \
 	done; \
 	echo "edgegate cluster of 3 is up: http://127.0.0.1:8080/ http://127.0.0.1:8081/ http://127.0.0.1:8082/"; \
+	echo "  route:    curl http://127.0.0.1:8080/v1/route?region=local"; \
 	echo "  members:  curl -H \"X-API-Key: $$(cat $(CLUSTER_DIR)/api.key)\" http://127.0.0.1:8080/v1/cluster/members"; \
 	echo "  edgebench --secret $$(cat $(CLUSTER_DIR)/hmac.key) --addrs 127.0.0.1:8080,127.0.0.1:8081,127.0.0.1:8082"; \
 	echo "  logs: $(CLUSTER_DIR)/n*.log; Ctrl-C stops the cluster"; \

@@ -301,34 +301,54 @@ func TestReconnectSendsPositionsAndResubscribes(t *testing.T) {
 	}
 }
 
+// TestRedirectIsFollowedAtOnce: a redirect lists edges, best first; the
+// client dials the first at once, and skips one that does not answer for
+// the next, at once too.
 func TestRedirectIsFollowedAtOnce(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		srv := newFakeServer(t)
-		defer srv.close()
-		cfg := testConfig(srv)
-		cfg.MinBackoff = time.Second
-		c := mustDial(t, cfg)
-		defer c.Close()
-		t0 := time.Now()
-		srv.mu.Lock()
-		for s := range srv.sessions {
-			s.write(&pb.Redirect{Reason: "drain", Urls: []string{"ws://edge-b/v1/ws"}})
-			_ = s.conn.Close(transport.CloseGoingAway, "drain")
-		}
-		srv.mu.Unlock()
-		srv.waitFor("redial", func() bool { return len(srv.connects) == 2 })
-		srv.mu.Lock()
-		defer srv.mu.Unlock()
-		if srv.urls[1] != "ws://edge-b/v1/ws" {
-			t.Fatalf("redialed %q", srv.urls[1])
-		}
-		if d := srv.dialAt[1].Sub(t0); d != 0 {
-			t.Fatalf("redirect followed after %v, want at once", d)
-		}
-		if u := c.Stats().URL; u != "ws://edge-b/v1/ws" {
-			t.Fatalf("Stats.URL = %q", u)
-		}
-	})
+	for _, tc := range []struct {
+		name string
+		urls []string
+		want string
+	}{
+		{"one edge", []string{"ws://edge-b/v1/ws"}, "ws://edge-b/v1/ws"},
+		{"first one dead", []string{"ws://dead/v1/ws", "", "ws://edge-c/v1/ws"}, "ws://edge-c/v1/ws"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := newFakeServer(t)
+				defer srv.close()
+				cfg := testConfig(srv)
+				cfg.MinBackoff = time.Second
+				cfg.Dial = func(ctx context.Context, url string) (transport.Conn, error) {
+					if url == "ws://dead/v1/ws" {
+						return nil, errors.New("connection refused")
+					}
+					return srv.dial(ctx, url)
+				}
+				c := mustDial(t, cfg)
+				defer c.Close()
+				t0 := time.Now()
+				srv.mu.Lock()
+				for s := range srv.sessions {
+					s.write(&pb.Redirect{Reason: "drain", Urls: tc.urls})
+					_ = s.conn.Close(transport.CloseGoingAway, "drain")
+				}
+				srv.mu.Unlock()
+				srv.waitFor("redial", func() bool { return len(srv.connects) == 2 })
+				srv.mu.Lock()
+				defer srv.mu.Unlock()
+				if got := srv.urls[1:]; len(got) != 1 || got[0] != tc.want {
+					t.Fatalf("dialed %q after the redirect, want only %s", got, tc.want)
+				}
+				if d := srv.dialAt[1].Sub(t0); d != 0 {
+					t.Fatalf("redirect followed after %v, want at once", d)
+				}
+				if u := c.Stats().URL; u != tc.want {
+					t.Fatalf("Stats.URL = %q", u)
+				}
+			})
+		})
+	}
 }
 
 func TestBackoffScheduleUsesFullJitterCeiling(t *testing.T) {

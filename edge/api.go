@@ -26,6 +26,7 @@ import (
 //	POST /v1/users/{user}/disconnect        close all sessions of a user
 //	GET  /v1/raft/groups, POST /v1/raft/isolate: see api_raft.go
 //	GET  /v1/cluster/members: see api_cluster.go
+//	GET  /v1/route (no API key): see api_route.go
 
 // apiMessage is a message as the HTTP API shows it.
 type apiMessage struct {
@@ -78,6 +79,8 @@ func (srv *Server) apiRoutes(mux *http.ServeMux) {
 	h("GET /v1/raft/groups", srv.apiRaftGroups)
 	h("POST /v1/raft/isolate", srv.apiRaftIsolate)
 	h("GET /v1/cluster/members", srv.apiClusterMembers)
+	// Public (no API key), rate-limited per IP: see api_route.go.
+	mux.HandleFunc("GET /v1/route", srv.routeHandler())
 }
 
 func errBody(code pb.ErrorCode, msg string) apiError {

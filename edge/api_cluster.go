@@ -17,6 +17,8 @@ type apiMember struct {
 	Region      string `json:"region,omitempty"`
 	Zone        string `json:"zone,omitempty"`
 	RaftAddr    string `json:"raft_addr,omitempty"`
+	WSURL       string `json:"ws_url,omitempty"`    // --public-url
+	QUICAddr    string `json:"quic_addr,omitempty"` // --public-quic-addr
 	Connections uint32 `json:"connections"`
 	Capacity    uint32 `json:"capacity"`
 	Health      uint8  `json:"health"`
@@ -38,7 +40,7 @@ func (srv *Server) apiClusterMembers(w http.ResponseWriter, r *http.Request) (in
 	out := apiMembers{Node: srv.cfg.NodeID, Members: []apiMember{}}
 	for _, m := range srv.cluster.Members() {
 		out.Members = append(out.Members, apiMember{ID: m.ID, Addr: m.Addr, State: m.State.String(),
-			Region: m.Meta.Region, Zone: m.Meta.Zone, RaftAddr: m.Meta.RaftAddr,
+			Region: m.Meta.Region, Zone: m.Meta.Zone, RaftAddr: m.Meta.RaftAddr, WSURL: m.Meta.WSAddr, QUICAddr: m.Meta.QUICAddr,
 			Connections: m.Meta.Connections, Capacity: m.Meta.Capacity, Health: m.Meta.Health,
 			Draining: m.Meta.Draining, MetaOK: m.MetaOK})
 	}

@@ -23,13 +23,17 @@ const clusterLeaveTimeout = 3 * time.Second
 
 // startCluster joins the gossip cluster (Config.GossipListen).
 //
-// Health is advertised as gossip.MaxHealth until the health score of the
-// cluster issue exists (connections vs capacity, loop lag, error rate,
-// client-link loss); Draining is set when Shutdown starts.
+// The metadata carries the client addresses (Config.PublicURL,
+// PublicQUICAddr) and the health score (health.go, refreshed by
+// refreshClusterMeta); Draining is set when Shutdown starts.
 func (srv *Server) startCluster() (*gossip.Cluster, error) {
 	cfg := srv.cfg
-	meta := gossip.Meta{Region: cfg.Region, Zone: cfg.Zone, Health: gossip.MaxHealth,
+	meta := gossip.Meta{Region: cfg.Region, Zone: cfg.Zone, Health: uint8(srv.health.current(false).Score),
+		WSAddr: cfg.PublicURL, QUICAddr: cfg.PublicQUICAddr,
 		Capacity: uint32(cfg.MaxConnections), ProtocolVersion: clusterProtocolVersion}
+	if cfg.PublicURL == "" {
+		srv.log.Warn("cluster: no public URL: peers will not send clients to this node (set --public-url)")
+	}
 	if srv.repl != nil {
 		meta.RaftAddr = string(srv.repl.mux.Addr())
 	}
@@ -44,8 +48,10 @@ func (srv *Server) startCluster() (*gossip.Cluster, error) {
 	return c, nil
 }
 
-// refreshClusterMeta pushes the node's load into its gossip metadata
-// every metaRefreshEvery until the server stops.
+// refreshClusterMeta scores the node's health every metaRefreshEvery
+// until the server stops and, in a cluster, pushes the score and the
+// load into its gossip metadata. It runs on every node: the score also
+// feeds /metrics, /status and GET /v1/route.
 func (srv *Server) refreshClusterMeta() {
 	t := time.NewTicker(metaRefreshEvery)
 	defer t.Stop()
@@ -53,9 +59,15 @@ func (srv *Server) refreshClusterMeta() {
 		select {
 		case <-srv.quit:
 			return
-		case <-t.C:
+		case now := <-t.C:
+			h := srv.health.refresh(now)
+			if srv.cluster == nil {
+				continue
+			}
 			n := uint32(max(srv.conns.Load(), 0))
-			if err := srv.cluster.UpdateMeta(func(m *gossip.Meta) { m.Connections = n }); err != nil {
+			if err := srv.cluster.UpdateMeta(func(m *gossip.Meta) {
+				m.Connections, m.Health = n, uint8(min(max(h.Score, 0), gossip.MaxHealth))
+			}); err != nil {
 				srv.log.Debug("cluster: metadata not updated", "err", err)
 			}
 		}

@@ -176,6 +176,14 @@ type Config struct {
 	GossipKey       []byte
 	GossipInsecure  bool
 	Region, Zone    string
+	// PublicURL is the WebSocket URL clients use to reach this node
+	// (ws:// or wss://host:port/v1/ws), and PublicQUICAddr its QUIC
+	// address (host:port), both advertised in the node's gossip metadata
+	// for GET /v1/route and drain redirects. Empty: not advertised (the
+	// node is then never offered to clients by its peers). See
+	// public_addr.go.
+	PublicURL      string
+	PublicQUICAddr string
 
 	// DrainTimeout bounds the graceful drain. Default 10 s.
 	DrainTimeout time.Duration
@@ -261,6 +269,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("RoomBatchWindow %v is over 1s", c.RoomBatchWindow))
 	}
 	errs = append(errs, c.validateRaft()...)
+	errs = append(errs, c.validatePublic()...)
 	if len(c.Join) > 0 && len(c.GossipKey) == 0 && !c.GossipInsecure {
 		errs = append(errs, errors.New("no GossipKey, but Join is set: cluster gossip must be encrypted "+
 			"(edge: --gossip-key-file or EDGEGATE_GOSSIP_KEY, the same key on every node; --gossip-insecure only for tests on loopback)"))

@@ -4,8 +4,9 @@
 //
 // It owns: sessions (session*.go, outbox.go), the conversation router
 // (router.go), live rooms (rooms.go), resumption (resume.go), delivery
-// positions (positions.go), the HTTP surface (http.go, api.go) and the
-// Orderer seam (server.go). Sub-packages: store (pebble), ordering (the
+// positions (positions.go), the HTTP surface (http.go, api.go), cluster
+// membership, health score and edge selection (cluster.go, health*.go,
+// route.go, api_route.go) and the Orderer seam (server.go). Sub-packages: store (pebble), ordering (the
 // single-node group-commit orderer), auth (JWT, resume tokens, API keys),
 // limits (rate limits and caps).
 //
@@ -39,6 +40,18 @@
 //     expiry) brings back the session's subscriptions kept for
 //     ResumeGrace; the client's own positions decide where delivery
 //     restarts, so a reconnecting client gets exactly what it missed.
+//   - Health and edge selection (health.go, route.go): each node scores
+//     itself 0-100 from one interval's sample (connections vs capacity,
+//     process CPU, scheduler lag, delivery backlog, server errors, loss on
+//     client links) with a pure function, so the formula is tested
+//     without timing; the most saturated hard limit decides alone, and
+//     symptoms that clients may cause take off 30% each at most. The score
+//     and the client addresses (Config.PublicURL, PublicQUICAddr) travel
+//     in gossip metadata; GET /v1/route and the drain redirect rank the
+//     same way (region, health, load, node id) and skip draining,
+//     leaving, dead and unhealthy (< 20) nodes. /v1/route is public and
+//     rate-limited per IP: clients call it before they hold anything but
+//     a user token.
 //   - Sender FIFO: a session's sends are appended one after another (the
 //     read loop waits for each ack), so one sender's messages keep their
 //     order in a conversation; throughput comes from group commit across

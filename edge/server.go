@@ -52,6 +52,7 @@ type Server struct {
 	local        *ordering.Local // single-node ordering, or nil
 	repl         *replication    // Raft ordering (Config.RaftListen), or nil
 	cluster      *gossip.Cluster // cluster membership (Config.GossipListen), or nil
+	health       *healthMonitor  // the node's health score (health.go)
 	verifier     *auth.Verifier
 	resumeSigner *auth.ResumeSigner
 	acceptor     *transport.WSAcceptor
@@ -167,6 +168,7 @@ func New(cfg Config) (*Server, error) {
 			return float64(st.Batches), float64(st.Fsyncs)
 		})
 	}
+	srv.health = newHealthMonitor(srv, srv.m.reg)
 	if cfg.GossipListen != "" {
 		if srv.cluster, err = srv.startCluster(); err != nil {
 			if srv.repl != nil {
@@ -177,8 +179,8 @@ func New(cfg Config) (*Server, error) {
 			return nil, errors.Join(err, srv.store.Close())
 		}
 		srv.registerCluster(srv.m.reg)
-		srv.goFunc(srv.refreshClusterMeta)
 	}
+	srv.goFunc(srv.refreshClusterMeta)
 	if cfg.Dev {
 		srv.devToken, _ = auth.MintHS256(cfg.AuthHMACSecret, auth.MintClaims{Subject: "demo", Convs: []string{"**"}, Rooms: []string{"**"}, TTL: 24 * time.Hour})
 	}
@@ -425,7 +427,9 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	}
 	srv.mu.Unlock()
 	srv.log.Info("draining", "sessions", len(ss))
-	redirect, _ := transport.Encode(nil, &pb.Redirect{Reason: "drain", Urls: srv.cfg.DrainRedirectURLs, RetryAfterMs: 0}, nil)
+	urls := srv.drainRedirectURLs()
+	srv.log.Info("drain redirect", "urls", urls)
+	redirect, _ := transport.Encode(nil, &pb.Redirect{Reason: "drain", Urls: urls, RetryAfterMs: 0}, nil)
 	var wg sync.WaitGroup
 	for _, s := range ss {
 		wg.Add(1)

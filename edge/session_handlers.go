@@ -270,6 +270,8 @@ func (s *session) reportLink(pong *pb.Pong) {
 	s.link = st
 	pong.ServerSegments, pong.ServerRetransmits = uint32(min(segs, math.MaxUint32)), uint32(min(retrans, math.MaxUint32))
 	pong.ServerOutOfOrder = uint32(min(ooo, math.MaxUint32))
+	s.srv.health.linkSegments.Add(float64(segs))
+	s.srv.health.linkRetrans.Add(float64(retrans))
 	if segs > 0 && retrans*50 > segs {
 		s.srv.m.lossyLinks.Inc()
 	}

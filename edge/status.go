@@ -1,12 +1,8 @@
 package edge
 
 import (
-	"fmt"
-	"math"
 	"net/http"
 	"time"
-
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/edgegate/edgegate/edge/webui"
 )
@@ -35,49 +31,13 @@ type statusReport struct {
 	Health           health             `json:"health"`
 }
 
-// health is a 0-100 score of how well this node can take more clients,
-// with the reasons for every point taken off. The cluster issue gossips it
-// to choose edges; for now it is shown on the status page.
-type health struct {
-	Score   int      `json:"score"`
-	Reasons []string `json:"reasons"`
-}
-
 // status gathers the report from the metrics registry.
 func (srv *Server) status() (statusReport, error) {
-	mfs, err := srv.m.reg.Gather()
+	g, err := gather(srv.m.reg)
 	if err != nil {
 		return statusReport{}, err
 	}
-	byName := make(map[string]*dto.MetricFamily, len(mfs))
-	for _, mf := range mfs {
-		byName[mf.GetName()] = mf
-	}
-	// byLabel sums a family's values per value of label (all under "" when
-	// label is empty).
-	byLabel := func(name, label string) map[string]float64 {
-		out := map[string]float64{}
-		mf := byName[name]
-		if mf == nil {
-			return out
-		}
-		for _, m := range mf.GetMetric() {
-			key := ""
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == label {
-					key = lp.GetValue()
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				out[key] += m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				out[key] += m.GetGauge().GetValue()
-			}
-		}
-		return out
-	}
-	total := func(name string) float64 { return byLabel(name, "")[""] }
+	byLabel, total := g.byLabel, g.total
 	r := statusReport{
 		NodeID:           srv.cfg.NodeID,
 		Dev:              srv.cfg.Dev,
@@ -100,28 +60,8 @@ func (srv *Server) status() (statusReport, error) {
 	if r.Connections["ws"] == 0 {
 		r.Connections["ws"] = 0
 	}
-	var conns float64
-	for _, v := range r.Connections {
-		conns += v
-	}
-	r.Health = scoreHealth(r.Draining, conns, float64(srv.cfg.MaxConnections))
+	r.Health = srv.health.current(r.Draining)
 	return r, nil
-}
-
-// scoreHealth scores a node: 0 when draining; above 70% of the connection
-// cap, points go off linearly down to 10 at the cap.
-func scoreHealth(draining bool, conns, maxConns float64) health {
-	h := health{Score: 100, Reasons: []string{}}
-	if draining {
-		return health{Score: 0, Reasons: []string{"draining"}}
-	}
-	if maxConns > 0 {
-		if use := conns / maxConns; use > 0.7 {
-			h.Score = max(10, int(math.Round(100-(use-0.7)/0.3*90)))
-			h.Reasons = append(h.Reasons, fmt.Sprintf("connections at %.0f%% of the cap", 100*use))
-		}
-	}
-	return h
 }
 
 // statusRoutes serves the operator status page and its JSON. Outside dev

@@ -59,26 +59,6 @@ func TestStatusReportsTheMetrics(t *testing.T) {
 	}
 }
 
-func TestScoreHealth(t *testing.T) {
-	for _, tc := range []struct {
-		draining    bool
-		conns, max  float64
-		want        int
-		withReasons bool
-	}{
-		{false, 0, 100, 100, false},
-		{false, 70, 100, 100, false},
-		{false, 85, 100, 55, true},
-		{false, 100, 100, 10, true},
-		{true, 0, 100, 0, true},
-	} {
-		h := scoreHealth(tc.draining, tc.conns, tc.max)
-		if h.Score != tc.want || (len(h.Reasons) > 0) != tc.withReasons {
-			t.Errorf("scoreHealth(%v, %v, %v) = %+v, want score %d", tc.draining, tc.conns, tc.max, h, tc.want)
-		}
-	}
-}
-
 func TestSDKServedWithCORS(t *testing.T) {
 	e := startEdge(t, nil)
 	resp, err := http.Get(e.hs.URL + "/sdk/edgegate.js")

@@ -60,7 +60,9 @@
 //     room R");
 //   - Raft placement from the membership view (rendezvous hashing, one
 //     voter change at a time);
-//   - the inter-node link, the health score computation, /v1/route and
-//     drain redirects. (The edge already joins a Cluster: edge/cluster.go,
-//     flags --gossip-listen, --join, --gossip-key-file.)
+//   - the inter-node link. (The edge already joins a Cluster:
+//     edge/cluster.go, flags --gossip-listen, --join, --gossip-key-file;
+//     it advertises its client addresses and health score in Meta, and
+//     serves GET /v1/route and drain redirects from the membership:
+//     edge/health.go, edge/route.go.)
 package gossip

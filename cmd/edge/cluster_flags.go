@@ -17,6 +17,7 @@ const gossipKeyEnv = "EDGEGATE_GOSSIP_KEY"
 type clusterOptions struct {
 	listen, advertise, join, preset, keyFile, region, zone string
 	insecure                                               bool
+	publicURL, publicQUIC                                  string
 }
 
 func (o *clusterOptions) define(fs *flag.FlagSet) {
@@ -29,6 +30,21 @@ func (o *clusterOptions) define(fs *flag.FlagSet) {
 	fs.BoolVar(&o.insecure, "gossip-insecure", false, "testing on loopback only: join a cluster without a gossip key (anyone who reaches --gossip-listen can then join and advertise addresses)")
 	fs.StringVar(&o.region, "region", "", "this node's region, advertised to the cluster")
 	fs.StringVar(&o.zone, "zone", "", "this node's zone within its region, advertised to the cluster")
+	fs.StringVar(&o.publicURL, "public-url", "", "the WebSocket URL clients use to reach this node (ws:// or wss://host:port/v1/ws), advertised to the cluster for GET /v1/route and drain redirects. "+
+		"Default ws://LISTEN/v1/ws from --listen when it names a host; with 0.0.0.0 or :port (or behind TLS or a proxy) set it, else peers never send clients here")
+	fs.StringVar(&o.publicQUIC, "public-quic-addr", "", "the QUIC address (host:port) clients use to reach this node, advertised like --public-url. Default --quic-listen when it names a host")
+}
+
+// applyPublic sets the advertised client addresses: the flags, or what
+// the listen addresses give when they name a host.
+func (o *clusterOptions) applyPublic(c *edge.Config, listen, quicListen string) {
+	c.PublicURL, c.PublicQUICAddr = o.publicURL, o.publicQUIC
+	if c.PublicURL == "" {
+		c.PublicURL = edge.PublicURLFromListen(listen)
+	}
+	if c.PublicQUICAddr == "" && quicListen != "" {
+		c.PublicQUICAddr = edge.PublicAddrFromListen(quicListen)
+	}
 }
 
 // apply copies the cluster flags into c, reading the gossip key.

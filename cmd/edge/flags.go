@@ -265,6 +265,7 @@ func (o *options) config(lookupEnv func(string) (string, bool)) (edge.Config, er
 	if err := o.cluster.apply(&c, lookupEnv); err != nil {
 		return c, err
 	}
+	o.cluster.applyPublic(&c, o.listen, o.quicListen)
 	for _, p := range splitList(o.peers) {
 		id, addr, ok := strings.Cut(p, "@")
 		if !ok || id == "" || addr == "" {

@@ -54,16 +54,14 @@ func waitMember(t *testing.T, addr, id, state string, limit time.Duration) time.
 
 // TestClusterMembership: three edge processes form a gossip cluster on
 // loopback (encrypted, LAN timings): each lists the three alive with
-// their metadata; a kill -9 is detected as dead by the other two (the
-// time is logged: the target's measurement of a 3-process cluster); a
+// their metadata (a usable health score); a kill -9 is detected as dead
+// by the other two (the time is logged: the target's measurement of a
+// 3-process cluster); a
 // SIGTERM drain is seen as a departure (left), not a failure; an edge
 // with another key never becomes a member.
 func TestClusterMembership(t *testing.T) {
 	dir := t.TempDir()
-	key := filepath.Join(dir, "gossip.key")
-	if err := os.WriteFile(key, []byte("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	key := writeGossipKey(t)
 	gossipAddrs := []string{freePort(t), freePort(t), freePort(t)}
 	var procs []*edgeProc
 	for i, g := range gossipAddrs {
@@ -78,7 +76,7 @@ func TestClusterMembership(t *testing.T) {
 			id := fmt.Sprintf("n%d", i)
 			waitMember(t, p.addr, id, "alive", 10*time.Second)
 			m := members(t, p.addr)[id]
-			if !m.MetaOK || m.Region != "r1" || m.Health != 100 || m.Draining {
+			if !m.MetaOK || m.Region != "r1" || m.Health < 20 || m.Draining {
 				t.Errorf("%s sees %s with metadata %+v", p.addr, id, m)
 			}
 		}
