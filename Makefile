@@ -72,7 +72,7 @@ deps:
 ## generate: regenerate the Protobuf code (committed).
 generate: deps
 	$(GO) build -o $(BIN)/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
-	protoc --plugin=protoc-gen-go=$(BIN)/protoc-gen-go --go_out=. --go_opt=paths=source_relative transport/pb/edgegate.proto
+	protoc --plugin=protoc-gen-go=$(BIN)/protoc-gen-go --go_out=. --go_opt=paths=source_relative transport/pb/edgegate.proto transport/pb/nodelink.proto
 
 ## check-generated: fail when the committed generated code is stale.
 check-generated: generate
