@@ -17,6 +17,8 @@ const gossipKeyEnv = "EDGEGATE_GOSSIP_KEY"
 type clusterOptions struct {
 	listen, advertise, join, preset, keyFile, region, zone string
 	insecure                                               bool
+	// nodeListen, nodeAdvertise: the inter-node link (edge/nodelink).
+	nodeListen, nodeAdvertise string
 }
 
 func (o *clusterOptions) define(fs *flag.FlagSet) {
@@ -29,12 +31,16 @@ func (o *clusterOptions) define(fs *flag.FlagSet) {
 	fs.BoolVar(&o.insecure, "gossip-insecure", false, "testing on loopback only: join a cluster without a gossip key (anyone who reaches --gossip-listen can then join and advertise addresses)")
 	fs.StringVar(&o.region, "region", "", "this node's region, advertised to the cluster")
 	fs.StringVar(&o.zone, "zone", "", "this node's zone within its region, advertised to the cluster")
+	fs.StringVar(&o.nodeListen, "node-listen", "", "TCP host:port for the inter-node link (rooms span the cluster: comments reach every node's viewers); "+
+		"needs --gossip-listen and the region secret (--raft-secret-file, or --raft-insecure on loopback); off by default")
+	fs.StringVar(&o.nodeAdvertise, "node-advertise", "", "the inter-node link address peers dial, advertised in gossip (default: --node-listen's)")
 }
 
 // apply copies the cluster flags into c, reading the gossip key.
 func (o *clusterOptions) apply(c *edge.Config, lookupEnv func(string) (string, bool)) error {
 	c.GossipListen, c.GossipAdvertise, c.Join = o.listen, o.advertise, splitList(o.join)
 	c.GossipPreset, c.GossipInsecure, c.Region, c.Zone = o.preset, o.insecure, o.region, o.zone
+	c.NodeListen, c.NodeAdvertise = o.nodeListen, o.nodeAdvertise
 	raw, err := secretFrom("--gossip-key-file", o.keyFile, gossipKeyEnv, lookupEnv)
 	if err != nil || raw == nil {
 		return err
