@@ -60,10 +60,7 @@ func waitMember(t *testing.T, addr, id, state string, limit time.Duration) time.
 // with another key never becomes a member.
 func TestClusterMembership(t *testing.T) {
 	dir := t.TempDir()
-	key := filepath.Join(dir, "gossip.key")
-	if err := os.WriteFile(key, []byte("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	key := writeGossipKey(t, dir)
 	gossipAddrs := []string{freePort(t), freePort(t), freePort(t)}
 	var procs []*edgeProc
 	for i, g := range gossipAddrs {
@@ -106,6 +103,17 @@ func TestClusterMembership(t *testing.T) {
 	}
 	took := waitMember(t, procs[0].addr, "n1", "left", 10*time.Second)
 	t.Logf("n0 saw the drained n1 leave after %v", took)
+}
+
+// writeGossipKey writes the test cluster's gossip key to dir and returns
+// its path.
+func writeGossipKey(t *testing.T, dir string) string {
+	t.Helper()
+	key := filepath.Join(dir, "gossip.key")
+	if err := os.WriteFile(key, []byte("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return key
 }
 
 // runEdgeBriefly runs an edge that is expected to fail at start and
