@@ -2,6 +2,7 @@ package nodelink
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -85,4 +86,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
+}
+
+// quietLogger drops every log.
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
