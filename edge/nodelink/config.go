@@ -97,7 +97,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("NodeID must be 1 to %d bytes", maxID))
 	}
 	if c.Listen == "" {
-		errs = append(errs, errors.New("Listen is required"))
+		errs = append(errs, errors.New("the Listen address is required"))
 	}
 	if len(c.Secret) == 0 && !c.Insecure {
 		errs = append(errs, errors.New("a Secret is required (or Insecure, for tests on loopback)"))

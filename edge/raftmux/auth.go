@@ -42,11 +42,6 @@ const (
 	nonceLen = peerauth.NonceLen
 	// macLen is an HMAC-SHA256.
 	macLen = peerauth.MACLen
-	// authWarnEvery is the least time between two Warn logs of refused
-	// handshakes (inbound, and outbound ones apart): one in authWarnEvery
-	// is logged at Warn (with how many were not) and the rest at Debug;
-	// Stats counts them all.
-	authWarnEvery = peerauth.WarnEvery
 )
 
 // raftAuth is the handshake of the Raft port (edge/peerauth). Its label
@@ -60,13 +55,9 @@ const (
 	labelDialer   = peerauth.Dialer
 )
 
-var (
-	// errPeerAuth: the acceptor's MAC did not verify (it has another
-	// secret, or is not a node of the region).
-	errPeerAuth = peerauth.ErrPeerAuth
-	// errDialerAuth: the dialer's MAC did not verify.
-	errDialerAuth = peerauth.ErrDialerAuth
-)
+// errPeerAuth: the acceptor's MAC did not verify (it has another secret,
+// or is not a node of the region).
+var errPeerAuth = peerauth.ErrPeerAuth
 
 // handshakeMAC is role's MAC over both nonces and the dialer's address.
 func handshakeMAC(secret []byte, role peerauth.Role, dialerNonce, acceptorNonce []byte, addr raft.ServerAddress) []byte {
@@ -161,16 +152,9 @@ func (m *Mux) dialConn(c net.Conn, addr raft.ServerAddress, deadline time.Time) 
 	return nil
 }
 
-// warnLimiter lets one Warn through per authWarnEvery.
-type warnLimiter struct{ peerauth.WarnLimiter }
-
-// allow reports whether a Warn may be logged now, and how many were
-// suppressed since the last one.
-func (l *warnLimiter) allow(now time.Time) (bool, uint64) { return l.Allow(now) }
-
 // logAuth logs a refused handshake at Warn if l allows, else at Debug.
-func (m *Mux) logAuth(l *warnLimiter, msg string, args ...any) {
-	if ok, n := l.allow(time.Now()); ok {
+func (m *Mux) logAuth(l *peerauth.WarnLimiter, msg string, args ...any) {
+	if ok, n := l.Allow(time.Now()); ok {
 		m.o.Logger.Warn(msg, append(args, "not_logged_since_last", n)...)
 		return
 	}
