@@ -36,7 +36,8 @@ run: edge
 
 ## cluster: three dev edges on loopback forming one region: Raft groups
 ## replicated over the three (ports 7070-7072, authenticated), a gossip
-## cluster (7946-7948, encrypted), WebSocket on 8080-8082; shared secrets
+## cluster (7946-7948, encrypted), the inter-node link for rooms
+## (7600-7602), WebSocket on 8080-8082; shared secrets
 ## under CLUSTER_DIR. Ctrl-C stops all three.
 CLUSTER_DIR ?= data/cluster
 cluster: edge
@@ -51,6 +52,7 @@ cluster: edge
 	    --auth-hmac-secret "$$(cat $(CLUSTER_DIR)/hmac.key)" --api-key "$$(cat $(CLUSTER_DIR)/api.key)" \
 	    --raft-listen 127.0.0.1:707$$i --peers $$peers --raft-secret-file $(CLUSTER_DIR)/raft.key \
 	    --gossip-listen 127.0.0.1:794$$((6+i)) $$join --gossip-key-file $(CLUSTER_DIR)/gossip.key --region local \
+	    --node-listen 127.0.0.1:760$$i \
 	    2> $(CLUSTER_DIR)/n$$i.log & pids="$$pids $$!"; sleep 1; \
 	done; \
 	echo "edgegate cluster of 3 is up: http://127.0.0.1:8080/ http://127.0.0.1:8081/ http://127.0.0.1:8082/"; \
