@@ -160,6 +160,7 @@ func (p *peer) run(c net.Conn, br *bufio.Reader) {
 	l.m.peersUp.Add(1)
 	l.cfg.Logger.Info("nodelink: link up", "peer", p.id, "remote", c.RemoteAddr())
 	if !l.goFunc(cn.writeLoop) {
+		close(cn.writerDone) // no writer: the Link is closing
 		cn.close("closing")
 	}
 	if l.cfg.OnPeerUp != nil {
