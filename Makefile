@@ -36,9 +36,10 @@ run: edge
 
 ## cluster: three dev edges on loopback forming one region: Raft groups
 ## replicated over the three (ports 7070-7072, authenticated), a gossip
-## cluster (7946-7948, encrypted), WebSocket on 8080-8082; shared secrets
-## under CLUSTER_DIR (the resume secret too, so a client redirected by a
-## draining node resumes on its peer). Ctrl-C stops all three.
+## cluster (7946-7948, encrypted), the inter-node link for rooms
+## (7600-7602), WebSocket on 8080-8082; shared secrets under CLUSTER_DIR
+## (the resume secret too, so a client redirected by a draining node
+## resumes on its peer). Ctrl-C stops all three.
 CLUSTER_DIR ?= data/cluster
 cluster: edge
 	@mkdir -p $(CLUSTER_DIR)
@@ -53,6 +54,7 @@ cluster: edge
 	    --resume-secret "$$(cat $(CLUSTER_DIR)/resume.key)" \
 	    --raft-listen 127.0.0.1:707$$i --peers $$peers --raft-secret-file $(CLUSTER_DIR)/raft.key \
 	    --gossip-listen 127.0.0.1:794$$((6+i)) $$join --gossip-key-file $(CLUSTER_DIR)/gossip.key --region local \
+	    --node-listen 127.0.0.1:760$$i \
 	    2> $(CLUSTER_DIR)/n$$i.log & pids="$$pids $$!"; sleep 1; \
 	done; \
 	echo "edgegate cluster of 3 is up: http://127.0.0.1:8080/ http://127.0.0.1:8081/ http://127.0.0.1:8082/"; \
@@ -75,7 +77,7 @@ deps:
 ## generate: regenerate the Protobuf code (committed).
 generate: deps
 	$(GO) build -o $(BIN)/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
-	protoc --plugin=protoc-gen-go=$(BIN)/protoc-gen-go --go_out=. --go_opt=paths=source_relative transport/pb/edgegate.proto
+	protoc --plugin=protoc-gen-go=$(BIN)/protoc-gen-go --go_out=. --go_opt=paths=source_relative transport/pb/edgegate.proto transport/pb/nodelink.proto
 
 ## check-generated: fail when the committed generated code is stale.
 check-generated: generate

@@ -22,7 +22,7 @@ import (
 //	GET  /v1/conversations/{conv}/messages  history: ?before=SEQ|after=SEQ&limit=N
 //	GET  /v1/conversations/{conv}/presence  users subscribed on this node
 //	POST /v1/rooms/{room}/messages          broadcast a live comment
-//	GET  /v1/rooms/{room}/presence          viewers on this node
+//	GET  /v1/rooms/{room}/presence          viewers on this node (and cluster_viewers: on every node, with --node-listen)
 //	POST /v1/users/{user}/disconnect        close all sessions of a user
 //	GET  /v1/raft/groups, POST /v1/raft/isolate: see api_raft.go
 //	GET  /v1/cluster/members: see api_cluster.go
@@ -247,7 +247,8 @@ func (srv *Server) apiRoomPresence(w http.ResponseWriter, r *http.Request) (int,
 		return http.StatusBadRequest, errBody(pb.ErrorCode_ERROR_CODE_BAD_REQUEST, "invalid room id")
 	}
 	users, viewers := srv.rooms.presence(room)
-	return http.StatusOK, map[string]any{"room": room, "node": srv.cfg.NodeID, "viewers": viewers, "users": presenceJSON(users)}
+	return http.StatusOK, map[string]any{"room": room, "node": srv.cfg.NodeID, "viewers": viewers, "users": presenceJSON(users),
+		"cluster_viewers": viewers + srv.link.remoteViewers(room)}
 }
 
 type presenceEntry struct {

@@ -37,6 +37,9 @@ func (srv *Server) startCluster() (*gossip.Cluster, error) {
 	if srv.repl != nil {
 		meta.RaftAddr = string(srv.repl.mux.Addr())
 	}
+	if srv.link != nil {
+		meta.NodeAddr = srv.link.advertise()
+	}
 	c, err := gossip.New(gossip.Config{
 		NodeID: cfg.NodeID, BindAddr: cfg.GossipListen, AdvertiseAddr: cfg.GossipAdvertise,
 		Join: cfg.Join, Preset: gossip.Preset(cfg.GossipPreset), SecretKey: cfg.GossipKey,

@@ -185,6 +185,16 @@ type Config struct {
 	PublicURL      string
 	PublicQUICAddr string
 
+	// NodeListen, when set, opens the inter-node link (edge/nodelink) on
+	// this TCP host:port, and live rooms span the cluster: a comment
+	// reaches the viewers of every node. Peers are the gossip members that
+	// advertise a link address, so it needs GossipListen. Links are
+	// authenticated with RaftSecret (required unless RaftInsecure).
+	// NodeAdvertise is the address peers dial (default: the listener's),
+	// advertised in the gossip metadata (NodeAddr).
+	NodeListen    string
+	NodeAdvertise string
+
 	// DrainTimeout bounds the graceful drain. Default 10 s.
 	DrainTimeout time.Duration
 	// DrainRedirectURLs are sent to clients in the Redirect frame on drain.
@@ -270,6 +280,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.validateRaft()...)
 	errs = append(errs, c.validatePublic()...)
+	errs = append(errs, c.validateLink()...)
 	if len(c.Join) > 0 && len(c.GossipKey) == 0 && !c.GossipInsecure {
 		errs = append(errs, errors.New("no GossipKey, but Join is set: cluster gossip must be encrypted "+
 			"(edge: --gossip-key-file or EDGEGATE_GOSSIP_KEY, the same key on every node; --gossip-insecure only for tests on loopback)"))
@@ -284,6 +295,21 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateLink checks the inter-node link's needs.
+func (c *Config) validateLink() []error {
+	if c.NodeListen == "" {
+		return nil
+	}
+	var errs []error
+	if c.GossipListen == "" {
+		errs = append(errs, errors.New("NodeListen needs GossipListen: the link's peers are the gossip members"))
+	}
+	if len(c.RaftSecret) == 0 && !c.RaftInsecure {
+		errs = append(errs, errors.New("NodeListen needs the region secret (RaftSecret: --raft-secret-file or EDGEGATE_RAFT_SECRET; --raft-insecure only for tests on loopback)"))
+	}
+	return errs
 }
 
 // validateRaft checks the region secret: long enough, and present when

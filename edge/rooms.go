@@ -26,6 +26,10 @@ type room struct {
 	viewers map[*session]struct{}
 	seq     uint64
 	pending []*pb.Message
+	// forward holds the pending comments published on this node, which
+	// the next flush also sends to the peers with viewers of the room
+	// (rooms_link.go); comments from peers are never forwarded again.
+	forward []*pb.Message
 	armed   bool // a window timer is running
 	// due is set when the window elapsed (or the batch is full) but the
 	// previous fan-out had not reached its quorum: the batch goes when it
@@ -70,6 +74,7 @@ func (h *roomHub) join(id string, s *session) uint64 {
 		}
 		n := uint64(len(r.viewers))
 		r.mu.Unlock()
+		h.srv.link.viewersChanged(id, n == 1)
 		s.mu.Lock()
 		if s.rooms == nil {
 			s.rooms = make(map[string]*room)
@@ -90,10 +95,13 @@ func (h *roomHub) leave(r *room, s *session) {
 	s.mu.Unlock()
 	h.mu.Lock()
 	r.mu.Lock()
+	left := false
 	if _, ok := r.viewers[s]; ok {
 		delete(r.viewers, s)
 		h.srv.m.viewers.Dec()
+		left = true
 	}
+	last := left && len(r.viewers) == 0
 	if len(r.viewers) == 0 && len(r.pending) == 0 && !r.armed && !r.due && h.rooms[r.id] == r {
 		delete(h.rooms, r.id)
 		r.viewers = nil
@@ -101,11 +109,35 @@ func (h *roomHub) leave(r *room, s *session) {
 	}
 	r.mu.Unlock()
 	h.mu.Unlock()
+	if left {
+		h.srv.link.viewersChanged(r.id, last)
+	}
 }
 
 // publish queues a comment for the next batch and returns its room
-// sequence and server time.
+// sequence and server time. The comment also goes to the peers with
+// viewers of the room.
 func (h *roomHub) publish(id string, m *pb.Message) (uint64, int64) {
+	m.ServerTimeMs = time.Now().UnixMilli()
+	return h.add(id, []*pb.Message{m}, true), m.ServerTimeMs
+}
+
+// inject queues comments a peer forwarded (rooms_link.go) for this node's
+// viewers, if it has any, and flushes at once (the sender batched them
+// already); they are not forwarded again. They get this node's room
+// sequence (a viewer sees one increasing sequence per room) and keep
+// their server time.
+func (h *roomHub) inject(id string, ms []*pb.Message) bool {
+	if h.viewerCount(id) == 0 {
+		return false
+	}
+	h.add(id, ms, false)
+	return true
+}
+
+// add queues ms for the room's next batch (and, if local, for its peers)
+// and returns the last one's room sequence.
+func (h *roomHub) add(id string, ms []*pb.Message, local bool) uint64 {
 	for {
 		r := h.get(id, true)
 		r.mu.Lock()
@@ -113,22 +145,26 @@ func (h *roomHub) publish(id string, m *pb.Message) (uint64, int64) {
 			r.mu.Unlock()
 			continue
 		}
-		r.seq++
-		m.Seq = r.seq
-		m.ServerTimeMs = time.Now().UnixMilli()
-		r.pending = append(r.pending, m)
-		h.srv.m.liveComments.Inc()
-		flushNow := len(r.pending) >= h.srv.cfg.RoomBatchMax && !r.due
+		for _, m := range ms {
+			r.seq++
+			m.Seq = r.seq
+		}
+		r.pending = append(r.pending, ms...)
+		if local {
+			r.forward = append(r.forward, ms...)
+			h.srv.m.liveComments.Add(float64(len(ms)))
+		}
+		flushNow := (len(r.pending) >= h.srv.cfg.RoomBatchMax || !local) && !r.due
 		if !r.armed && !r.due && !flushNow {
 			r.armed = true
 			time.AfterFunc(h.srv.cfg.RoomBatchWindow, r.windowElapsed)
 		}
-		seq := m.Seq
+		seq := r.seq
 		r.mu.Unlock()
 		if flushNow {
 			r.tryFlush()
 		}
-		return seq, m.ServerTimeMs
+		return seq
 	}
 }
 
@@ -194,8 +230,8 @@ func (r *room) maxDelayElapsed(b *liveBatch) {
 func (r *room) flush() {
 	h := r.hub
 	r.mu.Lock()
-	batch := r.pending
-	r.pending = nil
+	batch, forward := r.pending, r.forward
+	r.pending, r.forward = nil, nil
 	r.due = false
 	viewers := r.scratch[:0]
 	for v := range r.viewers {
@@ -210,6 +246,7 @@ func (r *room) flush() {
 		r.inflight = lb
 	}
 	r.mu.Unlock()
+	h.srv.link.forward(r.id, forward)
 	if lb != nil {
 		var frames [3]*transport.SharedFrame
 		for _, v := range viewers {

@@ -53,6 +53,7 @@ type Server struct {
 	repl         *replication    // Raft ordering (Config.RaftListen), or nil
 	cluster      *gossip.Cluster // cluster membership (Config.GossipListen), or nil
 	health       *healthMonitor  // the node's health score (health.go)
+	link         *roomLink       // the inter-node link for rooms (Config.NodeListen), or nil
 	verifier     *auth.Verifier
 	resumeSigner *auth.ResumeSigner
 	acceptor     *transport.WSAcceptor
@@ -169,18 +170,31 @@ func New(cfg Config) (*Server, error) {
 		})
 	}
 	srv.health = newHealthMonitor(srv, srv.m.reg)
-	if cfg.GossipListen != "" {
-		if srv.cluster, err = srv.startCluster(); err != nil {
-			if srv.repl != nil {
-				err = errors.Join(err, srv.repl.close())
-			} else {
-				err = errors.Join(err, srv.local.Close())
-			}
-			return nil, errors.Join(err, srv.store.Close())
+	if cfg.NodeListen != "" {
+		if srv.link, err = srv.startLink(); err != nil {
+			err = fmt.Errorf("edge: inter-node link: %w", err)
 		}
+	}
+	if cfg.GossipListen != "" && err == nil {
+		srv.cluster, err = srv.startCluster()
+	}
+	if err != nil {
+		err = errors.Join(err, srv.link.close())
+		if srv.repl != nil {
+			err = errors.Join(err, srv.repl.close())
+		} else {
+			err = errors.Join(err, srv.local.Close())
+		}
+		return nil, errors.Join(err, srv.store.Close())
+	}
+	if srv.cluster != nil {
 		srv.registerCluster(srv.m.reg)
 	}
 	srv.goFunc(srv.refreshClusterMeta)
+	if srv.link != nil {
+		srv.goFunc(srv.link.watchPeers)
+		srv.goFunc(srv.link.interestLoop)
+	}
 	if cfg.Dev {
 		srv.devToken, _ = auth.MintHS256(cfg.AuthHMACSecret, auth.MintClaims{Subject: "demo", Convs: []string{"**"}, Rooms: []string{"**"}, TTL: 24 * time.Hour})
 	}
@@ -480,8 +494,9 @@ func (srv *Server) Close() error {
 		}
 		srv.mu.Unlock()
 		srv.wg.Wait()
+		err = srv.link.close()
 		if srv.cluster != nil {
-			err = srv.cluster.Shutdown() // a no-op after a graceful Leave
+			err = errors.Join(err, srv.cluster.Shutdown()) // a no-op after a graceful Leave
 		}
 		if srv.repl != nil {
 			err = errors.Join(err, srv.repl.close(), srv.store.Close())

@@ -49,6 +49,12 @@ const (
 	ExtTrace uint8 = 1
 	// ExtSentAt carries the sender's clock in Unix microseconds (8 bytes, big endian).
 	ExtSentAt uint8 = 2
+	// ExtRequest (inter-node only) marks a request that wants a reply and
+	// carries its id (8 bytes, big endian), chosen by the requester.
+	ExtRequest uint8 = 3
+	// ExtReply (inter-node only) marks the reply to the request whose id it
+	// carries (8 bytes, big endian).
+	ExtReply uint8 = 4
 )
 
 // Frame is one decoded frame. Payload is the uncompressed Protobuf payload.
@@ -123,6 +129,9 @@ type Limits struct {
 	// MaxFrameBytes limits the frame length field and the decompressed
 	// payload. Zero means DefaultMaxFrameBytes.
 	MaxFrameBytes int
+	// InterNode accepts the inter-node frame types (FrameType.InterNode)
+	// instead of the client ones: set by edge/nodelink only.
+	InterNode bool
 }
 
 func (l Limits) max() int {
@@ -142,7 +151,7 @@ func ParseHeader(h []byte, lim Limits) (FrameType, Flags, int, error) {
 		return 0, 0, 0, fmt.Errorf("%w: %d", ErrBadVersion, h[0])
 	}
 	t := FrameType(h[1])
-	if !t.Known() {
+	if (!lim.InterNode && !t.Known()) || (lim.InterNode && !t.InterNode()) {
 		return 0, 0, 0, fmt.Errorf("%w: %d", ErrUnknownType, h[1])
 	}
 	flags := Flags(h[2])

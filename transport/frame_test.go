@@ -11,6 +11,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/edgegate/edgegate/transport/pb"
 )
 
 func TestEncodeDecodeAllTypes(t *testing.T) {
@@ -322,5 +324,27 @@ func TestNegotiateAndCloseCodes(t *testing.T) {
 	}
 	if _, ok := CloseNormal.ErrorCode(); ok {
 		t.Fatal("1000 carries no error code")
+	}
+}
+
+// TestInterNodeTypes: inter-node frames parse only with Limits.InterNode,
+// which refuses client frames: neither side can send the other's.
+func TestInterNodeTypes(t *testing.T) {
+	link, err := Encode(nil, &pb.RoomComments{Room: "r"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, _ := Encode(nil, &pb.Ping{}, nil)
+	if _, _, err := Decode(link, Limits{}); !errors.Is(err, ErrUnknownType) {
+		t.Fatalf("an inter-node frame on a client connection: %v", err)
+	}
+	if _, _, err := Decode(client, Limits{InterNode: true}); !errors.Is(err, ErrUnknownType) {
+		t.Fatalf("a client frame on the link: %v", err)
+	}
+	if typ, m, err := Decode(link, Limits{InterNode: true}); err != nil || typ != TypeRoomComments || m.(*pb.RoomComments).Room != "r" {
+		t.Fatalf("an inter-node frame on the link: %v %v %v", typ, m, err)
+	}
+	if TypeRoomComments.String() != "room_comments" {
+		t.Fatal(TypeRoomComments.String())
 	}
 }

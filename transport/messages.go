@@ -35,6 +35,20 @@ const (
 	typeMax = TypeRedirect
 )
 
+// Inter-node frame types, for edge/nodelink only (transport/pb/nodelink.proto):
+// ParseHeader accepts them only with Limits.InterNode set, which in turn
+// refuses every client type, so a client can never send one to an edge and
+// a peer can never send a client frame on the link.
+const (
+	TypeRoomInterest FrameType = 64 // node->node pb.RoomInterest
+	TypeRoomComments FrameType = 65 // node->node pb.RoomComments
+	TypeLinkPing     FrameType = 66 // node->node pb.LinkPing
+	TypeLinkError    FrameType = 67 // node->node pb.LinkError
+
+	typeInterNodeMin = TypeRoomInterest
+	typeInterNodeMax = TypeLinkError
+)
+
 var typeNames = [...]string{
 	TypeConnect: "connect", TypeConnected: "connected", TypeSubscribe: "subscribe",
 	TypeSubscribed: "subscribed", TypeUnsubscribe: "unsubscribe", TypeSend: "send",
@@ -42,14 +56,19 @@ var typeNames = [...]string{
 	TypeSyncRequest: "sync_request", TypeSyncResponse: "sync_response",
 	TypePresenceQ: "presence_query", TypePresence: "presence", TypePing: "ping",
 	TypePong: "pong", TypeError: "error", TypeRedirect: "redirect",
+	TypeRoomInterest: "room_interest", TypeRoomComments: "room_comments",
+	TypeLinkPing: "link_ping", TypeLinkError: "link_error",
 }
 
 // Known reports whether t is a defined frame type.
 func (t FrameType) Known() bool { return t >= TypeConnect && t <= typeMax }
 
+// InterNode reports whether t is a defined inter-node frame type.
+func (t FrameType) InterNode() bool { return t >= typeInterNodeMin && t <= typeInterNodeMax }
+
 // String returns the frame type's name, used as a metric label.
 func (t FrameType) String() string {
-	if t.Known() {
+	if t.Known() || t.InterNode() {
 		return typeNames[t]
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
@@ -92,6 +111,14 @@ func NewMessage(t FrameType) (proto.Message, error) {
 		return new(pb.Error), nil
 	case TypeRedirect:
 		return new(pb.Redirect), nil
+	case TypeRoomInterest:
+		return new(pb.RoomInterest), nil
+	case TypeRoomComments:
+		return new(pb.RoomComments), nil
+	case TypeLinkPing:
+		return new(pb.LinkPing), nil
+	case TypeLinkError:
+		return new(pb.LinkError), nil
 	}
 	return nil, fmt.Errorf("%w: %d", ErrUnknownType, uint8(t))
 }
@@ -133,6 +160,14 @@ func TypeOf(m proto.Message) (FrameType, error) {
 		return TypeError, nil
 	case *pb.Redirect:
 		return TypeRedirect, nil
+	case *pb.RoomInterest:
+		return TypeRoomInterest, nil
+	case *pb.RoomComments:
+		return TypeRoomComments, nil
+	case *pb.LinkPing:
+		return TypeLinkPing, nil
+	case *pb.LinkError:
+		return TypeLinkError, nil
 	}
 	return 0, fmt.Errorf("transport: no frame type for %T", m)
 }

@@ -18,6 +18,8 @@ type clusterOptions struct {
 	listen, advertise, join, preset, keyFile, region, zone string
 	insecure                                               bool
 	publicURL, publicQUIC                                  string
+	// nodeListen, nodeAdvertise: the inter-node link (edge/nodelink).
+	nodeListen, nodeAdvertise string
 }
 
 func (o *clusterOptions) define(fs *flag.FlagSet) {
@@ -33,6 +35,9 @@ func (o *clusterOptions) define(fs *flag.FlagSet) {
 	fs.StringVar(&o.publicURL, "public-url", "", "the WebSocket URL clients use to reach this node (ws:// or wss://host:port/v1/ws), advertised to the cluster for GET /v1/route and drain redirects. "+
 		"Default ws://LISTEN/v1/ws from --listen when it names a host; with 0.0.0.0 or :port (or behind TLS or a proxy) set it, else peers never send clients here")
 	fs.StringVar(&o.publicQUIC, "public-quic-addr", "", "the QUIC address (host:port) clients use to reach this node, advertised like --public-url. Default --quic-listen when it names a host")
+	fs.StringVar(&o.nodeListen, "node-listen", "", "TCP host:port for the inter-node link (rooms span the cluster: comments reach every node's viewers); "+
+		"needs --gossip-listen and the region secret (--raft-secret-file, or --raft-insecure on loopback); off by default")
+	fs.StringVar(&o.nodeAdvertise, "node-advertise", "", "the inter-node link address peers dial, advertised in gossip (default: --node-listen's)")
 }
 
 // applyPublic sets the advertised client addresses: the flags, or what
@@ -51,6 +56,7 @@ func (o *clusterOptions) applyPublic(c *edge.Config, listen, quicListen string) 
 func (o *clusterOptions) apply(c *edge.Config, lookupEnv func(string) (string, bool)) error {
 	c.GossipListen, c.GossipAdvertise, c.Join = o.listen, o.advertise, splitList(o.join)
 	c.GossipPreset, c.GossipInsecure, c.Region, c.Zone = o.preset, o.insecure, o.region, o.zone
+	c.NodeListen, c.NodeAdvertise = o.nodeListen, o.nodeAdvertise
 	raw, err := secretFrom("--gossip-key-file", o.keyFile, gossipKeyEnv, lookupEnv)
 	if err != nil || raw == nil {
 		return err

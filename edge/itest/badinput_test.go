@@ -104,6 +104,13 @@ func (r *rawConn) connect(tok string) {
 // closesMetric reads edgegate_session_closes_total{reason=...}.
 func closesMetric(t *testing.T, addr, reason string) float64 {
 	t.Helper()
+	return metricValue(t, addr, `edgegate_session_closes_total{reason="`+reason+`"}`)
+}
+
+// metricValue reads one series (name{labels} as /metrics writes it) of the
+// edge at addr; 0 when absent.
+func metricValue(t *testing.T, addr, series string) float64 {
+	t.Helper()
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +118,7 @@ func closesMetric(t *testing.T, addr, reason string) float64 {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	prefix := `edgegate_session_closes_total{reason="` + reason + `"} `
+	prefix := series + " "
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
 			f, err := strconv.ParseFloat(v, 64)

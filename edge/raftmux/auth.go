@@ -2,22 +2,20 @@ package raftmux
 
 import (
 	"bufio"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/edgegate/edgegate/edge/peerauth"
 )
 
 // Authentication of peers with the region secret (Options.Secret): a
-// mutual HMAC-SHA256 challenge-response before any frame. With
+// mutual HMAC-SHA256 challenge-response before any frame (edge/peerauth,
+// shared with the inter-node link under another label). With
 // D = the dialer's nonce, A = the acceptor's, addr = the dialer's
 // advertised address (as in its preamble):
 //
@@ -37,53 +35,37 @@ import (
 // Options.Timeout; Stats.RefusedConns counts them.
 
 const (
-	// MinSecretLen is the shortest Options.Secret accepted: 32 bytes,
-	// HMAC-SHA256's output size, below which the key, not the hash, would
-	// bound the MAC's strength.
-	MinSecretLen = 32
+	// MinSecretLen is the shortest Options.Secret accepted (see
+	// peerauth.MinSecretLen).
+	MinSecretLen = peerauth.MinSecretLen
 	// nonceLen is each side's nonce.
-	nonceLen = 32
+	nonceLen = peerauth.NonceLen
 	// macLen is an HMAC-SHA256.
-	macLen = sha256.Size
-	// authWarnEvery is the least time between two Warn logs of refused
-	// handshakes (inbound, and outbound ones apart): anyone who reaches
-	// the port can cause a refusal, and each Warn would be a log line, so
-	// one in authWarnEvery is logged at Warn (with how many were not) and
-	// the rest at Debug; Stats counts them all.
-	authWarnEvery = 10 * time.Second
+	macLen = peerauth.MACLen
 )
 
-// The MACs' labels: the role of the side whose MAC it is.
-var (
-	labelAcceptor = []byte("edgegate raftmux v3 acceptor\x00")
-	labelDialer   = []byte("edgegate raftmux v3 dialer\x00")
+// raftAuth is the handshake of the Raft port (edge/peerauth). Its label
+// keeps the MACs of version 3 byte for byte, and differs from the
+// inter-node link's, so neither handshake verifies on the other port.
+var raftAuth = peerauth.Protocol{Label: "edgegate raftmux v3"}
+
+// The MACs' roles.
+const (
+	labelAcceptor = peerauth.Acceptor
+	labelDialer   = peerauth.Dialer
 )
 
-var (
-	// errPeerAuth: the acceptor's MAC did not verify (it has another
-	// secret, or is not a node of the region).
-	errPeerAuth = errors.New("raftmux: the peer failed authentication (a different region secret?)")
-	// errDialerAuth: the dialer's MAC did not verify.
-	errDialerAuth = errors.New("raftmux: the dialer failed authentication (a different region secret?)")
-)
+// errPeerAuth: the acceptor's MAC did not verify (it has another secret,
+// or is not a node of the region).
+var errPeerAuth = peerauth.ErrPeerAuth
 
-// handshakeMAC is label's MAC over both nonces and the dialer's address.
-func handshakeMAC(secret, label, dialerNonce, acceptorNonce []byte, addr raft.ServerAddress) []byte {
-	h := hmac.New(sha256.New, secret)
-	h.Write(label)
-	h.Write(dialerNonce)
-	h.Write(acceptorNonce)
-	h.Write(binary.AppendUvarint(nil, uint64(len(addr))))
-	h.Write([]byte(addr))
-	return h.Sum(nil)
+// handshakeMAC is role's MAC over both nonces and the dialer's address.
+func handshakeMAC(secret []byte, role peerauth.Role, dialerNonce, acceptorNonce []byte, addr raft.ServerAddress) []byte {
+	return raftAuth.MAC(secret, role, dialerNonce, acceptorNonce, string(addr))
 }
 
-// newNonce returns nonceLen random bytes (crypto/rand.Read does not fail).
-func newNonce() []byte {
-	b := make([]byte, nonceLen)
-	_, _ = rand.Read(b)
-	return b
-}
+// newNonce returns nonceLen random bytes.
+func newNonce() []byte { return peerauth.NewNonce() }
 
 // acceptHello reads a dialer's preamble from br and, with a secret, runs
 // the acceptor's side of the handshake (answers on w). It returns the
@@ -102,16 +84,8 @@ func acceptHello(br *bufio.Reader, w io.Writer, secret []byte) (raft.ServerAddre
 	if h.version != 3 {
 		return "", fmt.Errorf("raftmux: an unauthenticated preamble (EGRAFT%d) while this node has a region secret", h.version)
 	}
-	nonce := newNonce()
-	if _, err := w.Write(append(nonce, handshakeMAC(secret, labelAcceptor, h.nonce, nonce, h.addr)...)); err != nil {
-		return "", err
-	}
-	mac := make([]byte, macLen)
-	if _, err := io.ReadFull(br, mac); err != nil {
-		return "", fmt.Errorf("raftmux: no MAC from the dialer: %w", err)
-	}
-	if !hmac.Equal(mac, handshakeMAC(secret, labelDialer, h.nonce, nonce, h.addr)) {
-		return "", errDialerAuth
+	if err := raftAuth.Accept(br, w, secret, h.nonce, string(h.addr)); err != nil {
+		return "", fmt.Errorf("raftmux: %w", err)
 	}
 	return h.addr, nil
 }
@@ -128,16 +102,10 @@ func dialHello(rw io.ReadWriter, secret []byte, self raft.ServerAddress) error {
 	if _, err := rw.Write(appendPreamble(nil, self, nonce)); err != nil {
 		return err
 	}
-	ans := make([]byte, nonceLen+macLen)
-	if _, err := io.ReadFull(rw, ans); err != nil {
-		return fmt.Errorf("raftmux: no handshake answer (the peer refused it: no or another region secret, or an older version?): %w", err)
+	if err := raftAuth.Dial(rw, secret, nonce, string(self)); err != nil {
+		return fmt.Errorf("raftmux: %w", err)
 	}
-	peerNonce, mac := ans[:nonceLen], ans[nonceLen:]
-	if !hmac.Equal(mac, handshakeMAC(secret, labelAcceptor, nonce, peerNonce, self)) {
-		return errPeerAuth
-	}
-	_, err := rw.Write(handshakeMAC(secret, labelDialer, nonce, peerNonce, self))
-	return err
+	return nil
 }
 
 // acceptConn runs the acceptor's handshake on c (br reads c) within
@@ -184,26 +152,9 @@ func (m *Mux) dialConn(c net.Conn, addr raft.ServerAddress, deadline time.Time) 
 	return nil
 }
 
-// warnLimiter lets one Warn through per authWarnEvery.
-type warnLimiter struct {
-	last       atomic.Int64 // UnixNano of the last Warn
-	suppressed atomic.Uint64
-}
-
-// allow reports whether a Warn may be logged now, and how many were
-// suppressed since the last one.
-func (l *warnLimiter) allow(now time.Time) (bool, uint64) {
-	last := l.last.Load()
-	if (last != 0 && now.UnixNano()-last < int64(authWarnEvery)) || !l.last.CompareAndSwap(last, now.UnixNano()) {
-		l.suppressed.Add(1)
-		return false, 0
-	}
-	return true, l.suppressed.Swap(0)
-}
-
 // logAuth logs a refused handshake at Warn if l allows, else at Debug.
-func (m *Mux) logAuth(l *warnLimiter, msg string, args ...any) {
-	if ok, n := l.allow(time.Now()); ok {
+func (m *Mux) logAuth(l *peerauth.WarnLimiter, msg string, args ...any) {
+	if ok, n := l.Allow(time.Now()); ok {
 		m.o.Logger.Warn(msg, append(args, "not_logged_since_last", n)...)
 		return
 	}

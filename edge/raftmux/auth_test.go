@@ -243,24 +243,6 @@ func TestUnauthenticatedRefused(t *testing.T) {
 	}
 }
 
-// TestRefusalWarnsRateLimited: the first refusal is logged at Warn, the
-// next ones within authWarnEvery at Debug.
-func TestRefusalWarnsRateLimited(t *testing.T) {
-	var l warnLimiter
-	now := time.Now()
-	if ok, _ := l.allow(now); !ok {
-		t.Fatal("the first refusal was not let through")
-	}
-	for range 3 {
-		if ok, _ := l.allow(now.Add(time.Second)); ok {
-			t.Fatal("a second Warn within authWarnEvery")
-		}
-	}
-	if ok, n := l.allow(now.Add(authWarnEvery)); !ok || n != 3 {
-		t.Fatalf("after authWarnEvery: %v, %d suppressed (want 3)", ok, n)
-	}
-}
-
 // rawDial connects to n's Raft port.
 func rawDial(t *testing.T, n *authNode) net.Conn {
 	t.Helper()

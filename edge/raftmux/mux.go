@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/edgegate/edgegate/edge/peerauth"
 )
 
 // Defaults.
@@ -94,8 +96,8 @@ type Mux struct {
 	commitNotices    atomic.Uint64 // commit notices sent (commit.go)
 	refused          atomic.Uint64 // inbound connections refused at the handshake (auth.go)
 	peerAuthFailures atomic.Uint64 // outbound connections whose peer failed the handshake
-	refusedLog       warnLimiter
-	peerAuthLog      warnLimiter
+	refusedLog       peerauth.WarnLimiter
+	peerAuthLog      peerauth.WarnLimiter
 	isolated         atomic.Bool                 // fault injection: see fault.go
 	checking         map[raft.ServerAddress]bool // peers being checked (peerdown.go), guarded by mu
 }
