@@ -158,7 +158,8 @@ type Result struct {
 
 	// LatencySameEdge and LatencyCrossEdge split Latency between
 	// conversations whose clients share an edge and those on two edges
-	// (chat --placement mixed).
+	// (chat --placement mixed), or between room viewers on the
+	// publisher's edge and on others (rooms with several edges).
 	LatencySameEdge  *Percentiles `json:"latency_same_edge_ms,omitempty"`
 	LatencyCrossEdge *Percentiles `json:"latency_cross_edge_ms,omitempty"`
 
@@ -178,10 +179,7 @@ func (r *Result) finalize(sendPhase time.Duration) {
 	if r.latency != nil {
 		r.Latency = percentiles(r.latency)
 	}
-	if r.ackLatency != nil {
-		p := percentiles(r.ackLatency)
-		r.AckLatency = &p
-	}
+	r.AckLatency = optPercentiles(r.ackLatency)
 	r.Outage = optPercentiles(r.outage)
 	r.LatencySameEdge, r.LatencyCrossEdge = optPercentiles(r.latSame), optPercentiles(r.latCross)
 	if s := sendPhase.Seconds(); s > 0 {

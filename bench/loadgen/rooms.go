@@ -139,6 +139,9 @@ func publish(ctx context.Context, c *client.Client, room string, ro RoomsOptions
 type viewer struct {
 	check   StreamCheck
 	invalid uint64
+	// sameEdge: on the publisher's edge (with several edges, the others
+	// receive through the inter-node link).
+	sameEdge bool
 }
 
 // roomsPart holds n viewers of the run's room.
@@ -147,15 +150,18 @@ type roomsPart struct {
 	ro      RoomsOptions
 	base, n int
 
-	cls       []*client.Client
-	viewers   []viewer
-	latency   *hist.Histogram
-	delivered atomic.Uint64
+	cls     []*client.Client
+	viewers []viewer
+	latency *hist.Histogram
+	// latSame and latCross split latency between viewers on the
+	// publisher's edge and on the others (several Addrs).
+	latSame, latCross *hist.Histogram
+	delivered         atomic.Uint64
 }
 
 func newRoomsPart(ro RoomsOptions) newPartFunc {
 	return func(e *env, base, n int) part {
-		return &roomsPart{e: e, ro: ro, base: base, n: n, latency: hist.New()}
+		return &roomsPart{e: e, ro: ro, base: base, n: n, latency: hist.New(), latSame: hist.New(), latCross: hist.New()}
 	}
 }
 
@@ -165,6 +171,8 @@ func (p *roomsPart) connect(ctx context.Context) (int, int, error) {
 	p.viewers = make([]viewer, p.n)
 	cls, failed, err := p.e.connectAll(ctx, p.base, p.n, func(i int) clientSpec {
 		v := &p.viewers[i-p.base]
+		// The publisher is client ro.Viewers (RunRooms).
+		v.sameEdge = i%len(p.e.o.Addrs) == p.ro.Viewers%len(p.e.o.Addrs)
 		return clientSpec{index: i, user: fmt.Sprintf("v-%s-%d", run, i), rooms: []string{room}, buffer: 1,
 			onMessage: func(m *pb.Message) { p.observe(v, m) }}
 	}, func(ctx context.Context, local int, c *client.Client) error {
@@ -185,7 +193,15 @@ func (p *roomsPart) observe(v *viewer, m *pb.Message) {
 		v.invalid++
 		return
 	}
-	p.latency.Record(time.Now().UnixNano() - b.SentUnixNano)
+	d := time.Now().UnixNano() - b.SentUnixNano
+	p.latency.Record(d)
+	if len(p.e.o.Addrs) > 1 {
+		if v.sameEdge {
+			p.latSame.Record(d)
+		} else {
+			p.latCross.Record(d)
+		}
+	}
 	if v.check.Observe(b.Seq) {
 		p.delivered.Add(1)
 	}
@@ -202,7 +218,7 @@ func (p *roomsPart) finish(ctx context.Context, f finishMsg) (*Result, error) {
 			break
 		}
 	}
-	r := &Result{latency: p.latency, Reconnects: reconnects(p.cls)}
+	r := &Result{latency: p.latency, latSame: p.latSame, latCross: p.latCross, Reconnects: reconnects(p.cls)}
 	for _, c := range p.cls {
 		if c != nil {
 			r.ServerDropped += c.Stats().LiveDropped

@@ -39,22 +39,39 @@ func startRaftRegion(ctx context.Context, bin string, n, groups int, extra []str
 	// One resume secret for the region, as in production: a client whose
 	// edge died resumes its session on another.
 	resumeSecret := randomHex(32)
-	var peers, addrs []string
+	gossipKey := filepath.Join(r.keyDir, "gossip.key")
+	if err := os.WriteFile(gossipKey, []byte(randomHex(32)), 0o600); err != nil {
+		r.stop()
+		return nil, err
+	}
+	// Raft, gossip and inter-node link addresses of every node. The ports
+	// are free when picked; another process could take one before the
+	// edge binds it, which fails the start loudly, never silently.
+	var peers, raftAddrs, gossipAddrs, linkAddrs []string
 	for i := range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			r.stop()
-			return nil, err
+		for _, list := range []*[]string{&raftAddrs, &gossipAddrs, &linkAddrs} {
+			a, err := freeLoopbackPort()
+			if err != nil {
+				r.stop()
+				return nil, err
+			}
+			*list = append(*list, a)
 		}
-		addrs = append(addrs, ln.Addr().String())
-		ln.Close()
-		peers = append(peers, fmt.Sprintf("n%d@%s", i, addrs[i]))
+		peers = append(peers, fmt.Sprintf("n%d@%s", i, raftAddrs[i]))
 	}
 	for i := range n {
-		o := edgeproc.Options{Bin: bin, Args: []string{"--node-id", fmt.Sprintf("n%d", i), "--raft-listen", addrs[i],
+		o := edgeproc.Options{Bin: bin, Args: []string{"--node-id", fmt.Sprintf("n%d", i), "--raft-listen", raftAddrs[i],
 			"--peers", strings.Join(peers, ","), "--raft-groups", fmt.Sprint(groups),
 			"--auth-hmac-secret", r.secret, "--api-key", r.apiKey, "--raft-secret-file", keyFile,
-			"--resume-secret", resumeSecret}}
+			"--resume-secret", resumeSecret,
+			// A cluster, as make cluster runs it: gossip (rooms and
+			// routes need the members) and the inter-node link (rooms
+			// span the nodes).
+			"--gossip-listen", gossipAddrs[i], "--gossip-key-file", gossipKey, "--gossip-preset", "local",
+			"--region", "bench", "--node-listen", linkAddrs[i]}}
+		if i > 0 {
+			o.Args = append(o.Args, "--join", gossipAddrs[0])
+		}
 		o.Args = append(o.Args, extra...)
 		if logs {
 			o.Stderr = stderr
@@ -67,6 +84,26 @@ func startRaftRegion(ctx context.Context, bin string, n, groups int, extra []str
 		r.procs = append(r.procs, p)
 	}
 	return r, nil
+}
+
+// freeLoopbackPort returns a 127.0.0.1 host:port that was free for both
+// TCP and UDP (gossip uses both) when asked.
+func freeLoopbackPort() (string, error) {
+	for range 20 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			continue
+		}
+		pc.Close()
+		return addr, nil
+	}
+	return "", errors.New("edgebench: no free loopback port for TCP and UDP")
 }
 
 // writeRaftSecret writes a random region secret (64 hex digits) to a
