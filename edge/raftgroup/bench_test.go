@@ -114,6 +114,31 @@ func leadersOf(nodes []*muxNode) map[uint32]string {
 // waitAllLeaders waits up to limit until each of groups has a leader on
 // one of nodes and returns them (leadersOf); why names the moment in the
 // failure.
+// waitLogsEqual waits until, in every group, every node's replica has
+// the same last index, committed.
+func waitLogsEqual(tb testing.TB, nodes []*muxNode, limit time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		equal := true
+		first := nodes[0].node.Status()
+		for _, n := range nodes[1:] {
+			for g, st := range n.node.Status() {
+				if st.LastIndex != first[g].LastIndex || st.Commit != st.LastIndex || first[g].Commit != st.LastIndex {
+					equal = false
+				}
+			}
+		}
+		if equal {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("replicas' logs still differ after %v", limit)
+		}
+		time.Sleep(10 * time.Millisecond) // polling: raft has no replication event to await
+	}
+}
+
 func waitAllLeaders(tb testing.TB, nodes []*muxNode, groups int, limit time.Duration, why string) map[uint32]string {
 	tb.Helper()
 	deadline := time.Now().Add(limit)

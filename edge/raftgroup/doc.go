@@ -64,7 +64,7 @@
 // sooner (raftmux: its connections end and its port refuses new ones),
 // and Node.PeerDown makes one follower of each group it led (the
 // smallest id) campaign at once, as in a leadership transfer, with the
-// next follower trying campaignStagger later if that fails. A machine
+// next follower trying CampaignStagger later if that fails. A machine
 // that vanishes without closing its sockets (power loss, partition)
 // still costs the heartbeat timeout, which --raft-heartbeat-timeout
 // trades against idle cost. Measured figures: bench/README.md.

@@ -165,8 +165,19 @@ func (g *group) failQueued(err error) {
 }
 
 // stop shuts the replica down.
+//
+// The transport is closed first: raft.Shutdown waits for the group's
+// replication goroutines, and one may be inside an AppendEntries to a dead
+// peer that the transport keeps retrying (raftmux: up to a second) until
+// it is closed; raft itself closes it only after those goroutines ended.
+// One after the other, those waits kept a node of a region with a dead
+// peer from stopping for over 30 s (27 groups led, measured); closed
+// first, they end at once.
 func (g *group) stop() error {
 	g.once.Do(func() { close(g.quit) })
 	g.wg.Wait()
+	if c, ok := g.trans.(raft.WithClose); ok {
+		_ = c.Close() // raft.Shutdown calls it again: Close is idempotent
+	}
 	return g.r.Shutdown().Error()
 }

@@ -30,9 +30,11 @@ type muxNode struct {
 	log  *raftlog.Store
 	node *Node
 	live atomic.Pointer[Node] // node, for the mux's OnPeerDown
-	// raft and onCommit, if set, replace testRaft and a nil OnCommit.
+	// raft and onCommit, if set, replace testRaft and a nil OnCommit;
+	// stagger, if set, is Options.CampaignStagger.
 	raft     *raft.Config
 	onCommit func([]*pb.Message)
+	stagger  time.Duration
 }
 
 func (n *muxNode) start(t testing.TB, id string, peers []Peer, groups int) {
@@ -62,11 +64,12 @@ func (n *muxNode) start(t testing.TB, id string, peers []Peer, groups int) {
 	}
 	n.node, err = Start(Options{
 		NodeID: id, Peers: peers, Groups: groups, Store: n.st, Log: n.log,
-		SnapshotDir: n.dir + "/snap",
-		Transport:   func(g uint32) (raft.Transport, error) { return n.mux.Transport(g), nil },
-		Raft:        rc,
-		OnCommit:    n.onCommit,
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		SnapshotDir:     n.dir + "/snap",
+		Transport:       func(g uint32) (raft.Transport, error) { return n.mux.Transport(g), nil },
+		Raft:            rc,
+		OnCommit:        n.onCommit,
+		CampaignStagger: n.stagger,
+		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Forward: func(ctx context.Context, addr string, g uint32, body []byte) ([]byte, error) {
 			return n.mux.Call(addr, g, body, 0)
 		},
@@ -131,7 +134,16 @@ func startMuxClusterWith(t testing.TB, n, groups int, set func(i int, n *muxNode
 // test's wait; writes to those groups then go on.
 func TestPeerDownElects(t *testing.T) {
 	const groups = 8
-	nodes := startMuxCluster(t, 3, groups)
+	// The second follower campaigns only if the designated one's election
+	// has not succeeded 5 s later (default 300 ms): a slow election (-race
+	// on a loaded machine) must not let it run too and split the vote.
+	// A new leader that cannot reach a follower within LeaderLeaseTimeout
+	// steps down, and with election timers at a minute nothing elects
+	// again within the test: testRaft's 100 ms lease was too short under
+	// -race on a loaded machine.
+	rc := testRaft(1 << 20)
+	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = time.Second, time.Second, time.Second
+	nodes := startMuxClusterWith(t, 3, groups, func(_ int, n *muxNode) { n.stagger, n.raft = 5*time.Second, rc })
 	waitLeaders := func(live []*muxNode, why string) map[uint32]string {
 		return waitAllLeaders(t, live, groups, 10*time.Second, why)
 	}
@@ -145,6 +157,11 @@ func TestPeerDownElects(t *testing.T) {
 			}
 		}
 	}
+	// The designated follower wins only if its log is as long as the
+	// other's (else Raft rightly refuses it the vote, and the stagger's
+	// fallback elects the other): wait until every replica has every
+	// entry, the leaders' first no-op included.
+	waitLogsEqual(t, nodes, 10*time.Second)
 	// The victim: the node leading the most groups.
 	count := map[string]int{}
 	for _, id := range before {

@@ -84,6 +84,10 @@ type Options struct {
 	QueueSize      int
 	ApplyTimeout   time.Duration
 	ForwardTimeout time.Duration
+	// CampaignStagger is how long, after a leader's node went down, the
+	// next follower by id waits for the first one's election before it
+	// campaigns itself (see PeerDown). Default DefaultCampaignStagger.
+	CampaignStagger time.Duration
 	// HeadCacheSize bounds the conversation heads cached per node.
 	// Default ordering.DefaultHeadCacheSize.
 	HeadCacheSize int
@@ -154,6 +158,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ForwardTimeout <= 0 {
 		o.ForwardTimeout = DefaultForwardTimeout
+	}
+	if o.CampaignStagger <= 0 {
+		o.CampaignStagger = DefaultCampaignStagger
 	}
 	if o.Raft == nil {
 		o.Raft = defaultRaft

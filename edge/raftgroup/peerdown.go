@@ -9,11 +9,12 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// campaignStagger is how long the follower ranked r-th (by node id) waits
-// before it campaigns, r times over: the first starts at once; the next
-// one only if the group still has no leader after it (the first one's
-// election failed: its log was behind, or it was down too).
-const campaignStagger = 300 * time.Millisecond
+// DefaultCampaignStagger is how long the follower ranked r-th (by node id)
+// waits before it campaigns, r times over (Options.CampaignStagger): the
+// first starts at once; the next one only if the group still has no
+// leader after it (the first one's election failed: its log was behind,
+// or it was down too).
+const DefaultCampaignStagger = 300 * time.Millisecond
 
 // Campaigner is a raft.Transport that can make its node's replica start
 // an election at once (raftmux.Transport.Campaign).
@@ -27,7 +28,7 @@ type Campaigner interface {
 // election at once instead of waiting one to two HeartbeatTimeouts: the
 // follower with the smallest node id among the group's other voters, so
 // that two followers do not split the vote. If the group still has no
-// leader campaignStagger later (that election failed, for example because
+// leader CampaignStagger later (that election failed, for example because
 // the chosen follower's log was behind and its peers refused their
 // votes), the next follower by id campaigns, and so on; Raft's own timers
 // remain the last resort. It returns the number of groups whose election
@@ -66,7 +67,7 @@ func (n *Node) PeerDown(addr string) int {
 		switch {
 		case rank < 0:
 		case rank > 0:
-			time.AfterFunc(time.Duration(rank)*campaignStagger, func() { n.campaignIfLeaderless(g, c, addr) })
+			time.AfterFunc(time.Duration(rank)*n.o.CampaignStagger, func() { n.campaignIfLeaderless(g, c, addr) })
 		default:
 			now = append(now, campaign{g, c})
 		}
