@@ -49,8 +49,8 @@ func expectComments(t *testing.T, name string, c *client.Client, room string, wa
 
 // startLinkedCluster starts n edge processes n0..n(n-1) joined in one
 // gossip cluster ("local" preset, encrypted) with the inter-node link
-// (region secret).
-func startLinkedCluster(t *testing.T, n int) []*edgeProc {
+// (region secret), each with the extra flags.
+func startLinkedCluster(t *testing.T, n int, extra ...string) []*edgeProc {
 	t.Helper()
 	key, raftKey := writeGossipKey(t), writeRaftSecret(t)
 	gossipAddrs := make([]string, n)
@@ -64,7 +64,7 @@ func startLinkedCluster(t *testing.T, n int) []*edgeProc {
 		if i > 0 {
 			args = append(args, "--join", gossipAddrs[0])
 		}
-		procs = append(procs, startEdge(t, freePort(t), t.TempDir(), args...))
+		procs = append(procs, startEdge(t, freePort(t), t.TempDir(), append(args, extra...)...))
 	}
 	return procs
 }
