@@ -116,23 +116,16 @@ func (p *presence) sessionDown(user string) { p.changed(user, -1) }
 
 func (p *presence) changed(user string, delta int) {
 	if p.local.change(user, delta) {
-		p.kick()
+		wake(p.wake)
 	}
 }
 
-func (p *presence) kick() {
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
-}
-
-// peerUp owes peer a snapshot of the users homed there.
+// peerUp owes peer a snapshot of the users homed there (sent by loop).
 func (p *presence) peerUp(peer string) {
 	p.mu.Lock()
+	defer wake(p.wake)
+	defer p.mu.Unlock()
 	p.owed[peer] = struct{}{}
-	p.mu.Unlock()
-	p.kick()
 }
 
 // homeOf returns user's home node.

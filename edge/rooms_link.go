@@ -118,9 +118,13 @@ func (rl *roomLink) viewersChanged(id string, edge bool) {
 	}
 }
 
-func (rl *roomLink) kick() {
+func (rl *roomLink) kick() { wake(rl.wake) }
+
+// wake signals ch (capacity 1) without blocking: a signal already pending
+// stands for this one too.
+func wake(ch chan struct{}) {
 	select {
-	case rl.wake <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
