@@ -26,6 +26,7 @@ import (
 //	POST /v1/users/{user}/disconnect        close all sessions of a user
 //	GET  /v1/raft/groups, POST /v1/raft/isolate: see api_raft.go
 //	GET  /v1/cluster/members: see api_cluster.go
+//	GET  /v1/presence/users/{user}, GET /v1/directory/rooms/{room}: see api_presence.go
 //	GET  /v1/route (no API key): see api_route.go
 
 // apiMessage is a message as the HTTP API shows it.
@@ -79,6 +80,8 @@ func (srv *Server) apiRoutes(mux *http.ServeMux) {
 	h("GET /v1/raft/groups", srv.apiRaftGroups)
 	h("POST /v1/raft/isolate", srv.apiRaftIsolate)
 	h("GET /v1/cluster/members", srv.apiClusterMembers)
+	h("GET /v1/presence/users/{user}", srv.apiUserPresence)
+	h("GET /v1/directory/rooms/{room}", srv.apiRoomDirectory)
 	// Public (no API key), rate-limited per IP: see api_route.go.
 	mux.HandleFunc("GET /v1/route", srv.routeHandler())
 }

@@ -195,10 +195,16 @@ func TestPresence(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	waitWithin(t, 5*time.Second, "condition met", cond)
+}
+
+// waitWithin polls cond every 5 ms until it holds or d passes.
+func waitWithin(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
+			t.Fatalf("timed out after %v waiting until %s", d, what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

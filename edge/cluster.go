@@ -90,4 +90,10 @@ func (srv *Server) registerCluster(reg *prometheus.Registry) {
 			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, count[s], s.String())
 		}
 	}})
+	bytes := prometheus.NewDesc("edgegate_gossip_bytes_total", "Gossip bytes on the wire (UDP and TCP, after compression and encryption), by direction.", []string{"dir"}, nil)
+	reg.MustRegister(collectorFunc{desc: bytes, collect: func(ch chan<- prometheus.Metric) {
+		st := srv.cluster.Stats()
+		ch <- prometheus.MustNewConstMetric(bytes, prometheus.CounterValue, float64(st.BytesSent), "sent")
+		ch <- prometheus.MustNewConstMetric(bytes, prometheus.CounterValue, float64(st.BytesReceived), "received")
+	}})
 }

@@ -52,13 +52,23 @@
 //     leaving, dead and unhealthy (< 20) nodes. /v1/route is public and
 //     rate-limited per IP: clients call it before they hold anything but
 //     a user token.
+//   - Presence homes (presence_local.go, presence_home.go,
+//     presence_link.go, api_presence.go): each user's presence lives on one
+//     home node, gossip.Rendezvous over the home candidates (minimal
+//     movement on membership change, no ring state); edges send versioned,
+//     coalesced per-node device counts to the home over the link and
+//     re-home on membership changes; gossip stays per-node. A session kept
+//     for resume is offline. Lookups ask the home; this node's own count is
+//     always taken locally. The client presence query about a conversation
+//     stays node-local (the cluster does not know conversation members).
 //   - Sender FIFO: a session's sends are appended one after another (the
 //     read loop waits for each ack), so one sender's messages keep their
 //     order in a conversation; throughput comes from group commit across
 //     sessions.
 //
 // Lock order: Server.mu, then convRouter.mu or roomHub.mu then room.mu, then
-// session.mu last. Nothing calls into the router or the rooms while holding
+// session.mu last. Presence: Server.mu, then presenceLocal.mu, then
+// presence.mu; homeTable.mu is a leaf. Nothing calls into the router or the rooms while holding
 // a session.mu (the fan-out holds the router lock while taking session
 // locks), and nothing blocks on I/O while holding session.mu.
 package edge

@@ -73,7 +73,8 @@ func (srv *Server) startLink() (*roomLink, error) {
 	}
 	l, err := nodelink.New(nodelink.Config{
 		NodeID: cfg.NodeID, Listen: cfg.NodeListen, Secret: cfg.RaftSecret, Insecure: cfg.RaftInsecure,
-		Logger: srv.log, Registerer: srv.m.reg, OnPeerUp: rl.peerUp,
+		Logger: srv.log, Registerer: srv.m.reg,
+		OnPeerUp: func(peer string) { rl.peerUp(peer); srv.presence.peerUp(peer) },
 	})
 	if err != nil {
 		return nil, err
@@ -82,6 +83,7 @@ func (srv *Server) startLink() (*roomLink, error) {
 	srv.m.reg.MustRegister(rl.forwarded, rl.received)
 	l.Handle(transport.TypeRoomInterest, rl.onInterest)
 	l.Handle(transport.TypeRoomComments, rl.onComments)
+	srv.presence.attach(l)
 	return rl, nil
 }
 
@@ -116,9 +118,13 @@ func (rl *roomLink) viewersChanged(id string, edge bool) {
 	}
 }
 
-func (rl *roomLink) kick() {
+func (rl *roomLink) kick() { wake(rl.wake) }
+
+// wake signals ch (capacity 1) without blocking: a signal already pending
+// stands for this one too.
+func wake(ch chan struct{}) {
 	select {
-	case rl.wake <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
@@ -337,4 +343,15 @@ func (h *roomHub) localViewers(only map[string]struct{}) []*pb.RoomViewers {
 		}
 	}
 	return out
+}
+
+// remoteViewersByNode returns the viewers of room on each other node, as
+// they last told (the node directory, GET /v1/directory/rooms/{room}).
+func (rl *roomLink) remoteViewersByNode(room string) map[string]uint64 {
+	if rl == nil {
+		return nil
+	}
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	return maps.Clone(rl.remote[room])
 }

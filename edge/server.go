@@ -54,6 +54,7 @@ type Server struct {
 	cluster      *gossip.Cluster // cluster membership (Config.GossipListen), or nil
 	health       *healthMonitor  // the node's health score (health.go)
 	link         *roomLink       // the inter-node link for rooms (Config.NodeListen), or nil
+	presence     *presence       // presence homes (presence_*.go)
 	verifier     *auth.Verifier
 	resumeSigner *auth.ResumeSigner
 	acceptor     *transport.WSAcceptor
@@ -170,6 +171,7 @@ func New(cfg Config) (*Server, error) {
 		})
 	}
 	srv.health = newHealthMonitor(srv, srv.m.reg)
+	srv.presence = newPresence(srv)
 	if cfg.NodeListen != "" {
 		if srv.link, err = srv.startLink(); err != nil {
 			err = fmt.Errorf("edge: inter-node link: %w", err)
@@ -195,6 +197,7 @@ func New(cfg Config) (*Server, error) {
 		srv.goFunc(srv.link.watchPeers)
 		srv.goFunc(srv.link.interestLoop)
 	}
+	srv.goFunc(srv.presence.loop)
 	if cfg.Dev {
 		srv.devToken, _ = auth.MintHS256(cfg.AuthHMACSecret, auth.MintClaims{Subject: "demo", Convs: []string{"**"}, Rooms: []string{"**"}, TTL: 24 * time.Hour})
 	}
@@ -340,6 +343,7 @@ func (srv *Server) register(s *session) error {
 	}
 	srv.sessions[s.id] = s
 	srv.byUser[s.user] = append(srv.byUser[s.user], s)
+	srv.presence.sessionUp(s.user)
 	return nil
 }
 
@@ -372,6 +376,7 @@ func (srv *Server) endSession(s *session) {
 		for i, x := range list {
 			if x == s {
 				list = append(list[:i], list[i+1:]...)
+				srv.presence.sessionDown(s.user)
 				break
 			}
 		}

@@ -36,6 +36,8 @@ type Cluster struct {
 	subs       map[*Subscription]struct{}
 	subsClosed bool
 
+	transport *countingTransport // counts gossip bytes
+
 	metaErrors    atomic.Uint64
 	eventsDropped atomic.Uint64
 
@@ -61,6 +63,11 @@ type Stats struct {
 	// EventsDropped counts events dropped over all subscriptions because a
 	// subscriber's buffer was full.
 	EventsDropped uint64
+	// BytesSent and BytesReceived count gossip bytes on the wire (UDP
+	// packets and TCP streams, after compression and encryption) since
+	// New. Presence and room traffic never goes through gossip, so these
+	// do not grow with users (bench/README.md has the figures).
+	BytesSent, BytesReceived uint64
 }
 
 // New starts a node: it validates cfg, starts memberlist (binding the gossip
@@ -107,8 +114,19 @@ func New(cfg Config) (*Cluster, error) {
 	mc.Logger = newMemberlistLogger(logger)
 	mc.Delegate = metaDelegate{c}
 	mc.Events = eventDelegate{c}
+	base := mc.Transport
+	if base == nil {
+		nt, err := newNetTransport(mc)
+		if err != nil {
+			return nil, err
+		}
+		base = nt
+	}
+	c.transport = newCountingTransport(base)
+	mc.Transport = c.transport
 	ml, err := memberlist.Create(mc)
 	if err != nil {
+		_ = c.transport.Shutdown()
 		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
 	}
 	c.ml = ml
@@ -234,7 +252,9 @@ func (c *Cluster) Alive() int {
 
 // Stats returns the cluster's counters.
 func (c *Cluster) Stats() Stats {
-	return Stats{MetaDecodeErrors: c.metaErrors.Load(), EventsDropped: c.eventsDropped.Load()}
+	sent, recv := c.transport.bytes()
+	return Stats{MetaDecodeErrors: c.metaErrors.Load(), EventsDropped: c.eventsDropped.Load(),
+		BytesSent: sent, BytesReceived: recv}
 }
 
 // setMember records m in the view (called from memberlist callbacks).

@@ -55,6 +55,13 @@ func TestLoopbackThreeNodes(t *testing.T) {
 		}
 	}
 
+	// Every node has sent and received gossip, counted on the wire.
+	for _, n := range all {
+		if st := n.Stats(); st.BytesSent == 0 || st.BytesReceived == 0 {
+			t.Fatalf("%s counted gossip bytes %+v", n.LocalID(), st)
+		}
+	}
+
 	subA, subC := a.Subscribe(64), c.Subscribe(64)
 	if err := b.UpdateMeta(func(m *Meta) { m.Health = 42; m.Connections = 7; m.Draining = true; m.NodeID = "ignored" }); err != nil {
 		t.Fatal(err)

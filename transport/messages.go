@@ -44,9 +44,12 @@ const (
 	TypeRoomComments FrameType = 65 // node->node pb.RoomComments
 	TypeLinkPing     FrameType = 66 // node->node pb.LinkPing
 	TypeLinkError    FrameType = 67 // node->node pb.LinkError
+	TypePresenceUpd  FrameType = 68 // node->node pb.PresenceUpdate
+	TypePresenceLook FrameType = 69 // node->node pb.PresenceLookup
+	TypePresenceLoc  FrameType = 70 // node->node pb.PresenceLookupReply
 
 	typeInterNodeMin = TypeRoomInterest
-	typeInterNodeMax = TypeLinkError
+	typeInterNodeMax = TypePresenceLoc
 )
 
 var typeNames = [...]string{
@@ -58,6 +61,7 @@ var typeNames = [...]string{
 	TypePong: "pong", TypeError: "error", TypeRedirect: "redirect",
 	TypeRoomInterest: "room_interest", TypeRoomComments: "room_comments",
 	TypeLinkPing: "link_ping", TypeLinkError: "link_error",
+	TypePresenceUpd: "presence_update", TypePresenceLook: "presence_lookup", TypePresenceLoc: "presence_lookup_reply",
 }
 
 // Known reports whether t is a defined frame type.
@@ -119,6 +123,12 @@ func NewMessage(t FrameType) (proto.Message, error) {
 		return new(pb.LinkPing), nil
 	case TypeLinkError:
 		return new(pb.LinkError), nil
+	case TypePresenceUpd:
+		return new(pb.PresenceUpdate), nil
+	case TypePresenceLook:
+		return new(pb.PresenceLookup), nil
+	case TypePresenceLoc:
+		return new(pb.PresenceLookupReply), nil
 	}
 	return nil, fmt.Errorf("%w: %d", ErrUnknownType, uint8(t))
 }
@@ -168,6 +178,12 @@ func TypeOf(m proto.Message) (FrameType, error) {
 		return TypeLinkPing, nil
 	case *pb.LinkError:
 		return TypeLinkError, nil
+	case *pb.PresenceUpdate:
+		return TypePresenceUpd, nil
+	case *pb.PresenceLookup:
+		return TypePresenceLook, nil
+	case *pb.PresenceLookupReply:
+		return TypePresenceLoc, nil
 	}
 	return 0, fmt.Errorf("transport: no frame type for %T", m)
 }

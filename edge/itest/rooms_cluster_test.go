@@ -47,16 +47,16 @@ func expectComments(t *testing.T, name string, c *client.Client, room string, wa
 	}
 }
 
-// TestClusterRooms: three edge processes (gossip, inter-node link with the
-// region secret) with three viewers of one room each. Comments posted on
-// every node reach all nine viewers, once; each crosses each link once
-// (the forwarded and received counters per peer equal the comments
-// posted, not comments x viewers); after a kill -9 of one node, the
-// viewers on the two others keep receiving each other's comments.
-func TestClusterRooms(t *testing.T) {
+// startLinkedCluster starts n edge processes n0..n(n-1) joined in one
+// gossip cluster ("local" preset, encrypted) with the inter-node link
+// (region secret), each with the extra flags.
+func startLinkedCluster(t *testing.T, n int, extra ...string) []*edgeProc {
+	t.Helper()
 	key, raftKey := writeGossipKey(t), writeRaftSecret(t)
-	const room, perNode, comments = "live:cluster", 3, 5
-	gossipAddrs := []string{freePort(t), freePort(t), freePort(t)}
+	gossipAddrs := make([]string, n)
+	for i := range gossipAddrs {
+		gossipAddrs[i] = freePort(t)
+	}
 	var procs []*edgeProc
 	for i, g := range gossipAddrs {
 		args := []string{"--node-id", fmt.Sprintf("n%d", i), "--gossip-listen", g, "--gossip-key-file", key,
@@ -64,8 +64,20 @@ func TestClusterRooms(t *testing.T) {
 		if i > 0 {
 			args = append(args, "--join", gossipAddrs[0])
 		}
-		procs = append(procs, startEdge(t, freePort(t), t.TempDir(), args...))
+		procs = append(procs, startEdge(t, freePort(t), t.TempDir(), append(args, extra...)...))
 	}
+	return procs
+}
+
+// TestClusterRooms: three edge processes (gossip, inter-node link with the
+// region secret) with three viewers of one room each. Comments posted on
+// every node reach all nine viewers, once; each crosses each link once
+// (the forwarded and received counters per peer equal the comments
+// posted, not comments x viewers); after a kill -9 of one node, the
+// viewers on the two others keep receiving each other's comments.
+func TestClusterRooms(t *testing.T) {
+	const room, perNode, comments = "live:cluster", 3, 5
+	procs := startLinkedCluster(t, 3)
 	viewers := make([][]*client.Client, len(procs))
 	ctx := context.Background()
 	for i, p := range procs {

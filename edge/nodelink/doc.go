@@ -1,7 +1,7 @@
 // Package nodelink is the inter-node link of a region: one authenticated,
 // multiplexed TCP connection per pair of nodes, carrying inter-node
-// messages (room interest and room comments today; presence changes and
-// chat forwarding later) as edgegate frames.
+// messages (room interest and room comments, presence updates and
+// lookups today; chat forwarding later) as edgegate frames.
 //
 // # Wire
 //

@@ -287,6 +287,327 @@ func (x *LinkError) GetMessage() string {
 	return ""
 }
 
+// PresenceEntry is one user's device count on the sending node.
+type PresenceEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	User  string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// devices: the user's live sessions on the sending node; 0: none left.
+	Devices uint32 `protobuf:"varint,2,opt,name=devices,proto3" json:"devices,omitempty"`
+	// version increases with every entry the sending node sends (it starts
+	// from the node's start time in nanoseconds, so a restarted node's
+	// versions stay above its earlier ones); the home ignores an entry not
+	// newer than the one it holds for (user, sending node).
+	Version       uint64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresenceEntry) Reset() {
+	*x = PresenceEntry{}
+	mi := &file_transport_pb_nodelink_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresenceEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresenceEntry) ProtoMessage() {}
+
+func (x *PresenceEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_transport_pb_nodelink_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresenceEntry.ProtoReflect.Descriptor instead.
+func (*PresenceEntry) Descriptor() ([]byte, []int) {
+	return file_transport_pb_nodelink_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PresenceEntry) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *PresenceEntry) GetDevices() uint32 {
+	if x != nil {
+		return x.Devices
+	}
+	return 0
+}
+
+func (x *PresenceEntry) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// PresenceUpdate carries presence changes from a node to the presence home
+// of the users in it (edge/presence_*.go).
+type PresenceUpdate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// snapshot: users is the sender's complete set of users homed at the
+	// receiver and replaces everything the sender told it before (sent when
+	// a link comes up and periodically); otherwise users are changes.
+	Snapshot      bool             `protobuf:"varint,1,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Users         []*PresenceEntry `protobuf:"bytes,2,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresenceUpdate) Reset() {
+	*x = PresenceUpdate{}
+	mi := &file_transport_pb_nodelink_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresenceUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresenceUpdate) ProtoMessage() {}
+
+func (x *PresenceUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_transport_pb_nodelink_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresenceUpdate.ProtoReflect.Descriptor instead.
+func (*PresenceUpdate) Descriptor() ([]byte, []int) {
+	return file_transport_pb_nodelink_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PresenceUpdate) GetSnapshot() bool {
+	if x != nil {
+		return x.Snapshot
+	}
+	return false
+}
+
+func (x *PresenceUpdate) GetUsers() []*PresenceEntry {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+// PresenceLookup asks a presence home where users are connected; it is
+// answered with PresenceLookupReply.
+type PresenceLookup struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []string               `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresenceLookup) Reset() {
+	*x = PresenceLookup{}
+	mi := &file_transport_pb_nodelink_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresenceLookup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresenceLookup) ProtoMessage() {}
+
+func (x *PresenceLookup) ProtoReflect() protoreflect.Message {
+	mi := &file_transport_pb_nodelink_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresenceLookup.ProtoReflect.Descriptor instead.
+func (*PresenceLookup) Descriptor() ([]byte, []int) {
+	return file_transport_pb_nodelink_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PresenceLookup) GetUsers() []string {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+// PresenceNode is one node's device count for a user.
+type PresenceNode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Devices       uint32                 `protobuf:"varint,2,opt,name=devices,proto3" json:"devices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresenceNode) Reset() {
+	*x = PresenceNode{}
+	mi := &file_transport_pb_nodelink_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresenceNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresenceNode) ProtoMessage() {}
+
+func (x *PresenceNode) ProtoReflect() protoreflect.Message {
+	mi := &file_transport_pb_nodelink_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresenceNode.ProtoReflect.Descriptor instead.
+func (*PresenceNode) Descriptor() ([]byte, []int) {
+	return file_transport_pb_nodelink_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PresenceNode) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *PresenceNode) GetDevices() uint32 {
+	if x != nil {
+		return x.Devices
+	}
+	return 0
+}
+
+// PresenceLocation is where one user is connected (no nodes: offline).
+type PresenceLocation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Nodes         []*PresenceNode        `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresenceLocation) Reset() {
+	*x = PresenceLocation{}
+	mi := &file_transport_pb_nodelink_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresenceLocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresenceLocation) ProtoMessage() {}
+
+func (x *PresenceLocation) ProtoReflect() protoreflect.Message {
+	mi := &file_transport_pb_nodelink_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresenceLocation.ProtoReflect.Descriptor instead.
+func (*PresenceLocation) Descriptor() ([]byte, []int) {
+	return file_transport_pb_nodelink_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PresenceLocation) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *PresenceLocation) GetNodes() []*PresenceNode {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+// PresenceLookupReply answers PresenceLookup, one location per user asked,
+// in the order asked.
+type PresenceLookupReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []*PresenceLocation    `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresenceLookupReply) Reset() {
+	*x = PresenceLookupReply{}
+	mi := &file_transport_pb_nodelink_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresenceLookupReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresenceLookupReply) ProtoMessage() {}
+
+func (x *PresenceLookupReply) ProtoReflect() protoreflect.Message {
+	mi := &file_transport_pb_nodelink_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresenceLookupReply.ProtoReflect.Descriptor instead.
+func (*PresenceLookupReply) Descriptor() ([]byte, []int) {
+	return file_transport_pb_nodelink_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PresenceLookupReply) GetUsers() []*PresenceLocation {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
 var File_transport_pb_nodelink_proto protoreflect.FileDescriptor
 
 const file_transport_pb_nodelink_proto_rawDesc = "" +
@@ -304,7 +625,24 @@ const file_transport_pb_nodelink_proto_rawDesc = "" +
 	"\bLinkPing\x12$\n" +
 	"\x0esent_unix_nano\x18\x01 \x01(\x03R\fsentUnixNano\"%\n" +
 	"\tLinkError\x12\x18\n" +
-	"\amessage\x18\x01 \x01(\tR\amessageB+Z)github.com/edgegate/edgegate/transport/pbb\x06proto3"
+	"\amessage\x18\x01 \x01(\tR\amessage\"W\n" +
+	"\rPresenceEntry\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12\x18\n" +
+	"\adevices\x18\x02 \x01(\rR\adevices\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x04R\aversion\"^\n" +
+	"\x0ePresenceUpdate\x12\x1a\n" +
+	"\bsnapshot\x18\x01 \x01(\bR\bsnapshot\x120\n" +
+	"\x05users\x18\x02 \x03(\v2\x1a.edgegate.v1.PresenceEntryR\x05users\"&\n" +
+	"\x0ePresenceLookup\x12\x14\n" +
+	"\x05users\x18\x01 \x03(\tR\x05users\"<\n" +
+	"\fPresenceNode\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
+	"\adevices\x18\x02 \x01(\rR\adevices\"W\n" +
+	"\x10PresenceLocation\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12/\n" +
+	"\x05nodes\x18\x02 \x03(\v2\x19.edgegate.v1.PresenceNodeR\x05nodes\"J\n" +
+	"\x13PresenceLookupReply\x123\n" +
+	"\x05users\x18\x01 \x03(\v2\x1d.edgegate.v1.PresenceLocationR\x05usersB+Z)github.com/edgegate/edgegate/transport/pbb\x06proto3"
 
 var (
 	file_transport_pb_nodelink_proto_rawDescOnce sync.Once
@@ -318,23 +656,32 @@ func file_transport_pb_nodelink_proto_rawDescGZIP() []byte {
 	return file_transport_pb_nodelink_proto_rawDescData
 }
 
-var file_transport_pb_nodelink_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_transport_pb_nodelink_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_transport_pb_nodelink_proto_goTypes = []any{
-	(*RoomViewers)(nil),  // 0: edgegate.v1.RoomViewers
-	(*RoomInterest)(nil), // 1: edgegate.v1.RoomInterest
-	(*RoomComments)(nil), // 2: edgegate.v1.RoomComments
-	(*LinkPing)(nil),     // 3: edgegate.v1.LinkPing
-	(*LinkError)(nil),    // 4: edgegate.v1.LinkError
-	(*Message)(nil),      // 5: edgegate.v1.Message
+	(*RoomViewers)(nil),         // 0: edgegate.v1.RoomViewers
+	(*RoomInterest)(nil),        // 1: edgegate.v1.RoomInterest
+	(*RoomComments)(nil),        // 2: edgegate.v1.RoomComments
+	(*LinkPing)(nil),            // 3: edgegate.v1.LinkPing
+	(*LinkError)(nil),           // 4: edgegate.v1.LinkError
+	(*PresenceEntry)(nil),       // 5: edgegate.v1.PresenceEntry
+	(*PresenceUpdate)(nil),      // 6: edgegate.v1.PresenceUpdate
+	(*PresenceLookup)(nil),      // 7: edgegate.v1.PresenceLookup
+	(*PresenceNode)(nil),        // 8: edgegate.v1.PresenceNode
+	(*PresenceLocation)(nil),    // 9: edgegate.v1.PresenceLocation
+	(*PresenceLookupReply)(nil), // 10: edgegate.v1.PresenceLookupReply
+	(*Message)(nil),             // 11: edgegate.v1.Message
 }
 var file_transport_pb_nodelink_proto_depIdxs = []int32{
-	0, // 0: edgegate.v1.RoomInterest.rooms:type_name -> edgegate.v1.RoomViewers
-	5, // 1: edgegate.v1.RoomComments.messages:type_name -> edgegate.v1.Message
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	0,  // 0: edgegate.v1.RoomInterest.rooms:type_name -> edgegate.v1.RoomViewers
+	11, // 1: edgegate.v1.RoomComments.messages:type_name -> edgegate.v1.Message
+	5,  // 2: edgegate.v1.PresenceUpdate.users:type_name -> edgegate.v1.PresenceEntry
+	8,  // 3: edgegate.v1.PresenceLocation.nodes:type_name -> edgegate.v1.PresenceNode
+	9,  // 4: edgegate.v1.PresenceLookupReply.users:type_name -> edgegate.v1.PresenceLocation
+	5,  // [5:5] is the sub-list for method output_type
+	5,  // [5:5] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_transport_pb_nodelink_proto_init() }
@@ -349,7 +696,7 @@ func file_transport_pb_nodelink_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transport_pb_nodelink_proto_rawDesc), len(file_transport_pb_nodelink_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,134 @@
+package edge
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/edgegate/edgegate/transport"
+	"github.com/edgegate/edgegate/transport/pb"
+)
+
+// startPresenceCluster starts n in-process edges joined in one gossip
+// cluster (loopback, "local" preset) with the inter-node link, and waits
+// until every node counts all n as presence home candidates.
+func startPresenceCluster(t *testing.T, n int) []*testEdge {
+	t.Helper()
+	var edges []*testEdge
+	for i := range n {
+		e := startEdge(t, func(c *Config) {
+			c.NodeID = fmt.Sprintf("n%d", i)
+			c.GossipListen, c.GossipPreset, c.GossipInsecure = "127.0.0.1:0", "local", true
+			c.NodeListen, c.RaftInsecure = "127.0.0.1:0", true
+			if i > 0 {
+				c.Join = []string{edges[0].srv.cluster.LocalAddr()}
+			}
+		})
+		edges = append(edges, e)
+	}
+	// Polled: convergence is gossip spreading, not one event to await.
+	waitWithin(t, 15*time.Second, "every node sees all homes", func() bool {
+		for _, e := range edges {
+			e.srv.presence.mu.Lock()
+			k := len(e.srv.presence.homes)
+			e.srv.presence.mu.Unlock()
+			if k != n || len(e.srv.link.link.Peers()) != n-1 {
+				return false
+			}
+		}
+		return true
+	})
+	return edges
+}
+
+// userOn reports whether e's presence API says user is online exactly on
+// node (node "": offline everywhere).
+func userOn(t *testing.T, e *testEdge, user, node string) bool {
+	status, body := e.api(t, http.MethodGet, "/v1/presence/users/"+user, e.apiKey, "")
+	if status != http.StatusOK {
+		return false // the home is unreachable (being re-homed)
+	}
+	nodes, _ := body["nodes"].([]any)
+	if node == "" {
+		return body["online"] == false && len(nodes) == 0
+	}
+	if len(nodes) != 1 {
+		return false
+	}
+	n := nodes[0].(map[string]any)
+	return body["online"] == true && n["node"] == node && n["devices"] == float64(1)
+}
+
+// TestPresenceAcrossNodes: a user connected on n0 (homed elsewhere, so
+// updates and lookups cross the link) is online on n0 as seen from every
+// node, offline everywhere after it disconnects, and still reported
+// correctly by the survivors after its home node stops without leaving.
+func TestPresenceAcrossNodes(t *testing.T) {
+	edges := startPresenceCluster(t, 3)
+	a := edges[0]
+	user := ""
+	for i := 0; user == ""; i++ {
+		if u := fmt.Sprintf("user%d", i); a.srv.presence.homeOf(u) == "n1" {
+			user = u
+		}
+	}
+	connect := func() *rawClient {
+		c := a.dialRaw(t)
+		c.connect(a.token(user, nil, nil, time.Minute), nil)
+		return c
+	}
+	visible := func(node string, on ...*testEdge) {
+		t.Helper()
+		for _, e := range on {
+			waitWithin(t, 15*time.Second, fmt.Sprintf("%s reports %s on %q", e.srv.NodeID(), user, node), func() bool { return userOn(t, e, user, node) })
+		}
+	}
+	c := connect()
+	visible("n0", edges...)
+	if status, body := edges[2].api(t, http.MethodGet, "/v1/presence/users/"+user, a.apiKey, ""); status != http.StatusOK || body["home"] != "n1" {
+		t.Fatalf("presence from n2: %d %v", status, body)
+	}
+	c.conn.Close(transport.CloseNormal, "")
+	<-c.done
+	visible("", edges...)
+
+	connect()
+	visible("n0", edges...)
+	// The home stops without leaving (like a crash): the survivors
+	// re-home the user and report it again.
+	if err := edges[1].srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	visible("n0", edges[0], edges[2])
+	if h := edges[2].srv.presence.homeOf(user); h == "n1" {
+		t.Fatalf("still homed at the stopped node")
+	}
+	if status, _ := edges[0].api(t, http.MethodGet, "/v1/presence/users/"+user, "", ""); status != http.StatusUnauthorized {
+		t.Fatalf("no API key: %d", status)
+	}
+	if status, _ := edges[0].api(t, http.MethodGet, "/v1/presence/users/bad%20id", a.apiKey, ""); status != http.StatusBadRequest {
+		t.Fatalf("bad id: %d", status)
+	}
+}
+
+// TestRoomDirectory: the directory lists the nodes with viewers of a room.
+func TestRoomDirectory(t *testing.T) {
+	edges := startPresenceCluster(t, 2)
+	for i, e := range edges[:2] {
+		c := e.dialRaw(t)
+		c.connect(e.token(fmt.Sprintf("v%d", i), nil, []string{"live:*"}, time.Minute), nil)
+		c.send(&pb.Subscribe{RequestId: 1, Rooms: []string{"live:dir"}})
+		expect[*pb.Subscribed](c)
+	}
+	waitWithin(t, 10*time.Second, "both nodes list both viewers", func() bool {
+		for _, e := range edges {
+			status, body := e.api(t, http.MethodGet, "/v1/directory/rooms/live:dir", e.apiKey, "")
+			nodes, _ := body["nodes"].([]any)
+			if status != http.StatusOK || body["viewers"] != float64(2) || len(nodes) != 2 {
+				return false
+			}
+		}
+		return true
+	})
+}
