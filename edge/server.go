@@ -423,6 +423,10 @@ func (srv *Server) disconnectUser(user string, reason string) int {
 	return len(ss)
 }
 
+// leadershipTransferTimeout bounds the hand-over of a draining node's Raft
+// groups (each transfer is one election round on a healthy region).
+const leadershipTransferTimeout = 5 * time.Second
+
 // Shutdown drains the node: it stops accepting sessions, tells every client
 // to reconnect elsewhere (Redirect, then close 1001) after flushing its
 // queues, waits for sessions to end (bounded by ctx and DrainTimeout), then
@@ -437,6 +441,17 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		// leave it last.
 		if err := srv.cluster.UpdateMeta(func(m *gossip.Meta) { m.Draining = true }); err != nil {
 			srv.log.Debug("cluster: draining flag not advertised", "err", err)
+		}
+	}
+	if srv.repl != nil {
+		// Hand the Raft groups this node leads to its peers first, while
+		// it still answers them: writes go on under the new leaders
+		// instead of waiting for the region to notice this node gone.
+		tctx, tcancel := context.WithTimeout(ctx, leadershipTransferTimeout)
+		moved, failed := srv.repl.node.TransferLeadership(tctx)
+		tcancel()
+		if moved+failed > 0 {
+			srv.log.Info("draining: Raft leadership handed over", "groups", moved, "failed", failed)
 		}
 	}
 	srv.mu.Lock()

@@ -200,18 +200,7 @@ func (p *Proc) waitReady(ctx context.Context) error {
 func (p *Proc) Stop() error {
 	var err error
 	p.stop.Do(func() {
-		if p.cmd.Process != nil {
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-			t := time.NewTimer(30 * time.Second)
-			select {
-			case <-p.done:
-			case <-t.C:
-				_ = p.cmd.Process.Kill()
-				<-p.done
-			}
-			t.Stop()
-			err = p.waitErr
-		}
+		err = p.Drain()
 		p.cleanup()
 	})
 	return err
@@ -224,6 +213,27 @@ func (p *Proc) Kill() {
 	if p.cmd.Process != nil {
 		_ = p.cmd.Process.Kill()
 		<-p.done
+	}
+}
+
+// Drain sends SIGTERM and waits (up to 30 s, then SIGKILL) for the edge to
+// drain and exit, keeping its data directory for Restart (Stop still
+// removes a temporary one). It returns the exit error of an edge that did
+// not stop cleanly.
+func (p *Proc) Drain() error {
+	if p.cmd.Process == nil {
+		return nil
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	t := time.NewTimer(30 * time.Second)
+	defer t.Stop()
+	select {
+	case <-p.done:
+		return p.waitErr
+	case <-t.C:
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return errors.New("edgeproc: the edge did not drain within 30 s")
 	}
 }
 

@@ -146,10 +146,12 @@ type Result struct {
 	EdgeSwitches uint64       `json:"edge_switches,omitempty"`
 
 	// cluster (edgebench cluster: chat while an edge is killed)
-	// KilledNode is the index of the edge killed with SIGKILL, KillAtS
-	// when (seconds into the send phase), RestartAtS when it was started
-	// again (0: not restarted).
+	// KilledNode is the index of the edge killed with SIGKILL (Fault
+	// "kill") or drained with SIGTERM ("drain"), KillAtS when (seconds
+	// into the send phase), RestartAtS when it was started again (0: not
+	// restarted).
 	KilledNode *int    `json:"killed_node,omitempty"`
+	Fault      string  `json:"fault,omitempty"` // kill (SIGKILL) or drain (SIGTERM)
 	KillAtS    float64 `json:"kill_at_s,omitempty"`
 	RestartAtS float64 `json:"restart_at_s,omitempty"`
 
@@ -231,7 +233,7 @@ func (r *Result) WriteText(w io.Writer) error {
 			}
 		}
 		if r.KilledNode != nil {
-			fmt.Fprintf(&b, "  fault         edge %d killed at %.1fs", *r.KilledNode, r.KillAtS)
+			fmt.Fprintf(&b, "  fault         edge %d %s at %.1fs", *r.KilledNode, r.Fault, r.KillAtS)
 			if r.RestartAtS > 0 {
 				fmt.Fprintf(&b, ", restarted at %.1fs", r.RestartAtS)
 			}

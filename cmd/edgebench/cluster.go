@@ -13,18 +13,20 @@ import (
 )
 
 // killPlan is `edgebench cluster`'s fault: one edge of the region killed
-// with SIGKILL some time into the chat's send phase, optionally started
-// again later.
+// with SIGKILL (or drained with SIGTERM) some time into the chat's send
+// phase, optionally started again later.
 type killPlan struct {
 	victim       int
 	after        time.Duration
 	restartAfter time.Duration // 0: stays down
+	drain        bool          // SIGTERM (drain, redirects) instead of SIGKILL
 }
 
 func (k *killPlan) define(fs *flag.FlagSet) {
 	fs.IntVar(&k.victim, "victim", 0, "index of the edge to kill (0 .. --raft-nodes-1)")
 	fs.DurationVar(&k.after, "kill-after", 5*time.Second, "kill the victim this long into the send phase")
 	fs.DurationVar(&k.restartAfter, "restart-after", 0, "start the victim again this long after the kill (0: it stays down)")
+	fs.BoolVar(&k.drain, "drain-victim", false, "stop the victim with SIGTERM (a graceful drain: clients are redirected to healthy peers) instead of SIGKILL")
 }
 
 func (k *killPlan) validate(c *common) error {
@@ -74,10 +76,18 @@ func (k *killer) run(ctx context.Context) {
 	if sleepCtx(ctx, k.plan.after); ctx.Err() != nil {
 		return
 	}
-	k.region.procs[k.plan.victim].Kill()
+	victim, how := k.region.procs[k.plan.victim], "killed"
 	k.killedAt = time.Now()
-	fmt.Fprintf(k.stderr, "edgebench cluster: killed edge %d (%s) %.1fs into the send phase\n",
-		k.plan.victim, k.region.procs[k.plan.victim].Addr, k.killedAt.Sub(k.sendStart).Seconds())
+	if k.plan.drain {
+		how = "drained"
+		if err := victim.Drain(); err != nil {
+			k.err = fmt.Errorf("draining edge %d: %w", k.plan.victim, err)
+		}
+	} else {
+		victim.Kill()
+	}
+	fmt.Fprintf(k.stderr, "edgebench cluster: %s edge %d (%s) %.1fs into the send phase\n",
+		how, k.plan.victim, victim.Addr, k.killedAt.Sub(k.sendStart).Seconds())
 	if k.plan.restartAfter <= 0 {
 		return
 	}
@@ -106,7 +116,10 @@ func (k *killer) wait(r *loadgen.Result) error {
 	}
 	if r != nil {
 		v := k.plan.victim
-		r.Scenario, r.KilledNode = "cluster", &v
+		r.Scenario, r.KilledNode, r.Fault = "cluster", &v, "kill"
+		if k.plan.drain {
+			r.Fault = "drain"
+		}
 		r.KillAtS = k.killedAt.Sub(k.sendStart).Seconds()
 		if !k.restartedAt.IsZero() {
 			r.RestartAtS = k.restartedAt.Sub(k.sendStart).Seconds()

@@ -47,9 +47,9 @@ func startRaftRegion(ctx context.Context, bin string, n, groups int, extra []str
 	// Raft, gossip and inter-node link addresses of every node. The ports
 	// are free when picked; another process could take one before the
 	// edge binds it, which fails the start loudly, never silently.
-	var peers, raftAddrs, gossipAddrs, linkAddrs []string
+	var peers, httpAddrs, raftAddrs, gossipAddrs, linkAddrs []string
 	for i := range n {
-		for _, list := range []*[]string{&raftAddrs, &gossipAddrs, &linkAddrs} {
+		for _, list := range []*[]string{&httpAddrs, &raftAddrs, &gossipAddrs, &linkAddrs} {
 			a, err := freeLoopbackPort()
 			if err != nil {
 				r.stop()
@@ -60,7 +60,9 @@ func startRaftRegion(ctx context.Context, bin string, n, groups int, extra []str
 		peers = append(peers, fmt.Sprintf("n%d@%s", i, raftAddrs[i]))
 	}
 	for i := range n {
-		o := edgeproc.Options{Bin: bin, Args: []string{"--node-id", fmt.Sprintf("n%d", i), "--raft-listen", raftAddrs[i],
+		// A fixed HTTP port (not :0), so the edge advertises its client
+		// URL and a draining peer can redirect clients to it.
+		o := edgeproc.Options{Bin: bin, Listen: httpAddrs[i], Args: []string{"--node-id", fmt.Sprintf("n%d", i), "--raft-listen", raftAddrs[i],
 			"--peers", strings.Join(peers, ","), "--raft-groups", fmt.Sprint(groups),
 			"--auth-hmac-secret", r.secret, "--api-key", r.apiKey, "--raft-secret-file", keyFile,
 			"--resume-secret", resumeSecret,

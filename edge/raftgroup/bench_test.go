@@ -111,9 +111,21 @@ func leadersOf(nodes []*muxNode) map[uint32]string {
 	return out
 }
 
-// waitAllLeaders waits up to limit until each of groups has a leader on
-// one of nodes and returns them (leadersOf); why names the moment in the
-// failure.
+// busiestLeader returns the index of the node (of n, ids nodeID(i))
+// leading the most groups in leaders, and how many it leads.
+func busiestLeader(leaders map[uint32]string, n int) (idx, led int) {
+	count := map[string]int{}
+	for _, id := range leaders {
+		count[id]++
+	}
+	for i := range n {
+		if count[nodeID(i)] > count[nodeID(idx)] {
+			idx = i
+		}
+	}
+	return idx, count[nodeID(idx)]
+}
+
 // waitLogsEqual waits until, in every group, every node's replica has
 // the same last index, committed.
 func waitLogsEqual(tb testing.TB, nodes []*muxNode, limit time.Duration) {
@@ -139,6 +151,9 @@ func waitLogsEqual(tb testing.TB, nodes []*muxNode, limit time.Duration) {
 	}
 }
 
+// waitAllLeaders waits up to limit until each of groups has a leader on
+// one of nodes and returns them (leadersOf); why names the moment in the
+// failure.
 func waitAllLeaders(tb testing.TB, nodes []*muxNode, groups int, limit time.Duration, why string) map[uint32]string {
 	tb.Helper()
 	deadline := time.Now().Add(limit)

@@ -67,7 +67,10 @@
 // next follower trying CampaignStagger later if that fails. A machine
 // that vanishes without closing its sockets (power loss, partition)
 // still costs the heartbeat timeout, which --raft-heartbeat-timeout
-// trades against idle cost. Measured figures: bench/README.md.
+// trades against idle cost. Measured figures: bench/README.md. A node
+// that stops on purpose (SIGTERM) first hands the groups it leads to its
+// peers (Node.TransferLeadership, raft's leadership transfer), so a drain
+// costs no election wait at all.
 //
 // Idle cost. hashicorp/raft's leaders send every follower of every group
 // a heartbeat per HeartbeatTimeout/10 and an AppendEntries per

@@ -163,16 +163,7 @@ func TestPeerDownElects(t *testing.T) {
 	// entry, the leaders' first no-op included.
 	waitLogsEqual(t, nodes, 10*time.Second)
 	// The victim: the node leading the most groups.
-	count := map[string]int{}
-	for _, id := range before {
-		count[id]++
-	}
-	victim := 0
-	for i := range nodes {
-		if count[nodeID(i)] > count[nodeID(victim)] {
-			victim = i
-		}
-	}
+	victim, _ := busiestLeader(before, len(nodes))
 	nodes[victim].stop()
 	nodes[victim].node = nil
 	var live []*muxNode
