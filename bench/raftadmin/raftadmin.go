@@ -39,8 +39,24 @@ func Isolate(ctx context.Context, base, apiKey string, on bool) error {
 	return call(ctx, "POST", base+"/v1/raft/isolate", apiKey, fmt.Appendf(nil, `{"isolated":%v}`, on), nil)
 }
 
+// StatusError is an API answer other than 200 OK.
+type StatusError struct {
+	Method, URL string
+	Code        int
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("raftadmin: %s %s: status %d", e.Method, e.URL, e.Code)
+}
+
+// Get reads one edge API resource (with the API key) into out; an answer
+// other than 200 is a *StatusError.
+func Get(ctx context.Context, url, apiKey string, out any) error {
+	return call(ctx, "GET", url, apiKey, nil, out)
+}
+
 // call sends one API request and decodes a 200 answer into out (nil:
-// the body is ignored).
+// the body is ignored); another status is a *StatusError.
 func call(ctx context.Context, method, url, apiKey string, body []byte, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
@@ -53,7 +69,7 @@ func call(ctx context.Context, method, url, apiKey string, body []byte, out any)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("raftadmin: %s %s: status %d", method, url, resp.StatusCode)
+		return &StatusError{Method: method, URL: url, Code: resp.StatusCode}
 	}
 	if out == nil {
 		return nil

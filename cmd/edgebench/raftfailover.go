@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -345,9 +344,11 @@ func historyOf(ctx context.Context, addr, apiKey, conv string) ([]historyMsg, er
 			HasMore  bool         `json:"has_more"`
 		}
 		after := uint64(len(out))
-		err := getJSON(ctx, fmt.Sprintf("http://%s/v1/conversations/%s/messages?after=%d&limit=1000", addr, conv, after), apiKey, &page)
-		var he *httpStatusError
-		if errors.As(err, &he) && he.code == http.StatusNotFound {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := raftadmin.Get(rctx, fmt.Sprintf("http://%s/v1/conversations/%s/messages?after=%d&limit=1000", addr, conv, after), apiKey, &page)
+		cancel()
+		var se *raftadmin.StatusError
+		if errors.As(err, &se) && se.Code == http.StatusNotFound {
 			return out, nil
 		}
 		if err != nil {
@@ -358,32 +359,6 @@ func historyOf(ctx context.Context, addr, apiKey, conv string) ([]historyMsg, er
 			return out, nil
 		}
 	}
-}
-
-type httpStatusError struct {
-	url  string
-	code int
-}
-
-func (e *httpStatusError) Error() string { return fmt.Sprintf("GET %s: status %d", e.url, e.code) }
-
-func getJSON(ctx context.Context, url, apiKey string, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("X-API-Key", apiKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return &httpStatusError{url: url, code: resp.StatusCode}
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 // caughtUp waits until node i's replica of every group has applied at
