@@ -33,6 +33,9 @@ type muxNode struct {
 	// raft and onCommit, if set, replace testRaft and a nil OnCommit.
 	raft     *raft.Config
 	onCommit func([]*pb.Message)
+	// placement, if set, turns on membership placement (peers are then
+	// the founders, possibly none).
+	placement *Placement
 }
 
 func (n *muxNode) start(t testing.TB, id string, peers []Peer, groups int) {
@@ -53,7 +56,7 @@ func (n *muxNode) start(t testing.TB, id string, peers []Peer, groups int) {
 	if n.log, err = raftlog.Open(n.dir+"/raft", raftlog.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if peers == nil {
+	if peers == nil && n.placement == nil {
 		return // addresses first, then Start
 	}
 	rc := n.raft
@@ -66,6 +69,7 @@ func (n *muxNode) start(t testing.TB, id string, peers []Peer, groups int) {
 		Transport:   func(g uint32) (raft.Transport, error) { return n.mux.Transport(g), nil },
 		Raft:        rc,
 		OnCommit:    n.onCommit,
+		Placement:   n.placement,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Forward: func(ctx context.Context, addr string, g uint32, body []byte) ([]byte, error) {
 			return n.mux.Call(addr, g, body, 0)

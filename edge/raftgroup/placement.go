@@ -1,0 +1,187 @@
+package raftgroup
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Placement defaults.
+const (
+	// DefaultReplicas is the number of voters a group keeps under
+	// membership placement.
+	DefaultReplicas = 3
+	// DefaultDeadGrace is how long a member the membership view reports
+	// dead keeps its places before it is replaced.
+	DefaultDeadGrace = 30 * time.Second
+	// DefaultPlacementInterval is how often the controller checks every
+	// group this node leads even when no membership event came.
+	DefaultPlacementInterval = 5 * time.Second
+	// DefaultChangeTimeout bounds one configuration change (raft's
+	// enqueue timeout; the change then waits for its commit).
+	DefaultChangeTimeout = 10 * time.Second
+)
+
+// MemberState is what the membership view says of a node.
+type MemberState uint8
+
+const (
+	// MemberAlive: a node that takes replicas.
+	MemberAlive MemberState = iota
+	// MemberDead: a node the view reports failed (crash, partition). It
+	// keeps the places it holds for Placement.Grace, so a node that comes
+	// back soon (a restart) does not cost its groups a snapshot each; it
+	// is given no new place meanwhile.
+	MemberDead
+	// MemberGone: a node that is draining, leaving or left. Its places
+	// are handed over at once.
+	MemberGone
+)
+
+// Member is a node of the region as the membership view sees it.
+type Member struct {
+	ID    string
+	Addr  string // its Raft address; a member without one is ignored
+	State MemberState
+}
+
+// Placement turns on membership placement: each group's voters follow
+// the region's membership (Options.Placement; nil keeps static peers).
+type Placement struct {
+	// Members returns the region's nodes as the membership view sees
+	// them, this node included (the edge: the gossip members of its
+	// region with a Raft address). Required.
+	Members func() []Member
+	// Replicas is the number of voters per group. Default
+	// DefaultReplicas.
+	Replicas int
+	// Grace is how long a dead member keeps its places. Default
+	// DefaultDeadGrace.
+	Grace time.Duration
+	// Interval is how often the controller checks the groups this node
+	// leads without an event (Node.MembershipChanged). Default
+	// DefaultPlacementInterval.
+	Interval time.Duration
+	// ChangeTimeout bounds one configuration change. Default
+	// DefaultChangeTimeout.
+	ChangeTimeout time.Duration
+	// OnChange, if set, is told of each configuration change this node
+	// made (op: "add", "remove" or "transfer"; err nil if it committed),
+	// for metrics.
+	OnChange func(group uint32, op, node string, err error)
+}
+
+func (p Placement) withDefaults() Placement {
+	if p.Replicas <= 0 {
+		p.Replicas = DefaultReplicas
+	}
+	if p.Grace <= 0 {
+		p.Grace = DefaultDeadGrace
+	}
+	if p.Interval <= 0 {
+		p.Interval = DefaultPlacementInterval
+	}
+	if p.ChangeTimeout <= 0 {
+		p.ChangeTimeout = DefaultChangeTimeout
+	}
+	return p
+}
+
+func (p *Placement) validate() error {
+	if p != nil && p.Members == nil {
+		return errors.New("raftgroup: Placement.Members is required")
+	}
+	return nil
+}
+
+// candidates is the membership view with the dead members' grace
+// applied: the nodes that may hold places now.
+type candidates struct {
+	ids   []string          // alive members and dead ones within their grace
+	addrs map[string]string // id -> Raft address
+	alive map[string]bool   // members alive now (only they are given new places)
+}
+
+// view remembers since when each member has been dead.
+type view struct {
+	mu        sync.Mutex
+	deadSince map[string]time.Time
+}
+
+// candidates applies the grace to members at now.
+func (v *view) candidates(members []Member, now time.Time, grace time.Duration) candidates {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.deadSince == nil {
+		v.deadSince = map[string]time.Time{}
+	}
+	c := candidates{addrs: map[string]string{}, alive: map[string]bool{}}
+	seen := map[string]bool{}
+	for _, m := range members {
+		if m.ID == "" || m.Addr == "" || seen[m.ID] {
+			continue
+		}
+		seen[m.ID] = true
+		switch m.State {
+		case MemberAlive:
+			delete(v.deadSince, m.ID)
+			c.alive[m.ID] = true
+		case MemberDead:
+			since, ok := v.deadSince[m.ID]
+			if !ok {
+				since = now
+				v.deadSince[m.ID] = now
+			}
+			if now.Sub(since) >= grace {
+				continue
+			}
+		default:
+			delete(v.deadSince, m.ID)
+			continue
+		}
+		c.ids = append(c.ids, m.ID)
+		c.addrs[m.ID] = m.Addr
+	}
+	for id := range v.deadSince {
+		if !seen[id] {
+			delete(v.deadSince, id) // forgotten by the view: gone
+		}
+	}
+	return c
+}
+
+// bootstrapServers is group id's first configuration if this node is to
+// bootstrap it (it has no Raft state for it): with static peers, all of
+// Peers; with membership placement, the group's desired replicas among
+// Peers, the region's founders, if this node is one of them (every
+// founder computes the same set), and none otherwise: a node that is not
+// a founder, or not placed in the group, starts without a configuration,
+// sends nothing and never campaigns, and waits for a leader to add it.
+func (n *Node) bootstrapServers(id uint32) []raft.Server {
+	o := n.o
+	peers := o.Peers
+	if o.Placement != nil {
+		var ids []string
+		addr := map[string]string{}
+		for _, p := range o.Peers {
+			ids = append(ids, p.ID)
+			addr[p.ID] = p.Addr
+		}
+		desired := Place(id, ids, o.Placement.Replicas)
+		if !slices.Contains(desired, o.NodeID) {
+			return nil
+		}
+		peers = nil
+		for _, d := range desired {
+			peers = append(peers, Peer{ID: d, Addr: addr[d]})
+		}
+	}
+	var servers []raft.Server
+	for _, p := range peers {
+		servers = append(servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
+	}
+	return servers
+}
