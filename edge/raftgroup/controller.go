@@ -26,6 +26,7 @@ type controller struct {
 	wg   sync.WaitGroup
 
 	adds, removes, transfers, failures atomic.Uint64
+	passes                             atomic.Uint64 // passes done (tests await them)
 }
 
 func newController(n *Node, p Placement) *controller {
@@ -82,6 +83,7 @@ func (c *controller) current() candidates {
 // pass checks every group this node leads; it reports whether it made a
 // change.
 func (c *controller) pass() bool {
+	defer c.passes.Add(1)
 	cands := c.current()
 	changed := false
 	for _, g := range c.n.groups {
@@ -191,10 +193,10 @@ func (c *controller) done(g *group, op, node string, err error, before int) bool
 // it leads (each group is counted by its leader only, so a region's
 // figures are the sums over its nodes) and the changes it made.
 type PlacementStats struct {
-	Led             int // groups this node leads
-	Desired         int // their desired voters, summed
-	Actual          int // their voters the view reports alive, summed
-	UnderReplicated int // led groups with fewer live voters than Placement.Replicas
+	Led                                int // groups this node leads
+	Desired                            int // their desired voters, summed
+	Actual                             int // their voters the view reports alive, summed
+	UnderReplicated                    int // led groups with fewer live voters than Placement.Replicas
 	Adds, Removes, Transfers, Failures uint64
 }
 

@@ -1,0 +1,331 @@
+package raftgroup
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// testView is a membership view the test controls.
+type testView struct {
+	mu sync.Mutex
+	m  map[string]Member
+}
+
+func (v *testView) members() []Member {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []Member
+	for _, m := range v.m {
+		out = append(out, m)
+	}
+	return out
+}
+
+func (v *testView) set(id, addr string, st MemberState) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil {
+		v.m = map[string]Member{}
+	}
+	v.m[id] = Member{ID: id, Addr: addr, State: st}
+}
+
+// placed is a region under membership placement on loopback TCP.
+type placed struct {
+	t      *testing.T
+	groups int
+	grace  time.Duration
+	view   testView
+	mu     sync.Mutex // guards nodes (the writer reads it)
+	nodes  map[string]*muxNode
+}
+
+// newPlaced starts founders nodes (n0..), each founding the region.
+func newPlaced(t *testing.T, founders, groups int, grace time.Duration) *placed {
+	c := &placed{t: t, groups: groups, grace: grace, nodes: map[string]*muxNode{}}
+	var peers []Peer
+	var ns []*muxNode
+	for i := range founders {
+		n := &muxNode{dir: t.TempDir(), addr: "127.0.0.1:0"}
+		n.start(t, nodeID(i), nil, groups) // the address first
+		peers = append(peers, Peer{ID: nodeID(i), Addr: n.addr})
+		n.mux.Close()
+		n.log.Close()
+		n.st.Close()
+		ns = append(ns, n)
+	}
+	for i, n := range ns {
+		c.view.set(nodeID(i), n.addr, MemberAlive)
+		n.placement = c.placement()
+		n.start(t, nodeID(i), peers, groups)
+		c.nodes[nodeID(i)] = n
+	}
+	t.Cleanup(func() {
+		for _, n := range c.live() {
+			n.stop()
+		}
+	})
+	return c
+}
+
+func (c *placed) placement() *Placement {
+	return &Placement{Members: c.view.members, Replicas: 3, Grace: c.grace, Interval: 50 * time.Millisecond}
+}
+
+// join starts a node that founds nothing: it waits to be added.
+func (c *placed) join(id string) {
+	n := &muxNode{dir: c.t.TempDir(), addr: "127.0.0.1:0", placement: c.placement()}
+	n.start(c.t, id, nil, c.groups)
+	c.mu.Lock()
+	c.nodes[id] = n
+	c.mu.Unlock()
+	c.view.set(id, n.addr, MemberAlive)
+	c.notify()
+}
+
+// kill stops a node and reports it dead.
+func (c *placed) kill(id string) {
+	c.mu.Lock()
+	n := c.nodes[id]
+	delete(c.nodes, id)
+	c.mu.Unlock()
+	n.stop()
+	c.view.set(id, n.addr, MemberDead)
+	c.notify()
+}
+
+func (c *placed) mark(id string, st MemberState) {
+	c.view.set(id, c.node(id).addr, st)
+	c.notify()
+}
+
+func (c *placed) node(id string) *muxNode {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[id]
+}
+
+func (c *placed) live() []*muxNode {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*muxNode
+	for _, id := range slices.Sorted(mapKeys(c.nodes)) {
+		out = append(out, c.nodes[id])
+	}
+	return out
+}
+
+func mapKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func (c *placed) notify() {
+	for _, n := range c.live() {
+		n.node.MembershipChanged()
+	}
+}
+
+// voters returns group g's voters as its leader sees them ("" if no
+// live node leads it).
+func (c *placed) voters(g uint32) (leader string, voters []string) {
+	for _, n := range c.live() {
+		r := n.node.Raft(g)
+		if r.State() != raft.Leader {
+			continue
+		}
+		f := r.GetConfiguration()
+		if f.Error() != nil {
+			return "", nil
+		}
+		for _, s := range f.Configuration().Servers {
+			voters = append(voters, string(s.ID))
+		}
+		slices.Sort(voters)
+		return n.node.o.NodeID, voters
+	}
+	return "", nil
+}
+
+// waitPlaced waits until every group's voters are exactly its top three
+// among cands by rendezvous.
+func (c *placed) waitPlaced(cands []string, why string) {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		bad := ""
+		for g := range uint32(c.groups) {
+			want := Place(g, cands, 3)
+			slices.Sort(want)
+			if leader, got := c.voters(g); leader == "" || !slices.Equal(got, want) {
+				bad = fmt.Sprintf("group %d: leader %q voters %v, want %v", g, leader, got, want)
+				break
+			}
+		}
+		if bad == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%s: placement did not converge: %s", why, bad)
+		}
+		time.Sleep(20 * time.Millisecond) // polling: raft has no event for a committed configuration
+	}
+}
+
+// waitPasses waits until every live node's controller made k more passes.
+func (c *placed) waitPasses(k uint64) {
+	c.t.Helper()
+	start := map[*muxNode]uint64{}
+	for _, n := range c.live() {
+		start[n] = n.node.place.passes.Load()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for n, p := range start {
+		for n.node.place.passes.Load() < p+k {
+			if time.Now().After(deadline) {
+				c.t.Fatal("the controllers made no pass")
+			}
+			c.notify()
+			time.Sleep(5 * time.Millisecond) // polling the pass counter
+		}
+	}
+}
+
+// changes sums the configuration changes every live node made.
+func (c *placed) changes() (n uint64) {
+	for _, m := range c.live() {
+		st := m.node.PlacementStats()
+		n += st.Adds + st.Removes + st.Transfers
+	}
+	return n
+}
+
+// writer appends to random live nodes until stopped, recording acks.
+type writer struct {
+	stop  chan struct{}
+	done  chan struct{}
+	mu    sync.Mutex
+	acked map[string][]uint64
+	errs  []error
+}
+
+func (c *placed) startWriter() *writer {
+	w := &writer{stop: make(chan struct{}), done: make(chan struct{}), acked: map[string][]uint64{}}
+	go func() {
+		defer close(w.done)
+		for i := 0; ; i++ {
+			select {
+			case <-w.stop:
+				return
+			default:
+			}
+			live := c.live()
+			n := live[rand.IntN(len(live))]
+			conv := fmt.Sprintf("conv-%d", i%32)
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			res, err := n.node.Append(ctx, req(conv, "u", i))
+			cancel()
+			w.mu.Lock()
+			if err != nil {
+				w.errs = append(w.errs, fmt.Errorf("write %d at %s: %w", i, n.node.o.NodeID, err))
+			} else {
+				w.acked[conv] = append(w.acked[conv], res.Msg.GetSeq())
+			}
+			w.mu.Unlock()
+		}
+	}()
+	return w
+}
+
+// finish stops the writer and checks every acked write: gap-free seqs
+// per conversation, each present at its group's leader.
+func (c *placed) finish(w *writer) {
+	c.t.Helper()
+	close(w.stop)
+	<-w.done
+	for _, err := range w.errs {
+		c.t.Error(err)
+	}
+	checkSeqs(c.t, w.acked)
+	total := 0
+	for conv, seqs := range w.acked {
+		total += len(seqs)
+		g := GroupOf(conv, c.groups)
+		leader, _ := c.voters(g)
+		if leader == "" {
+			c.t.Fatalf("group %d has no leader", g)
+		}
+		head, err := c.node(leader).st.Head(conv)
+		if err != nil || head < uint64(len(seqs)) {
+			c.t.Fatalf("%s: leader %s has head %d (%v), %d acked", conv, leader, head, err, len(seqs))
+		}
+	}
+	if total == 0 {
+		c.t.Fatal("no write was acked")
+	}
+	c.t.Logf("%d writes acked", total)
+}
+
+// TestPlacementJoinAndDeath: three founders; a 4th and a 5th node join
+// and every group converges to exactly the three voters rendezvous
+// hashing picks among five; a node dies and, after the grace, its
+// groups regain three voters among the four left. Writes go to random
+// nodes all along (the joiners included, which forward through a
+// desired replica before they are added), and no acked write is lost.
+func TestPlacementJoinAndDeath(t *testing.T) {
+	const groups = 8
+	const grace = 2 * time.Second
+	c := newPlaced(t, 3, groups, grace)
+	c.waitPlaced(ids(3), "founders")
+	w := c.startWriter()
+	c.join("n3")
+	c.join("n4")
+	c.waitPlaced(ids(5), "after two joins")
+
+	// The victim holds places in some groups.
+	c.kill("n1")
+	killed := time.Now()
+	before := c.changes()
+	c.waitPasses(2)
+	if time.Since(killed) < grace && c.changes() != before {
+		t.Fatalf("a dead node was replaced within its grace (%d changes)", c.changes()-before)
+	}
+	c.waitPlaced([]string{"n0", "n2", "n3", "n4"}, "after n1 died")
+	if d := time.Since(killed); d < grace {
+		t.Fatalf("n1 replaced after %v, before its grace of %v", d, grace)
+	}
+	c.finish(w)
+}
+
+// TestPlacementDrainAndReturn: a node reported dead that comes back
+// within its grace keeps its places (no change at all); a draining node
+// is replaced at once, leaderships included.
+func TestPlacementDrainAndReturn(t *testing.T) {
+	const groups = 8
+	c := newPlaced(t, 4, groups, time.Minute)
+	c.waitPlaced(ids(4), "founders")
+	w := c.startWriter()
+	before := c.changes()
+	c.mark("n1", MemberDead)
+	c.waitPasses(2)
+	c.mark("n1", MemberAlive)
+	c.waitPasses(2)
+	if n := c.changes() - before; n != 0 {
+		t.Fatalf("%d changes for a node that came back within its grace", n)
+	}
+	c.mark("n2", MemberGone)
+	c.waitPlaced([]string{"n0", "n1", "n3"}, "after n2 began draining")
+	c.finish(w)
+}
