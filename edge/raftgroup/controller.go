@@ -13,6 +13,8 @@ const (
 	OpAdd      = "add"      // AddVoter of a desired node (or a new address)
 	OpRemove   = "remove"   // RemoveServer of a node no longer desired
 	OpTransfer = "transfer" // leadership handed over by an undesired leader
+	OpLearner  = "learner"  // AddNonvoter of another member (Placement.Learners)
+	OpDemote   = "demote"   // DemoteVoter of an undesired member (Placement.Learners)
 )
 
 // controller makes each group this node leads converge to its desired
@@ -26,6 +28,7 @@ type controller struct {
 	wg   sync.WaitGroup
 
 	adds, removes, transfers, failures atomic.Uint64
+	learners, demotes                  atomic.Uint64
 	passes                             atomic.Uint64 // passes done (tests await them)
 }
 
@@ -141,13 +144,33 @@ func (c *controller) step(g *group, cands candidates) bool {
 	for _, id := range desired {
 		wanted[id] = true
 	}
+	eligible := map[string]bool{}
+	for _, id := range cands.ids {
+		eligible[id] = true
+	}
 	for _, s := range cfg.Servers {
 		id := string(s.ID)
 		if wanted[id] || id == self {
 			continue
 		}
+		if c.p.Learners && eligible[id] {
+			if s.Suffrage == raft.Voter {
+				err := g.r.DemoteVoter(s.ID, f.Index(), c.p.ChangeTimeout).Error()
+				return c.done(g, OpDemote, id, err, len(cfg.Servers))
+			}
+			continue // a learner it stays
+		}
 		err := g.r.RemoveServer(s.ID, f.Index(), c.p.ChangeTimeout).Error()
 		return c.done(g, OpRemove, id, err, len(cfg.Servers))
+	}
+	if c.p.Learners {
+		for _, id := range cands.ids {
+			if _, ok := servers[id]; ok || wanted[id] || !cands.alive[id] {
+				continue
+			}
+			err := g.r.AddNonvoter(raft.ServerID(id), raft.ServerAddress(cands.addrs[id]), f.Index(), c.p.ChangeTimeout).Error()
+			return c.done(g, OpLearner, id, err, len(cfg.Servers))
+		}
 	}
 	if !wanted[self] {
 		to := ""
@@ -184,6 +207,10 @@ func (c *controller) done(g *group, op, node string, err error, before int) bool
 		c.removes.Add(1)
 	case OpTransfer:
 		c.transfers.Add(1)
+	case OpLearner:
+		c.learners.Add(1)
+	case OpDemote:
+		c.demotes.Add(1)
 	}
 	log.Info("raftgroup: placement change", "group", g.id, "op", op, "node", node, "servers_before", before)
 	return true
@@ -198,12 +225,15 @@ type PlacementStats struct {
 	Actual                             int // their voters the view reports alive, summed
 	UnderReplicated                    int // led groups with fewer live voters than Placement.Replicas
 	Adds, Removes, Transfers, Failures uint64
+	Learners, Demotes                  uint64
+	NonVoters                          int // their non-voters, summed (Placement.Learners)
 }
 
 // stats reads the groups this node leads against the current view.
 func (c *controller) stats() PlacementStats {
 	cands := c.current()
-	st := PlacementStats{Adds: c.adds.Load(), Removes: c.removes.Load(), Transfers: c.transfers.Load(), Failures: c.failures.Load()}
+	st := PlacementStats{Adds: c.adds.Load(), Removes: c.removes.Load(), Transfers: c.transfers.Load(), Failures: c.failures.Load(),
+		Learners: c.learners.Load(), Demotes: c.demotes.Load()}
 	for _, g := range c.n.groups {
 		if g.r.State() != raft.Leader {
 			continue
@@ -218,6 +248,8 @@ func (c *controller) stats() PlacementStats {
 		for _, s := range f.Configuration().Servers {
 			if s.Suffrage == raft.Voter && cands.alive[string(s.ID)] {
 				live++
+			} else if s.Suffrage != raft.Voter {
+				st.NonVoters++
 			}
 		}
 		st.Actual += live

@@ -125,10 +125,11 @@ func (g *group) batch() {
 // answer waits for an entry and answers its requests.
 func (g *group) answer(f raft.ApplyFuture, batch []*pending) {
 	err := f.Error()
-	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
 		// The entry may still commit under the next leader: the caller
 		// resends with the same client_msg_id and gets it back as a
-		// duplicate, never twice.
+		// duplicate, never twice. (A leader handing its leadership over,
+		// as membership placement does, refuses new entries meanwhile.)
 		err = g.notLeader()
 	} else if errors.Is(err, raft.ErrRaftShutdown) {
 		err = ordering.ErrClosed

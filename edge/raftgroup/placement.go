@@ -68,8 +68,17 @@ type Placement struct {
 	// ChangeTimeout bounds one configuration change. Default
 	// DefaultChangeTimeout.
 	ChangeTimeout time.Duration
+	// Learners makes every other eligible member of the region follow
+	// each group as a non-voter (raft's AddNonvoter): it receives and
+	// applies the log, so it delivers committed messages to its own
+	// sessions and answers reads from its own store, but it does not
+	// count for commits or elections. A member placed in a group later
+	// is then promoted with its log already caught up, and a voter no
+	// longer placed is demoted rather than removed while it is alive.
+	// Default false: only the Replicas voters hold the group.
+	Learners bool
 	// OnChange, if set, is told of each configuration change this node
-	// made (op: "add", "remove" or "transfer"; err nil if it committed),
+	// made (op: one of the Op constants; err nil if it committed),
 	// for metrics.
 	OnChange func(group uint32, op, node string, err error)
 }

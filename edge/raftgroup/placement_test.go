@@ -42,14 +42,16 @@ type placed struct {
 	t      *testing.T
 	groups int
 	grace  time.Duration
-	view   testView
-	mu     sync.Mutex // guards nodes (the writer reads it)
-	nodes  map[string]*muxNode
+	// learners: the other members follow each group (Placement.Learners).
+	learners bool
+	view     testView
+	mu       sync.Mutex // guards nodes (the writer reads it)
+	nodes    map[string]*muxNode
 }
 
 // newPlaced starts founders nodes (n0..), each founding the region.
-func newPlaced(t *testing.T, founders, groups int, grace time.Duration) *placed {
-	c := &placed{t: t, groups: groups, grace: grace, nodes: map[string]*muxNode{}}
+func newPlaced(t *testing.T, founders, groups int, grace time.Duration, learners bool) *placed {
+	c := &placed{t: t, groups: groups, grace: grace, learners: learners, nodes: map[string]*muxNode{}}
 	var peers []Peer
 	var ns []*muxNode
 	for i := range founders {
@@ -76,7 +78,7 @@ func newPlaced(t *testing.T, founders, groups int, grace time.Duration) *placed 
 }
 
 func (c *placed) placement() *Placement {
-	return &Placement{Members: c.view.members, Replicas: 3, Grace: c.grace, Interval: 50 * time.Millisecond}
+	return &Placement{Members: c.view.members, Replicas: 3, Grace: c.grace, Interval: 50 * time.Millisecond, Learners: c.learners}
 }
 
 // join starts a node that founds nothing: it waits to be added.
@@ -141,6 +143,13 @@ func (c *placed) notify() {
 // voters returns group g's voters as its leader sees them ("" if no
 // live node leads it).
 func (c *placed) voters(g uint32) (leader string, voters []string) {
+	leader, voters, _ = c.servers(g)
+	return leader, voters
+}
+
+// servers returns group g's voters and non-voters as its leader sees
+// them ("" if no live node leads it).
+func (c *placed) servers(g uint32) (leader string, voters, learners []string) {
 	for _, n := range c.live() {
 		r := n.node.Raft(g)
 		if r.State() != raft.Leader {
@@ -148,15 +157,20 @@ func (c *placed) voters(g uint32) (leader string, voters []string) {
 		}
 		f := r.GetConfiguration()
 		if f.Error() != nil {
-			return "", nil
+			return "", nil, nil
 		}
 		for _, s := range f.Configuration().Servers {
-			voters = append(voters, string(s.ID))
+			if s.Suffrage == raft.Voter {
+				voters = append(voters, string(s.ID))
+			} else {
+				learners = append(learners, string(s.ID))
+			}
 		}
 		slices.Sort(voters)
-		return n.node.o.NodeID, voters
+		slices.Sort(learners)
+		return n.node.o.NodeID, voters, learners
 	}
-	return "", nil
+	return "", nil, nil
 }
 
 // waitPlaced waits until every group's voters are exactly its top three
@@ -169,8 +183,13 @@ func (c *placed) waitPlaced(cands []string, why string) {
 		for g := range uint32(c.groups) {
 			want := Place(g, cands, 3)
 			slices.Sort(want)
-			if leader, got := c.voters(g); leader == "" || !slices.Equal(got, want) {
-				bad = fmt.Sprintf("group %d: leader %q voters %v, want %v", g, leader, got, want)
+			var wantL []string
+			if c.learners {
+				wantL = slices.DeleteFunc(slices.Clone(cands), func(id string) bool { return slices.Contains(want, id) })
+				slices.Sort(wantL)
+			}
+			if leader, got, gotL := c.servers(g); leader == "" || !slices.Equal(got, want) || !slices.Equal(gotL, wantL) {
+				bad = fmt.Sprintf("group %d: leader %q voters %v learners %v, want %v and %v", g, leader, got, gotL, want, wantL)
 				break
 			}
 		}
@@ -207,7 +226,7 @@ func (c *placed) waitPasses(k uint64) {
 func (c *placed) changes() (n uint64) {
 	for _, m := range c.live() {
 		st := m.node.PlacementStats()
-		n += st.Adds + st.Removes + st.Transfers
+		n += st.Adds + st.Removes + st.Transfers + st.Learners + st.Demotes
 	}
 	return n
 }
@@ -287,7 +306,7 @@ func (c *placed) finish(w *writer) {
 func TestPlacementJoinAndDeath(t *testing.T) {
 	const groups = 8
 	const grace = 2 * time.Second
-	c := newPlaced(t, 3, groups, grace)
+	c := newPlaced(t, 3, groups, grace, false)
 	c.waitPlaced(ids(3), "founders")
 	w := c.startWriter()
 	c.join("n3")
@@ -314,7 +333,7 @@ func TestPlacementJoinAndDeath(t *testing.T) {
 // is replaced at once, leaderships included.
 func TestPlacementDrainAndReturn(t *testing.T) {
 	const groups = 8
-	c := newPlaced(t, 4, groups, time.Minute)
+	c := newPlaced(t, 4, groups, time.Minute, false)
 	c.waitPlaced(ids(4), "founders")
 	w := c.startWriter()
 	before := c.changes()
@@ -328,4 +347,39 @@ func TestPlacementDrainAndReturn(t *testing.T) {
 	c.mark("n2", MemberGone)
 	c.waitPlaced([]string{"n0", "n1", "n3"}, "after n2 began draining")
 	c.finish(w)
+}
+
+// TestPlacementLearners: with Placement.Learners, each group keeps three
+// voters and every other member follows it as a non-voter, so every
+// node ends up with every acked write in its own store (the edge
+// delivers from there); a draining node leaves every group.
+func TestPlacementLearners(t *testing.T) {
+	const groups = 4
+	c := newPlaced(t, 3, groups, time.Minute, true)
+	c.waitPlaced(ids(3), "founders")
+	w := c.startWriter()
+	c.join("n3")
+	c.join("n4")
+	c.waitPlaced(ids(5), "after two joins")
+	c.mark("n0", MemberGone)
+	c.waitPlaced([]string{"n1", "n2", "n3", "n4"}, "after n0 began draining")
+	c.finish(w)
+	deadline := time.Now().Add(20 * time.Second)
+	for _, id := range []string{"n1", "n2", "n3", "n4"} {
+		for conv, seqs := range w.acked {
+			for {
+				head, err := c.node(id).st.Head(conv)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if head >= uint64(len(seqs)) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: %s has head %d, %d acked", conv, id, head, len(seqs))
+				}
+				time.Sleep(10 * time.Millisecond) // polling the replica's store
+			}
+		}
+	}
 }
