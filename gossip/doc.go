@@ -58,8 +58,6 @@
 //     interest digests) in gossip;
 //   - the node directory ("where is user U", "which nodes have viewers of
 //     room R");
-//   - Raft placement from the membership view (rendezvous hashing, one
-//     voter change at a time);
 //   - the inter-node link. (The edge already joins a Cluster:
 //     edge/cluster.go, flags --gossip-listen, --join, --gossip-key-file;
 //     it advertises its client addresses and health score in Meta, and

@@ -1,6 +1,7 @@
 // Package raftgroup replicates the `ordered` class: a region's
 // conversations are spread over a fixed number of Raft groups
-// (hashicorp/raft), each replicated on the region's nodes, and Node
+// (hashicorp/raft), each replicated on the region's nodes (static peers)
+// or on three of them chosen from the membership (Placement), and Node
 // implements ordering.Orderer on top of them, so a message acked to its
 // sender is on a majority of the group's replicas.
 //
@@ -81,6 +82,76 @@
 // 500 ms (Tuned: possible once the leader's replica tells followers of
 // each commit at once, fsm.notify and raftmux's commit notices) and the
 // edge's 5 ms timer slack (cmd/edge) brought 256 groups to 3-5% per node.
+//
+// # Membership placement
+//
+// With Options.Placement (the edge: --raft-placement membership) each
+// group's voters follow the region's membership instead of a static peer
+// list (issue 6). Decisions:
+//
+//   - Who: the members the view reports (the edge: gossip members of
+//     this node's region with a Raft address); Placement.Replicas (3)
+//     voters per group, the top ones by rendezvous hashing of (group,
+//     node id) (Place; rendezvous.go says why rendezvous: no shared
+//     state, the minimum of groups move on a join or a leave, top-N is
+//     just a sort).
+//   - Who acts: the leader of each group, in a controller goroutine
+//     per node (controller.go) that runs on every membership event
+//     (Node.MembershipChanged) and every Placement.Interval (5 s). Each
+//     pass makes at most one change per group and waits for it to
+//     commit, in this order: AddVoter of a desired member that is missing
+//     (alive ones only); then, only once every desired member is a voter
+//     (so the desired set's majority is never touched), RemoveServer of
+//     one that is not desired, other nodes first; a leader that is not
+//     desired itself hands its leadership to the best-ranked desired
+//     voter (LeadershipTransferToServer), which removes it next. A change
+//     rejected by Raft (leadership lost, another change in flight) is
+//     logged, counted and tried again at the next pass.
+//   - Flapping: a member reported dead keeps the places it holds for
+//     Placement.Grace (30 s) and is given no new place; one that comes
+//     back within it keeps them, with no change at all (a restart costs
+//     its groups no snapshot). Draining, leaving or left members are
+//     replaced at once. Views that differ between nodes for a moment can
+//     make two leaders disagree; each change is a single committed Raft
+//     configuration change, so the worst case is a change undone at the
+//     next pass, never an unsafe configuration.
+//   - Non-voters (Placement.Learners; the edge turns it on): every other
+//     eligible member follows each group as a non-voter (AddNonvoter), so
+//     it applies the log, delivers committed messages to its own
+//     sessions and answers reads from its own store; a voter no longer
+//     placed but alive is demoted, not removed, and a member placed later
+//     is promoted with its log already caught up (otherwise catch-up
+//     happens through Raft after AddVoter: the group keeps its old
+//     majority meanwhile). This is how writes and deliveries work on
+//     nodes that hold no vote in a group; it keeps the per-node replication
+//     cost of every node following every group (the idle cost is that of
+//     static peers: heartbeats go to non-voters too), and reduces the
+//     quorum and the elections to three nodes. Not built: nodes that
+//     follow no group at all, with committed messages forwarded to the
+//     nodes that have subscribers (interest registered with the group's
+//     replicas over edge/nodelink) and reads forwarded to a replica.
+//   - Instances: every node runs a Raft instance for every group. One
+//     with no configuration (a node never added to the group) sends
+//     nothing and never campaigns (raft aborts its elections: no known
+//     peers); it only wakes on its follower timer. An Append on such a
+//     node, which knows no leader, is forwarded to one of the group's
+//     desired replicas in the view (Node.askReplica), which answers it or
+//     names the leader ("notleader id addr"), so writes work on any node.
+//   - Founding (bootstrapServers): a node with Raft state never bootstraps
+//     again. Otherwise, with placement, Options.Peers are the region's
+//     founders: each founder bootstraps a group only if placed in it among
+//     the founders, with exactly those placed founders (all compute the
+//     same set); Peers empty: no bootstrap, the node waits to be added.
+//     The edge passes --peers as founders, itself alone when it has
+//     neither --peers nor --join (a new region of one), and no founders
+//     with --join and no --peers.
+//
+// Limits: a group that loses a majority of its voters at once (two of
+// three within the grace) cannot change its configuration (Raft needs a
+// quorum for that too): it needs an operator. A node removed from a group
+// while alive (without Learners) keeps its stale replica and may campaign
+// now and then (pre-vote keeps it harmless); its reads of that group are
+// stale. Replicas are not spread over zones yet (Meta.Zone).
 //
 // Not done yet (issue 5): the throughput target (50k acked msg/s over
 // 10k conversations with commit p99 at most 20 ms; this machine reaches
