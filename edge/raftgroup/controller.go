@@ -67,6 +67,7 @@ func (c *controller) run() {
 			case <-c.quit:
 				return
 			case <-c.kick:
+			case <-c.n.leaderObs:
 			case <-t.C:
 			}
 		}

@@ -41,6 +41,10 @@ type Node struct {
 	o      Options
 	groups []*group
 	place  *controller // membership placement, or nil (static peers)
+	// leaderObs is told (without blocking, coalesced) when a group's
+	// replica here gains or loses its leadership: membership placement
+	// checks a group as soon as this node leads it.
+	leaderObs chan raft.Observation
 
 	mu     sync.RWMutex // guards closed
 	closed bool
@@ -57,6 +61,9 @@ func Start(o Options) (*Node, error) {
 	}
 	o = o.withDefaults()
 	n := &Node{o: o}
+	if o.Placement != nil {
+		n.leaderObs = make(chan raft.Observation, 1)
+	}
 	for id := range uint32(o.Groups) {
 		g, err := n.startGroup(id)
 		if err != nil {
@@ -156,6 +163,12 @@ func (n *Node) startGroup(id uint32) (*group, error) {
 		return nil, fmt.Errorf("raftgroup: group %d: %w", id, err)
 	}
 	self.Store(r)
+	if n.leaderObs != nil {
+		r.RegisterObserver(raft.NewObserver(n.leaderObs, false, func(ob *raft.Observation) bool {
+			_, ok := ob.Data.(raft.LeaderObservation)
+			return ok
+		}))
+	}
 	g := &group{id: id, r: r, fsm: f, o: &n.o, trans: trans, queue: make(chan *pending, o.QueueSize), quit: make(chan struct{})}
 	g.wg.Add(1)
 	go g.batch()
