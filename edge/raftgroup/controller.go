@@ -154,6 +154,9 @@ func (c *controller) step(g *group, cands candidates) bool {
 		if wanted[id] || id == self {
 			continue
 		}
+		if !cands.known[id] && c.view.absentFor(id, time.Now()) < c.p.Grace {
+			continue // not in the view (yet, or any more): wait the grace
+		}
 		if c.p.Learners && eligible[id] {
 			if s.Suffrage == raft.Voter {
 				err := g.r.DemoteVoter(s.ID, f.Index(), c.p.ChangeTimeout).Error()

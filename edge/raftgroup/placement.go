@@ -112,12 +112,33 @@ type candidates struct {
 	ids   []string          // alive members and dead ones within their grace
 	addrs map[string]string // id -> Raft address
 	alive map[string]bool   // members alive now (only they are given new places)
+	known map[string]bool   // every member the view reports, in any state
 }
 
 // view remembers since when each member has been dead.
 type view struct {
-	mu        sync.Mutex
-	deadSince map[string]time.Time
+	mu          sync.Mutex
+	deadSince   map[string]time.Time
+	absentSince map[string]time.Time // servers of a group the view does not report
+}
+
+// absentFor reports how long id, a server of some group, has been
+// missing from the view (0 the first time): a view that does not list
+// a server (a node that just restarted and has not heard from gossip
+// yet, or a node that was forgotten) is not proof that it is gone, so
+// it is treated as dead from then on, with the same grace.
+func (v *view) absentFor(id string, now time.Time) time.Duration {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.absentSince == nil {
+		v.absentSince = map[string]time.Time{}
+	}
+	since, ok := v.absentSince[id]
+	if !ok {
+		v.absentSince[id] = now
+		return 0
+	}
+	return now.Sub(since)
 }
 
 // candidates applies the grace to members at now.
@@ -127,13 +148,14 @@ func (v *view) candidates(members []Member, now time.Time, grace time.Duration) 
 	if v.deadSince == nil {
 		v.deadSince = map[string]time.Time{}
 	}
-	c := candidates{addrs: map[string]string{}, alive: map[string]bool{}}
-	seen := map[string]bool{}
+	c := candidates{addrs: map[string]string{}, alive: map[string]bool{}, known: map[string]bool{}}
+	seen := c.known
 	for _, m := range members {
 		if m.ID == "" || m.Addr == "" || seen[m.ID] {
 			continue
 		}
 		seen[m.ID] = true
+		delete(v.absentSince, m.ID)
 		switch m.State {
 		case MemberAlive:
 			delete(v.deadSince, m.ID)

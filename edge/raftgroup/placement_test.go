@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,6 +46,7 @@ type placed struct {
 	// learners: the other members follow each group (Placement.Learners).
 	learners bool
 	view     testView
+	blind    atomic.Bool // every node's view lists only itself
 	mu       sync.Mutex // guards nodes (the writer reads it)
 	nodes    map[string]*muxNode
 }
@@ -65,7 +67,7 @@ func newPlaced(t *testing.T, founders, groups int, grace time.Duration, learners
 	}
 	for i, n := range ns {
 		c.view.set(nodeID(i), n.addr, MemberAlive)
-		n.placement = c.placement()
+		n.placement = c.placement(n, nodeID(i))
 		n.start(t, nodeID(i), peers, groups)
 		c.nodes[nodeID(i)] = n
 	}
@@ -77,13 +79,20 @@ func newPlaced(t *testing.T, founders, groups int, grace time.Duration, learners
 	return c
 }
 
-func (c *placed) placement() *Placement {
-	return &Placement{Members: c.view.members, Replicas: 3, Grace: c.grace, Interval: 50 * time.Millisecond, Learners: c.learners}
+func (c *placed) placement(n *muxNode, self string) *Placement {
+	members := func() []Member {
+		if c.blind.Load() {
+			return []Member{{ID: self, Addr: n.addr}}
+		}
+		return c.view.members()
+	}
+	return &Placement{Members: members, Replicas: 3, Grace: c.grace, Interval: 50 * time.Millisecond, Learners: c.learners}
 }
 
 // join starts a node that founds nothing: it waits to be added.
 func (c *placed) join(id string) {
-	n := &muxNode{dir: c.t.TempDir(), addr: "127.0.0.1:0", placement: c.placement()}
+	n := &muxNode{dir: c.t.TempDir(), addr: "127.0.0.1:0"}
+	n.placement = c.placement(n, id)
 	n.start(c.t, id, nil, c.groups)
 	c.mu.Lock()
 	c.nodes[id] = n
@@ -382,4 +391,21 @@ func TestPlacementLearners(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPlacementBlindViewRemovesNothing: nodes whose view lists only
+// themselves (a restarted node before gossip answered) take no voter
+// out: a server missing from the view waits the grace like a dead one.
+func TestPlacementBlindViewRemovesNothing(t *testing.T) {
+	const groups = 4
+	c := newPlaced(t, 3, groups, time.Minute, false)
+	c.waitPlaced(ids(3), "founders")
+	before := c.changes()
+	c.blind.Store(true)
+	c.waitPasses(3)
+	if n := c.changes() - before; n != 0 {
+		t.Fatalf("%d changes with views that list only their own node", n)
+	}
+	c.blind.Store(false)
+	c.waitPlaced(ids(3), "after the views came back")
 }

@@ -104,3 +104,21 @@ func TestViewGrace(t *testing.T) {
 }
 
 func testTime() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
+
+// TestAbsentServerWaitsTheGrace: a server of a group that the view does
+// not list (a restarted node that has not heard from gossip yet) is
+// treated as dead from when it was first missed.
+func TestAbsentServerWaitsTheGrace(t *testing.T) {
+	var v view
+	t0 := testTime()
+	if d := v.absentFor("x", t0); d != 0 {
+		t.Fatalf("first miss: %v", d)
+	}
+	if d := v.absentFor("x", t0.Add(10e9)); d != 10e9 {
+		t.Fatalf("missed for %v, want 10s", d)
+	}
+	v.candidates([]Member{{ID: "x", Addr: "x"}}, t0.Add(11e9), 30e9)
+	if d := v.absentFor("x", t0.Add(12e9)); d != 0 {
+		t.Fatalf("listed again, then missed: %v, want a new start", d)
+	}
+}
