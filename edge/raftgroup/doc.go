@@ -111,7 +111,10 @@
 //     Placement.Grace (30 s) and is given no new place; one that comes
 //     back within it keeps them, with no change at all (a restart costs
 //     its groups no snapshot). Draining, leaving or left members are
-//     replaced at once. Views that differ between nodes for a moment can
+//     replaced at once. A server the view does not list at all counts
+//     as dead from when the leader first missed it: a node that
+//     restarted and has not heard from gossip yet sees only itself, and
+//     removes no one. Views that differ between nodes for a moment can
 //     make two leaders disagree; each change is a single committed Raft
 //     configuration change, so the worst case is a change undone at the
 //     next pass, never an unsafe configuration.

@@ -47,7 +47,7 @@ type placed struct {
 	learners bool
 	view     testView
 	blind    atomic.Bool // every node's view lists only itself
-	mu       sync.Mutex // guards nodes (the writer reads it)
+	mu       sync.Mutex  // guards nodes (the writer reads it)
 	nodes    map[string]*muxNode
 }
 
