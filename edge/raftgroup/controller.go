@@ -169,8 +169,8 @@ func (c *controller) step(g *group, cands candidates) bool {
 	}
 	if c.p.Learners {
 		for _, id := range cands.ids {
-			if _, ok := servers[id]; ok || wanted[id] || !cands.alive[id] {
-				continue
+			if s, ok := servers[id]; (ok && string(s.Address) == cands.addrs[id]) || wanted[id] || !cands.alive[id] {
+				continue // a learner already (or a voter), or not to be
 			}
 			err := g.r.AddNonvoter(raft.ServerID(id), raft.ServerAddress(cands.addrs[id]), f.Index(), c.p.ChangeTimeout).Error()
 			return c.done(g, OpLearner, id, err, len(cfg.Servers))

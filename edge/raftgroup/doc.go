@@ -97,7 +97,9 @@
 //     just a sort).
 //   - Who acts: the leader of each group, in a controller goroutine
 //     per node (controller.go) that runs on every membership event
-//     (Node.MembershipChanged) and every Placement.Interval (5 s). Each
+//     (Node.MembershipChanged), whenever this node becomes a group's
+//     leader (raft's leader observations), and every Placement.Interval
+//     (5 s). Each
 //     pass makes at most one change per group and waits for it to
 //     commit, in this order: AddVoter of a desired member that is missing
 //     (alive ones only); then, only once every desired member is a voter
@@ -152,6 +154,13 @@
 //     The edge passes --peers as founders, itself alone when it has
 //     neither --peers nor --join (a new region of one), and no founders
 //     with --join and no --peers.
+//
+// Measured (edge/itest TestRaftMembershipPlacement: 4 edge processes, 8
+// groups, gossip preset local, --raft-dead-grace 3s): a region founded by
+// one node and joined by three is fully placed (3 voters + 1 non-voter
+// per group) 0.5 s after the last node is ready; after a kill -9, every
+// group has three voters again 9.3 s later (gossip's failure detection,
+// then the grace, then one change per group).
 //
 // Limits: a group that loses a majority of its voters at once (two of
 // three within the grace) cannot change its configuration (Raft needs a
