@@ -1,6 +1,7 @@
 package raftgroup
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -120,5 +121,19 @@ func TestAbsentServerWaitsTheGrace(t *testing.T) {
 	v.candidates([]Member{{ID: "x", Addr: "x"}}, t0.Add(11e9), 30e9)
 	if d := v.absentFor("x", t0.Add(12e9)); d != 0 {
 		t.Fatalf("listed again, then missed: %v, want a new start", d)
+	}
+}
+
+// TestForwardNotLeaderHint: a forwarded write refused by a node that
+// knows the leader names it, and the sender goes there next; an older
+// node's bare "notleader" still decodes.
+func TestForwardNotLeaderHint(t *testing.T) {
+	nl := &NotLeaderError{Group: 3}
+	var got *NotLeaderError
+	if err := decodeForwardErr(errors.New("notleader n2 10.0.0.2:7000"), nl); !errors.As(err, &got) || got.Leader != "n2" || got.LeaderAddr != "10.0.0.2:7000" || got.Group != 3 {
+		t.Fatalf("with a hint: %v", err)
+	}
+	if err := decodeForwardErr(errors.New("notleader"), nl); !errors.As(err, &got) || got.Leader != "" {
+		t.Fatalf("bare: %v", err)
 	}
 }
