@@ -291,13 +291,21 @@ func (c *placed) finish(w *writer) {
 	for conv, seqs := range w.acked {
 		total += len(seqs)
 		g := GroupOf(conv, c.groups)
-		leader, _ := c.voters(g)
-		if leader == "" {
-			c.t.Fatalf("group %d has no leader", g)
-		}
-		head, err := c.node(leader).st.Head(conv)
-		if err != nil || head < uint64(len(seqs)) {
-			c.t.Fatalf("%s: leader %s has head %d (%v), %d acked", conv, leader, head, err, len(seqs))
+		// The group's leader holds every acked write (once it applied
+		// them: a new leader may still be applying).
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			leader, _ := c.voters(g)
+			var head uint64
+			var err error
+			if leader != "" {
+				if head, err = c.node(leader).st.Head(conv); err == nil && head >= uint64(len(seqs)) {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				c.t.Fatalf("%s: leader %q has head %d (%v), %d acked", conv, leader, head, err, len(seqs))
+			}
+			time.Sleep(10 * time.Millisecond) // polling: an election or an apply may be under way
 		}
 	}
 	if total == 0 {
