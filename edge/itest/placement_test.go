@@ -37,26 +37,34 @@ func waitPlacement(t *testing.T, addrs []string, voters, nonvoters float64, limi
 
 // TestRaftMembershipPlacement: four edge processes with --raft-placement
 // membership and no peer lists: n0 founds the region alone, n1-n3 join by
-// gossip. Every group converges to three voters and one non-voter;
-// messages sent through every node are acked; n1 is killed -9 and, after
-// --raft-dead-grace, every group has three voters again (the survivors),
-// with every acked message in every survivor's log.
+// gossip. Every group converges to three voters and one non-voter, and
+// messages sent through every node are acked. The founder n0 is killed -9:
+// after --raft-dead-grace every group has three voters again (the
+// survivors). n0 restarts on its data (it does not found anything again)
+// and is placed again; n2 drains (SIGTERM) and is replaced at once. Every
+// acked message is in the log of every node left.
 func TestRaftMembershipPlacement(t *testing.T) {
 	const groups = 8
 	const grace = 3 * time.Second
 	secretFile, key := writeRaftSecret(t), writeGossipKey(t)
-	gossip0 := freePort(t)
-	var procs []*edgeProc
-	for i := range 4 {
-		g := gossip0
-		args := []string{"--node-id", fmt.Sprintf("n%d", i), "--raft-listen", freePort(t), "--raft-groups", fmt.Sprint(groups),
-			"--raft-secret-file", secretFile, "--raft-placement", "membership", "--raft-dead-grace", grace.String(),
-			"--raft-heartbeat-timeout", "500ms", "--region", "r1", "--gossip-key-file", key, "--gossip-preset", "local"}
+	type node struct {
+		args       []string
+		data, http string
+	}
+	var nodes []node
+	procs := make([]*edgeProc, 4)
+	gossip := make([]string, 4)
+	for i := range procs {
+		gossip[i] = freePort(t)
+		n := node{data: t.TempDir(), http: freePort(t), args: []string{"--node-id", fmt.Sprintf("n%d", i), "--raft-listen", freePort(t),
+			"--raft-groups", fmt.Sprint(groups), "--raft-secret-file", secretFile, "--raft-placement", "membership",
+			"--raft-dead-grace", grace.String(), "--raft-heartbeat-timeout", "500ms", "--region", "r1",
+			"--gossip-key-file", key, "--gossip-preset", "local", "--gossip-listen", gossip[i]}}
 		if i > 0 {
-			g = freePort(t)
-			args = append(args, "--join", gossip0)
+			n.args = append(n.args, "--join", gossip[0])
 		}
-		procs = append(procs, startEdge(t, freePort(t), t.TempDir(), append(args, "--gossip-listen", g)...))
+		nodes = append(nodes, n)
+		procs[i] = startEdge(t, n.http, n.data, n.args...)
 	}
 	addrs := func(ps ...*edgeProc) (out []string) {
 		for _, p := range ps {
@@ -78,17 +86,32 @@ func TestRaftMembershipPlacement(t *testing.T) {
 	}
 	send(procs, 20)
 
-	procs[1].kill9()
+	procs[0].kill9()
 	killed := time.Now()
-	survivors := []*edgeProc{procs[0], procs[2], procs[3]}
+	survivors := procs[1:]
 	send(survivors, 20)
-	waitPlacement(t, addrs(survivors...), 3*groups, 0, 60*time.Second, "after n1 was killed")
+	waitPlacement(t, addrs(survivors...), 3*groups, 0, 60*time.Second, "after n0 was killed")
 	if d := time.Since(killed); d < grace {
-		t.Fatalf("n1 replaced %v after its kill, within its grace (%v)", d, grace)
+		t.Fatalf("n0 replaced %v after its kill, within its grace (%v)", d, grace)
 	}
 	t.Logf("three voters per group again %v after the kill (grace %v)", time.Since(killed), grace)
-	send(survivors, 20)
-	for _, p := range survivors {
+
+	// n0 comes back on its data; it joins the gossip of the others
+	// (alone it would not find them) and founds nothing.
+	procs[0] = startEdge(t, nodes[0].http, nodes[0].data, append(nodes[0].args, "--join", gossip[1])...)
+	took = waitPlacement(t, addrs(procs...), 3*groups, groups, 60*time.Second, "after n0 restarted")
+	t.Logf("the restarted n0 placed again %v after it was ready", took)
+	send(procs, 20)
+
+	drained := time.Now()
+	if err := procs[2].term(); err != nil {
+		t.Fatalf("drain: %v", err)
+	}
+	left := []*edgeProc{procs[0], procs[1], procs[3]}
+	waitPlacement(t, addrs(left...), 3*groups, 0, 60*time.Second, "after n2 drained")
+	t.Logf("the drained n2 replaced %v after SIGTERM", time.Since(drained))
+	send(left, 20)
+	for _, p := range left {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			h := history(t, p.addr, conv)
