@@ -46,7 +46,7 @@ func (v *raftView) members() []raftgroup.Member {
 		case m.State != gossip.StateAlive || m.Meta.Draining || m.Meta.Leaving:
 			st = raftgroup.MemberGone
 		}
-		out = append(out, raftgroup.Member{ID: m.ID, Addr: m.Meta.RaftAddr, State: st})
+		out = append(out, raftgroup.Member{ID: m.ID, Addr: m.Meta.RaftAddr, State: st, Zone: m.Meta.Zone})
 	}
 	return out
 }

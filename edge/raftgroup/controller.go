@@ -116,7 +116,7 @@ func (c *controller) step(g *group, cands candidates) bool {
 		return false
 	}
 	cfg := f.Configuration()
-	desired := Place(g.id, cands.ids, c.p.Replicas)
+	desired := cands.place(g.id, c.p.Replicas)
 	if len(desired) == 0 {
 		return false
 	}
@@ -247,7 +247,7 @@ func (c *controller) stats() PlacementStats {
 			continue
 		}
 		st.Led++
-		st.Desired += len(Place(g.id, cands.ids, c.p.Replicas))
+		st.Desired += len(cands.place(g.id, c.p.Replicas))
 		live := 0
 		for _, s := range f.Configuration().Servers {
 			if s.Suffrage == raft.Voter && cands.alive[string(s.ID)] {

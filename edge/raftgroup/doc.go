@@ -94,7 +94,10 @@
 //     voters per group, the top ones by rendezvous hashing of (group,
 //     node id) (Place; rendezvous.go says why rendezvous: no shared
 //     state, the minimum of groups move on a join or a leave, top-N is
-//     just a sort).
+//     just a sort), spread over the members' zones (Member.Zone, the
+//     edge: --zone): the best-ranked node of each zone first, then the
+//     ranking (PlaceInZones). Founders bootstrap without zones (Place);
+//     the controller then moves what the zones ask for.
 //   - Who acts: the leader of each group, in a controller goroutine
 //     per node (controller.go) that runs on every membership event
 //     (Node.MembershipChanged), whenever this node becomes a group's
@@ -170,7 +173,7 @@
 // quorum for that too): it needs an operator. A node removed from a group
 // while alive (without Learners) keeps its stale replica and may campaign
 // now and then (pre-vote keeps it harmless); its reads of that group are
-// stale. Replicas are not spread over zones yet (Meta.Zone).
+// stale.
 //
 // Not done yet (issue 5): the throughput target (50k acked msg/s over
 // 10k conversations with commit p99 at most 20 ms; this machine reaches

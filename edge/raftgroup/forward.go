@@ -161,7 +161,7 @@ func (n *Node) askReplica(g *group, attempt int) *NotLeaderError {
 	}
 	cands := n.place.current()
 	var others []string
-	for _, id := range Place(g.id, cands.ids, n.place.p.Replicas) {
+	for _, id := range cands.place(g.id, n.place.p.Replicas) {
 		if id != n.o.NodeID && cands.alive[id] {
 			others = append(others, id)
 		}

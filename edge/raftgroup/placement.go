@@ -46,6 +46,7 @@ type Member struct {
 	ID    string
 	Addr  string // its Raft address; a member without one is ignored
 	State MemberState
+	Zone  string // its zone within the region: replicas spread over zones
 }
 
 // Placement turns on membership placement: each group's voters follow
@@ -113,6 +114,13 @@ type candidates struct {
 	addrs map[string]string // id -> Raft address
 	alive map[string]bool   // members alive now (only they are given new places)
 	known map[string]bool   // every member the view reports, in any state
+	zones map[string]string // id -> zone
+}
+
+// place is group's desired replicas among the candidates, spread over
+// their zones.
+func (c candidates) place(group uint32, replicas int) []string {
+	return PlaceInZones(group, c.ids, func(id string) string { return c.zones[id] }, replicas)
 }
 
 // view remembers since when each member has been dead.
@@ -148,7 +156,7 @@ func (v *view) candidates(members []Member, now time.Time, grace time.Duration) 
 	if v.deadSince == nil {
 		v.deadSince = map[string]time.Time{}
 	}
-	c := candidates{addrs: map[string]string{}, alive: map[string]bool{}, known: map[string]bool{}}
+	c := candidates{addrs: map[string]string{}, alive: map[string]bool{}, known: map[string]bool{}, zones: map[string]string{}}
 	seen := c.known
 	for _, m := range members {
 		if m.ID == "" || m.Addr == "" || seen[m.ID] {
@@ -175,6 +183,7 @@ func (v *view) candidates(members []Member, now time.Time, grace time.Duration) 
 		}
 		c.ids = append(c.ids, m.ID)
 		c.addrs[m.ID] = m.Addr
+		c.zones[m.ID] = m.Zone
 	}
 	for id := range v.deadSince {
 		if !seen[id] {

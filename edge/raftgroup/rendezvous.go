@@ -24,6 +24,15 @@ import (
 // scores, where a ring needs virtual nodes for balance and a walk that
 // skips repeats.
 func Place(group uint32, candidates []string, replicas int) []string {
+	return PlaceInZones(group, candidates, nil, replicas)
+}
+
+// PlaceInZones is Place spreading the replicas over zones: going down the
+// group's ranking, it first takes the best-ranked node of each zone not
+// taken yet, then fills the remaining places in ranking order, so a group
+// has replicas in min(replicas, zones) zones and losing a zone costs it
+// as few replicas as the region allows. zone may be nil (no zones: Place).
+func PlaceInZones(group uint32, candidates []string, zone func(id string) string, replicas int) []string {
 	type ranked struct {
 		id    string
 		score uint64
@@ -44,8 +53,19 @@ func Place(group uint32, candidates []string, replicas int) []string {
 		return strings.Compare(a.id, b.id)
 	})
 	out := make([]string, 0, min(replicas, len(rs)))
-	for _, r := range rs[:min(replicas, len(rs))] {
-		out = append(out, r.id)
+	if zone != nil {
+		zones := map[string]bool{}
+		for _, r := range rs {
+			if z := zone(r.id); len(out) < replicas && !zones[z] {
+				zones[z] = true
+				out = append(out, r.id)
+			}
+		}
+	}
+	for _, r := range rs {
+		if len(out) < replicas && !slices.Contains(out, r.id) {
+			out = append(out, r.id)
+		}
 	}
 	return out
 }

@@ -137,3 +137,31 @@ func TestForwardNotLeaderHint(t *testing.T) {
 		t.Fatalf("bare: %v", err)
 	}
 }
+
+// TestPlaceInZones: replicas spread over as many zones as the region
+// has (up to replicas); without zones (or with one) it is Place.
+func TestPlaceInZones(t *testing.T) {
+	c := ids(6)
+	zoneOf := func(zs ...string) func(string) string {
+		return func(id string) string { return zs[slices.Index(c, id)] }
+	}
+	three, two, one := zoneOf("a", "a", "a", "b", "b", "c"), zoneOf("a", "a", "a", "b", "b", "b"), zoneOf("", "", "", "", "", "")
+	for g := range uint32(256) {
+		zonesOf := func(z func(string) string, set []string) map[string]bool {
+			m := map[string]bool{}
+			for _, id := range set {
+				m[z(id)] = true
+			}
+			return m
+		}
+		if got := PlaceInZones(g, c, three, 3); len(got) != 3 || len(zonesOf(three, got)) != 3 {
+			t.Fatalf("group %d, three zones: %v", g, got)
+		}
+		if got := PlaceInZones(g, c, two, 3); len(got) != 3 || len(zonesOf(two, got)) != 2 {
+			t.Fatalf("group %d, two zones: %v", g, got)
+		}
+		if got, want := PlaceInZones(g, c, one, 3), Place(g, c, 3); !slices.Equal(got, want) {
+			t.Fatalf("group %d, one zone: %v, want %v", g, got, want)
+		}
+	}
+}
