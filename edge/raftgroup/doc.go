@@ -173,7 +173,13 @@
 // quorum for that too): it needs an operator. A node removed from a group
 // while alive (without Learners) keeps its stale replica and may campaign
 // now and then (pre-vote keeps it harmless); its reads of that group are
-// stale.
+// stale. AddVoter is not preceded by a check that the member's Raft
+// address answers (hashicorp/raft exposes no follower progress): a member
+// gossip reports alive whose --raft-advertise cannot be reached, added to
+// a group of one voter (a region founded by one node, growing), leaves the
+// group without a majority until it is reachable; groups of two or more
+// keep theirs. A catch-up check (a transport wrapper recording each
+// follower's last acknowledged index) would close it.
 //
 // Not done yet (issue 5): the throughput target (50k acked msg/s over
 // 10k conversations with commit p99 at most 20 ms; this machine reaches
