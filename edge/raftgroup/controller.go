@@ -17,6 +17,10 @@ const (
 	OpDemote   = "demote"   // DemoteVoter of an undesired member (Placement.Learners)
 )
 
+// catchUpRetry is how soon a pass follows one that left a learner to
+// catch up before its promotion.
+const catchUpRetry = 100 * time.Millisecond
+
 // controller makes each group this node leads converge to its desired
 // voters (membership placement), one configuration change at a time.
 type controller struct {
@@ -26,6 +30,11 @@ type controller struct {
 	kick chan struct{} // buffered(1): a membership event
 	quit chan struct{}
 	wg   sync.WaitGroup
+
+	// catchingUp is set by a pass (run's goroutine only) that left a
+	// learner to catch up before its promotion: the next pass comes
+	// sooner than Interval.
+	catchingUp bool
 
 	adds, removes, transfers, failures atomic.Uint64
 	learners, demotes                  atomic.Uint64
@@ -63,12 +72,17 @@ func (c *controller) run() {
 		// each group takes one change per pass, and the next one only
 		// after the previous committed.
 		if !c.pass() {
+			var soon <-chan time.Time
+			if c.catchingUp {
+				soon = time.After(catchUpRetry)
+			}
 			select {
 			case <-c.quit:
 				return
 			case <-c.kick:
 			case <-c.n.leaderObs:
 			case <-t.C:
+			case <-soon:
 			}
 		}
 		select {
@@ -88,6 +102,7 @@ func (c *controller) current() candidates {
 // change.
 func (c *controller) pass() bool {
 	defer c.passes.Add(1)
+	c.catchingUp = false
 	cands := c.current()
 	changed := false
 	for _, g := range c.n.groups {
@@ -127,14 +142,26 @@ func (c *controller) step(g *group, cands candidates) bool {
 	missing := false
 	for _, id := range desired {
 		s, ok := servers[id]
-		if ok && s.Suffrage == raft.Voter && string(s.Address) == cands.addrs[id] {
+		addr := cands.addrs[id]
+		if ok && s.Suffrage == raft.Voter && string(s.Address) == addr {
 			continue
 		}
 		if !cands.alive[id] {
 			missing = true // holds its place through the grace: no change
 			continue
 		}
-		err := g.r.AddVoter(raft.ServerID(id), raft.ServerAddress(cands.addrs[id]), f.Index(), c.p.ChangeTimeout).Error()
+		if !ok || (s.Suffrage != raft.Voter && string(s.Address) != addr) {
+			// A learner first: it catches up without counting for
+			// the majority, and is promoted once it has.
+			err := g.r.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), f.Index(), c.p.ChangeTimeout).Error()
+			return c.done(g, OpLearner, id, err, len(cfg.Servers))
+		}
+		if s.Suffrage != raft.Voter && !g.caughtUp(addr) {
+			missing, c.catchingUp = true, true // promoted at a later pass
+			continue
+		}
+		// A caught-up learner becomes a voter (or a voter's address moved).
+		err := g.r.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), f.Index(), c.p.ChangeTimeout).Error()
 		return c.done(g, OpAdd, id, err, len(cfg.Servers))
 	}
 	if missing {

@@ -20,10 +20,13 @@ type group struct {
 	fsm   *fsm
 	o     *Options
 	trans raft.Transport
-	queue chan *pending
-	quit  chan struct{}
-	once  sync.Once
-	wg    sync.WaitGroup
+	// progress, under membership placement, tells how far each follower
+	// is (nil: unknown, every follower counts as caught up).
+	progress *progressTransport
+	queue    chan *pending
+	quit     chan struct{}
+	once     sync.Once
+	wg       sync.WaitGroup
 }
 
 // pending is one Append waiting for its entry.
@@ -170,4 +173,14 @@ func (g *group) stop() error {
 	g.once.Do(func() { close(g.quit) })
 	g.wg.Wait()
 	return g.r.Shutdown().Error()
+}
+
+// caughtUp reports whether the follower at addr is close enough to this
+// leader's log to become a voter: it answered within a HeartbeatTimeout
+// and is at most MaxAppendEntries entries behind (one AppendEntries).
+func (g *group) caughtUp(addr string) bool {
+	if g.progress == nil {
+		return true
+	}
+	return g.progress.caughtUp(raft.ServerAddress(addr), g.r.LastIndex(), uint64(max(g.o.Raft.MaxAppendEntries, 1)), g.o.Raft.HeartbeatTimeout)
 }

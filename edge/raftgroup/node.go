@@ -158,7 +158,14 @@ func (n *Node) startGroup(id uint32) (*group, error) {
 			return nil, fmt.Errorf("raftgroup: group %d bootstrap: %w", id, err)
 		}
 	}
-	r, err := raft.NewRaft(&cfg, f, &lastLog{LogStore: logs}, logs, snaps, trans)
+	raftTrans := trans
+	var prog *progressTransport
+	if o.Placement != nil {
+		if prog = withProgress(trans); prog != nil {
+			raftTrans = prog
+		}
+	}
+	r, err := raft.NewRaft(&cfg, f, &lastLog{LogStore: logs}, logs, snaps, raftTrans)
 	if err != nil {
 		return nil, fmt.Errorf("raftgroup: group %d: %w", id, err)
 	}
@@ -169,7 +176,7 @@ func (n *Node) startGroup(id uint32) (*group, error) {
 			return ok
 		}))
 	}
-	g := &group{id: id, r: r, fsm: f, o: &n.o, trans: trans, queue: make(chan *pending, o.QueueSize), quit: make(chan struct{})}
+	g := &group{id: id, r: r, fsm: f, o: &n.o, trans: trans, progress: prog, queue: make(chan *pending, o.QueueSize), quit: make(chan struct{})}
 	g.wg.Add(1)
 	go g.batch()
 	return g, nil

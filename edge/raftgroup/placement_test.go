@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -416,4 +417,50 @@ func TestPlacementBlindViewRemovesNothing(t *testing.T) {
 	}
 	c.blind.Store(false)
 	c.waitPlaced(ids(3), "after the views came back")
+}
+
+// TestPlacementUnreachableStaysLearner: a member the view reports alive
+// but whose Raft address answers nothing (a wrong --raft-advertise) is
+// added as a learner and never promoted: the groups of a region founded
+// by one node keep their single voter, and writes go on.
+func TestPlacementUnreachableStaysLearner(t *testing.T) {
+	const groups = 4
+	c := newPlaced(t, 1, groups, time.Minute, false)
+	c.waitPlaced(ids(1), "founder")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghost := ln.Addr().String()
+	ln.Close() // nothing answers there
+	c.view.set("ghost", ghost, MemberAlive)
+	c.notify()
+	deadline := time.Now().Add(10 * time.Second)
+	for g := uint32(0); g < groups; {
+		if _, voters, learners := c.servers(g); slices.Equal(learners, []string{"ghost"}) {
+			if !slices.Equal(voters, []string{"n0"}) {
+				t.Fatalf("group %d: voters %v", g, voters)
+			}
+			g++
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group %d: the unreachable member was not added as a learner", g)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the configuration
+	}
+	c.waitPasses(5)
+	for g := range uint32(groups) {
+		if _, voters, _ := c.servers(g); !slices.Equal(voters, []string{"n0"}) {
+			t.Fatalf("group %d: an unreachable member was promoted: voters %v", g, voters)
+		}
+	}
+	for i := range 8 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := c.node("n0").node.Append(ctx, req(fmt.Sprintf("conv-%d", i), "u", i))
+		cancel()
+		if err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
 }
