@@ -157,6 +157,18 @@ type Config struct {
 	// node's Raft traffic off its peers (a partition, for fault tests such
 	// as edge/itest's TestRaftJepsen). Never set it in production.
 	RaftFaultInjection bool
+	// RaftPlacement is "static" (default, or empty): every node of Peers
+	// is a voter of every group, forever; or "membership": each group's
+	// voters follow the gossip members of this node's Region
+	// (edge/raftgroup's Placement; needs GossipListen), RaftReplicas
+	// voters per group (default raftgroup.DefaultReplicas, 3) chosen by
+	// rendezvous hashing, the other members following as non-voters; a
+	// dead member keeps its places for RaftDeadGrace (default
+	// raftgroup.DefaultDeadGrace, 30 s). Peers then lists the founders of
+	// a new region (see placement.go).
+	RaftPlacement string
+	RaftReplicas  int
+	RaftDeadGrace time.Duration
 
 	// GossipListen, when set, makes this node a member of the edge
 	// cluster (gossip/: hashicorp/memberlist over UDP and TCP on this
@@ -279,6 +291,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("RoomBatchWindow %v is over 1s", c.RoomBatchWindow))
 	}
 	errs = append(errs, c.validateRaft()...)
+	errs = append(errs, c.validatePlacement()...)
 	errs = append(errs, c.validatePublic()...)
 	errs = append(errs, c.validateLink()...)
 	if len(c.Join) > 0 && len(c.GossipKey) == 0 && !c.GossipInsecure {

@@ -23,6 +23,7 @@ type replication struct {
 	mux  *raftmux.Mux
 	log  *raftlog.Store
 	node *raftgroup.Node
+	view *raftView // membership placement's view, or nil (static peers)
 }
 
 // startReplication starts the node's Raft groups; committed messages go
@@ -50,6 +51,7 @@ func (srv *Server) startReplication() (*replication, error) {
 	if len(peers) == 0 {
 		peers = []raftgroup.Peer{{ID: cfg.NodeID, Addr: string(r.mux.Addr())}}
 	}
+	placement, peers := srv.raftPlacement(r, peers)
 	r.node, err = raftgroup.Start(raftgroup.Options{
 		NodeID: cfg.NodeID, Peers: peers, Groups: cfg.RaftGroups,
 		Store: srv.store, Log: r.log, SnapshotDir: filepath.Join(cfg.DataDir, "raft-snapshots"),
@@ -63,9 +65,10 @@ func (srv *Server) startReplication() (*replication, error) {
 			}
 			return r.mux.Call(addr, g, body, timeout)
 		},
-		OnCommit: srv.router.fanout,
-		Logger:   srv.log,
-		Raft:     raftConfig(cfg.RaftHeartbeatTimeout),
+		OnCommit:  srv.router.fanout,
+		Logger:    srv.log,
+		Raft:      raftConfig(cfg.RaftHeartbeatTimeout),
+		Placement: placement,
 	})
 	if err != nil {
 		r.log.Close()
@@ -127,6 +130,7 @@ func (r *replication) register(reg *prometheus.Registry) {
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_raft_cached_appends_total",
 		Help: "Empty AppendEntries answered from raftmux's cache instead of crossing the wire."},
 		func() float64 { return float64(r.mux.Stats().CachedAppends) }))
+	r.registerPlacement(reg)
 }
 
 // collectorFunc is a prometheus.Collector from a function.

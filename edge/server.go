@@ -191,6 +191,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if srv.cluster != nil {
 		srv.registerCluster(srv.m.reg)
+		srv.followRaftMembership()
 	}
 	srv.goFunc(srv.refreshClusterMeta)
 	if srv.link != nil {

@@ -66,7 +66,5 @@
 // # Not built yet (later parts of the cluster issue)
 //
 //   - per-node summaries (hot-room viewer counts, room interest digests)
-//     in gossip (room interest travels on the inter-node link today);
-//   - Raft placement from the membership view (rendezvous hashing, one
-//     voter change at a time).
+//     in gossip (room interest travels on the inter-node link today).
 package gossip

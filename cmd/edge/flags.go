@@ -58,6 +58,7 @@ type options struct {
 	raftSecretFile string
 	raftInsecure   bool
 	cluster        clusterOptions
+	placement      placementOptions
 	quicCert       string
 	quicKey        string
 	logLevel       string
@@ -106,6 +107,7 @@ func defineFlags(fs *flag.FlagSet) *options {
 	fs.BoolVar(&o.raftFaults, "raft-fault-injection", false, "testing only: enable POST /v1/raft/isolate, which partitions this node's Raft traffic (API key)")
 	fs.StringVar(&o.timerSlack, "timer-slack", "auto", "how late the process's idle sleeps may end so that timers share wakeups (Linux): auto (5ms when replicating with --peers, else the kernel's default), off, or a duration up to 100ms")
 	o.cluster.define(fs)
+	o.placement.define(fs)
 	fs.StringVar(&o.quicListen, "quic-listen", "", "UDP address for QUIC clients (quic-stream and quic-fec), e.g. :8443; off by default")
 	fs.StringVar(&o.quicCert, "quic-cert", "", "PEM certificate (chain) for QUIC; with --dev a self-signed one is made when empty")
 	fs.StringVar(&o.quicKey, "quic-key", "", "PEM private key for --quic-cert")
@@ -266,6 +268,7 @@ func (o *options) config(lookupEnv func(string) (string, bool)) (edge.Config, er
 		return c, err
 	}
 	o.cluster.applyPublic(&c, o.listen, o.quicListen)
+	o.placement.apply(&c)
 	for _, p := range splitList(o.peers) {
 		id, addr, ok := strings.Cut(p, "@")
 		if !ok || id == "" || addr == "" {

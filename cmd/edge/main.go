@@ -49,7 +49,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	slack, err := timerSlack(o.timerSlack, len(cfg.Peers) > 1)
+	slack, err := timerSlack(o.timerSlack, len(cfg.Peers) > 1 || cfg.RaftPlacement == edge.RaftPlacementMembership)
 	if err != nil {
 		return err
 	}

@@ -37,13 +37,17 @@ const (
 func (n *Node) appendRetrying(ctx context.Context, g *group, r ordering.Request) (ordering.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, n.o.ApplyTimeout)
 	defer cancel()
-	for {
+	for attempt := 0; ; attempt++ {
 		res, err := g.append(ctx, r)
 		var nl *NotLeaderError
 		if !errors.As(err, &nl) {
 			return res, err
 		}
-		if nl.Leader != "" && nl.Leader != n.o.NodeID {
+		if nl.Leader == "" && n.o.Forward != nil {
+			nl = n.askReplica(g, attempt)
+		}
+		// Two hops at most: the node asked may name the leader.
+		for hop := 0; hop < 2 && nl.Leader != "" && nl.Leader != n.o.NodeID; hop++ {
 			if n.o.Forward == nil {
 				return res, err // the caller routes to nl.Leader
 			}
@@ -85,7 +89,12 @@ func decodeForwardErr(err error, nl *NotLeaderError) error {
 	msg := err.Error()
 	switch {
 	case strings.HasPrefix(msg, fwdNotLeader):
-		// The leader moved: retry (Append's loop asks the group again).
+		// The leader moved: retry with the leader the node names, if any
+		// ("notleader id addr"), else ask the group again.
+		f := strings.Fields(strings.TrimPrefix(msg, fwdNotLeader))
+		if len(f) == 2 {
+			return &NotLeaderError{Group: nl.Group, Leader: f[0], LeaderAddr: f[1]}
+		}
 		return &NotLeaderError{Group: nl.Group}
 	case strings.HasPrefix(msg, fwdOverloaded):
 		return ordering.ErrOverloaded
@@ -119,6 +128,8 @@ func (n *Node) HandleForward(group uint32, body []byte) ([]byte, error) {
 	res, err := n.groups[group].append(ctx, r)
 	var nl *NotLeaderError
 	switch {
+	case errors.As(err, &nl) && nl.Leader != "" && nl.Leader != n.o.NodeID:
+		return nil, errors.New(fwdNotLeader + " " + nl.Leader + " " + nl.LeaderAddr)
 	case errors.As(err, &nl):
 		return nil, errors.New(fwdNotLeader)
 	case errors.Is(err, ordering.ErrOverloaded):
@@ -135,4 +146,29 @@ func (n *Node) HandleForward(group uint32, body []byte) ([]byte, error) {
 		dup = 1
 	}
 	return append([]byte{dup}, b...), nil
+}
+
+// askReplica is, under membership placement, a node to forward a write
+// to when this node knows no leader for g (it holds no replica of g, or
+// has not heard from one yet): one of g's desired replicas in the current
+// view, another each attempt. The node asked answers the write if it
+// leads g, or names the leader. Nil-safe: an empty NotLeaderError
+// otherwise.
+func (n *Node) askReplica(g *group, attempt int) *NotLeaderError {
+	nl := &NotLeaderError{Group: g.id}
+	if n.place == nil {
+		return nl
+	}
+	cands := n.place.current()
+	var others []string
+	for _, id := range cands.place(g.id, n.place.p.Replicas) {
+		if id != n.o.NodeID && cands.alive[id] {
+			others = append(others, id)
+		}
+	}
+	if len(others) > 0 {
+		id := others[attempt%len(others)]
+		nl.Leader, nl.LeaderAddr = id, cands.addrs[id]
+	}
+	return nl
 }

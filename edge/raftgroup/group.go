@@ -20,10 +20,13 @@ type group struct {
 	fsm   *fsm
 	o     *Options
 	trans raft.Transport
-	queue chan *pending
-	quit  chan struct{}
-	once  sync.Once
-	wg    sync.WaitGroup
+	// progress, under membership placement, tells how far each follower
+	// is (nil: unknown, every follower counts as caught up).
+	progress *progressTransport
+	queue    chan *pending
+	quit     chan struct{}
+	once     sync.Once
+	wg       sync.WaitGroup
 }
 
 // pending is one Append waiting for its entry.
@@ -128,7 +131,8 @@ func (g *group) answer(f raft.ApplyFuture, batch []*pending) {
 	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
 		// The entry may still commit under the next leader: the caller
 		// resends with the same client_msg_id and gets it back as a
-		// duplicate, never twice.
+		// duplicate, never twice. (A leader handing its leadership over,
+		// as membership placement does, refuses new entries meanwhile.)
 		err = g.notLeader()
 	} else if errors.Is(err, raft.ErrRaftShutdown) {
 		err = ordering.ErrClosed
@@ -180,4 +184,14 @@ func (g *group) stop() error {
 		_ = c.Close() // raft.Shutdown calls it again: Close is idempotent
 	}
 	return g.r.Shutdown().Error()
+}
+
+// caughtUp reports whether the follower at addr is close enough to this
+// leader's log to become a voter: it answered within a HeartbeatTimeout
+// and is at most MaxAppendEntries entries behind (one AppendEntries).
+func (g *group) caughtUp(addr string) bool {
+	if g.progress == nil {
+		return true
+	}
+	return g.progress.caughtUp(raft.ServerAddress(addr), g.r.LastIndex(), uint64(max(g.o.Raft.MaxAppendEntries, 1)), g.o.Raft.HeartbeatTimeout)
 }

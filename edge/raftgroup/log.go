@@ -31,6 +31,14 @@ var expected = []string{
 	"heartbeat timeout reached, starting election",
 }
 
+// idle are raft warnings that a replica holding no place in its group
+// repeats at each heartbeat timeout (membership placement: a node not
+// added yet, or removed while alive). They are logged at debug.
+var idle = []string{
+	"no known peers, aborting election",
+	"not part of stable configuration, aborting election",
+}
+
 // slogWriter turns hclog's JSON lines into slog records.
 type slogWriter struct {
 	l     *slog.Logger
@@ -49,8 +57,10 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	switch {
 	case lvl == "error":
 		level = slog.LevelError
-	case isExpected(msg):
+	case hasPrefix(msg, expected):
 		level = slog.LevelInfo
+	case hasPrefix(msg, idle):
+		level = slog.LevelDebug
 	}
 	attrs := []any{"component", "raft", "group", w.group}
 	for _, k := range slices.Sorted(maps.Keys(rec)) {
@@ -62,8 +72,8 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func isExpected(msg string) bool {
-	for _, e := range expected {
+func hasPrefix(msg string, prefixes []string) bool {
+	for _, e := range prefixes {
 		if strings.HasPrefix(msg, e) {
 			return true
 		}

@@ -35,6 +35,9 @@ type muxNode struct {
 	raft     *raft.Config
 	onCommit func([]*pb.Message)
 	stagger  time.Duration
+	// placement, if set, turns on membership placement (peers are then
+	// the founders, possibly none).
+	placement *Placement
 }
 
 func (n *muxNode) start(t testing.TB, id string, peers []Peer, groups int) {
@@ -55,7 +58,7 @@ func (n *muxNode) start(t testing.TB, id string, peers []Peer, groups int) {
 	if n.log, err = raftlog.Open(n.dir+"/raft", raftlog.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if peers == nil {
+	if peers == nil && n.placement == nil {
 		return // addresses first, then Start
 	}
 	rc := n.raft
@@ -69,6 +72,7 @@ func (n *muxNode) start(t testing.TB, id string, peers []Peer, groups int) {
 		Raft:            rc,
 		OnCommit:        n.onCommit,
 		CampaignStagger: n.stagger,
+		Placement:       n.placement,
 		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Forward: func(ctx context.Context, addr string, g uint32, body []byte) ([]byte, error) {
 			return n.mux.Call(addr, g, body, 0)

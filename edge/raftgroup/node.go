@@ -40,6 +40,11 @@ func (e *NotLeaderError) Error() string {
 type Node struct {
 	o      Options
 	groups []*group
+	place  *controller // membership placement, or nil (static peers)
+	// leaderObs is told (without blocking, coalesced) when a group's
+	// replica here gains or loses its leadership: membership placement
+	// checks a group as soon as this node leads it.
+	leaderObs chan raft.Observation
 
 	mu     sync.RWMutex // guards closed
 	closed bool
@@ -56,6 +61,9 @@ func Start(o Options) (*Node, error) {
 	}
 	o = o.withDefaults()
 	n := &Node{o: o}
+	if o.Placement != nil {
+		n.leaderObs = make(chan raft.Observation, 1)
+	}
 	for id := range uint32(o.Groups) {
 		g, err := n.startGroup(id)
 		if err != nil {
@@ -64,7 +72,30 @@ func Start(o Options) (*Node, error) {
 		}
 		n.groups = append(n.groups, g)
 	}
+	if o.Placement != nil {
+		n.place = newController(n, *o.Placement)
+		n.place.start()
+	}
 	return n, nil
+}
+
+// MembershipChanged tells membership placement that the view changed
+// (a member joined, left, died or changed its metadata): the groups this
+// node leads are checked at once rather than at the next interval. A
+// no-op with static peers.
+func (n *Node) MembershipChanged() {
+	if n.place != nil {
+		n.place.notify()
+	}
+}
+
+// PlacementStats returns membership placement's figures on this node
+// (zero with static peers).
+func (n *Node) PlacementStats() PlacementStats {
+	if n.place == nil {
+		return PlacementStats{}
+	}
+	return n.place.stats()
 }
 
 // GroupOf is the group of conv among groups (FNV-1a, stable across nodes
@@ -102,7 +133,7 @@ func (n *Node) startGroup(id uint32) (*group, error) {
 	// (they deliver to their own sessions when they apply), so raft's
 	// CommitTimeout is no longer on the delivery path.
 	var self atomic.Pointer[raft.Raft]
-	if cn, ok := trans.(commitNotifier); ok && len(o.Peers) > 1 {
+	if cn, ok := trans.(commitNotifier); ok && (len(o.Peers) > 1 || o.Placement != nil) {
 		f.notify = func(index uint64) {
 			if r := self.Load(); r != nil && r.State() == raft.Leader {
 				cn.NotifyCommit(index)
@@ -111,7 +142,7 @@ func (n *Node) startGroup(id uint32) (*group, error) {
 	}
 	cfg := *o.Raft
 	cfg.LocalID = raft.ServerID(o.NodeID)
-	if len(o.Peers) == 1 && o.Raft == defaultRaft {
+	if len(o.Peers) == 1 && o.Placement == nil && o.Raft == defaultRaft {
 		// A region of one has no follower to wait for: elect at once.
 		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 50*time.Millisecond, 50*time.Millisecond, 50*time.Millisecond
 	}
@@ -120,21 +151,32 @@ func (n *Node) startGroup(id uint32) (*group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftgroup: group %d: %w", id, err)
 	}
-	if !existing {
-		var servers []raft.Server
-		for _, p := range o.Peers {
-			servers = append(servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
-		}
+	// A node with Raft state never bootstraps again, whatever its flags:
+	// its configuration comes from its log.
+	if servers := n.bootstrapServers(id); !existing && len(servers) > 0 {
 		if err := raft.BootstrapCluster(&cfg, logs, logs, snaps, trans, raft.Configuration{Servers: servers}); err != nil {
 			return nil, fmt.Errorf("raftgroup: group %d bootstrap: %w", id, err)
 		}
 	}
-	r, err := raft.NewRaft(&cfg, f, &lastLog{LogStore: logs}, logs, snaps, trans)
+	raftTrans := trans
+	var prog *progressTransport
+	if o.Placement != nil {
+		if prog = withProgress(trans); prog != nil {
+			raftTrans = prog
+		}
+	}
+	r, err := raft.NewRaft(&cfg, f, &lastLog{LogStore: logs}, logs, snaps, raftTrans)
 	if err != nil {
 		return nil, fmt.Errorf("raftgroup: group %d: %w", id, err)
 	}
 	self.Store(r)
-	g := &group{id: id, r: r, fsm: f, o: &n.o, trans: trans, queue: make(chan *pending, o.QueueSize), quit: make(chan struct{})}
+	if n.leaderObs != nil {
+		r.RegisterObserver(raft.NewObserver(n.leaderObs, false, func(ob *raft.Observation) bool {
+			_, ok := ob.Data.(raft.LeaderObservation)
+			return ok
+		}))
+	}
+	g := &group{id: id, r: r, fsm: f, o: &n.o, trans: trans, progress: prog, queue: make(chan *pending, o.QueueSize), quit: make(chan struct{})}
 	g.wg.Add(1)
 	go g.batch()
 	return g, nil
@@ -206,6 +248,11 @@ func (n *Node) Close() error {
 }
 
 func (n *Node) shutdown() error {
+	if n.place != nil {
+		// A change in flight ends when its group shuts down.
+		n.place.signal()
+		defer n.place.wait()
+	}
 	var errs []error
 	for _, g := range n.groups {
 		errs = append(errs, g.stop())

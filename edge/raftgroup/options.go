@@ -48,11 +48,19 @@ type Peer struct {
 
 // Options configure a Node.
 type Options struct {
-	// NodeID is this node's id; it must be among Peers. Required.
+	// NodeID is this node's id; with static peers it must be among
+	// Peers. Required.
 	NodeID string
 	// Peers are the region's nodes, this one included. Every node must be
 	// given the same list: it is each group's initial configuration.
+	// With Placement, Peers are the nodes that found a new region
+	// (possibly none: this node then waits to be added): see
+	// bootstrapServers.
 	Peers []Peer
+	// Placement, if set, makes each group's voters follow the region's
+	// membership (see the package doc); nil: every node in Peers is a
+	// voter of every group, forever.
+	Placement *Placement
 	// Groups is the number of Raft groups (the same on every node).
 	// Default DefaultGroups.
 	Groups int
@@ -165,6 +173,10 @@ func (o Options) withDefaults() Options {
 	if o.Raft == nil {
 		o.Raft = defaultRaft
 	}
+	if o.Placement != nil {
+		p := o.Placement.withDefaults()
+		o.Placement = &p
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -193,6 +205,9 @@ func (o Options) validate() error {
 	case o.SnapshotDir == "" && o.Snapshots == nil:
 		return errors.New("raftgroup: SnapshotDir is required")
 	}
+	if err := o.Placement.validate(); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	self := false
 	for _, p := range o.Peers {
@@ -202,7 +217,7 @@ func (o Options) validate() error {
 		seen[p.ID] = true
 		self = self || p.ID == o.NodeID
 	}
-	if !self {
+	if !self && o.Placement == nil {
 		return fmt.Errorf("raftgroup: node %q is not in its peer list", o.NodeID)
 	}
 	return nil
