@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestScoreHealth(t *testing.T) {
@@ -65,10 +67,30 @@ func TestHistQuantile(t *testing.T) {
 }
 
 func TestHealthMonitorRefreshes(t *testing.T) {
-	e := startEdge(t, nil)
+	// The connections input is the one that does not depend on the
+	// machine: 9 clients of 10 allowed is a load of (0.9-0.7)/0.3. CPU and
+	// scheduler lag are the test process's own and vary with the machine's
+	// load, so only their presence is checked (their ramps are unit-tested
+	// through scoreHealth above).
+	e := startEdge(t, func(c *Config) { c.MaxConnections = 10 })
+	tok := e.token("alice", nil, nil, time.Hour)
+	for range 9 {
+		e.dialRaw(t).connect(tok, nil)
+	}
 	h := e.srv.health.refresh(time.Now())
-	if h.Score < routeMinHealth {
-		t.Fatalf("an idle test edge scores %d: %v", h.Score, h.Reasons)
+	if got, want := h.Loads["connections"], (0.9-0.7)/0.3; math.Abs(got-want) > 1e-9 {
+		t.Fatalf("connections load %v, want %v (9 of 10): %+v", got, want, h)
+	}
+	for _, in := range healthInputs {
+		if _, ok := h.Loads[in.name]; !ok {
+			t.Errorf("no load for input %q", in.name)
+		}
+	}
+	if h.Score > int(math.Round(100*(1-h.Loads["connections"]))) || h.Score < 0 {
+		t.Fatalf("score %d above what the connections alone allow: %+v", h.Score, h)
+	}
+	if got := testutil.ToFloat64(e.srv.health.score); got != float64(h.Score) {
+		t.Fatalf("edgegate_health_score %v, refresh returned %d", got, h.Score)
 	}
 	if got := e.srv.health.current(true); got.Score != 0 || got.Reasons[0] != "draining" {
 		t.Fatalf("draining: %+v", got)
