@@ -2,9 +2,12 @@ package edge
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/edgegate/edgegate/transport"
 	"github.com/edgegate/edgegate/transport/pb"
@@ -131,4 +134,53 @@ func TestRoomDirectory(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestConvPresenceAcrossNodes: a client's presence query about a
+// conversation lists its subscribers on every node (devices summed over
+// the nodes), not only the asking node's; the peers' answers cross the
+// link.
+func TestConvPresenceAcrossNodes(t *testing.T) {
+	edges := startPresenceCluster(t, 3)
+	const conv = "grp:team"
+	subscribe := func(e *testEdge, user string) *rawClient {
+		c := e.dialRaw(t)
+		c.connect(e.token(user, []string{"grp:*"}, nil, time.Minute), nil)
+		c.send(&pb.Subscribe{RequestId: 1, Conversations: []*pb.Position{{Conversation: conv}}})
+		expect[*pb.Subscribed](c)
+		return c
+	}
+	asker := subscribe(edges[0], "alice")
+	subscribe(edges[1], "bob")
+	subscribe(edges[2], "bob") // bob's second device, on another node
+	subscribe(edges[2], "carol")
+	before := testutil.ToFloat64(edges[0].srv.convPres.queries.WithLabelValues("complete"))
+	asker.send(&pb.PresenceQuery{RequestId: 9, Conversation: conv})
+	p := expect[*pb.Presence](asker)
+	got := deviceCounts(p)
+	want := map[string]uint32{"alice": 1, "bob": 2, "carol": 1}
+	if p.GetRequestId() != 9 || !maps.Equal(got, want) {
+		t.Fatalf("presence %v (request %d), want %v", got, p.GetRequestId(), want)
+	}
+	if after := testutil.ToFloat64(edges[0].srv.convPres.queries.WithLabelValues("complete")); after != before+1 {
+		t.Fatalf("complete queries %v -> %v", before, after)
+	}
+	// A node that stops is left out (the others still answer).
+	if err := edges[2].srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitWithin(t, 15*time.Second, "the answer without the stopped node", func() bool {
+		asker.send(&pb.PresenceQuery{RequestId: 10, Conversation: conv})
+		p := expect[*pb.Presence](asker)
+		return maps.Equal(deviceCounts(p), map[string]uint32{"alice": 1, "bob": 1})
+	})
+}
+
+// deviceCounts maps a Presence answer's users to their devices.
+func deviceCounts(p *pb.Presence) map[string]uint32 {
+	out := map[string]uint32{}
+	for _, u := range p.GetUsers() {
+		out[u.GetUserId()] = u.GetDevices()
+	}
+	return out
 }

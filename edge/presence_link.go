@@ -43,7 +43,7 @@ import (
 // means reachable now, and the resume grace (minutes) would otherwise hold
 // users online long after they left; a quick reconnect within one flush
 // window is coalesced and never seen by the home. The same rule holds for
-// the node-local conversation presence (router.go).
+// the conversation presence (router.go; across nodes: presence_conv.go).
 
 const (
 	// presenceFlushWindow coalesces the changes of one user within it.

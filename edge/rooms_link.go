@@ -84,6 +84,7 @@ func (srv *Server) startLink() (*roomLink, error) {
 	l.Handle(transport.TypeRoomInterest, rl.onInterest)
 	l.Handle(transport.TypeRoomComments, rl.onComments)
 	srv.presence.attach(l)
+	l.Handle(transport.TypeConvPresQ, srv.convPres.onQuery)
 	return rl, nil
 }
 

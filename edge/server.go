@@ -55,6 +55,7 @@ type Server struct {
 	health       *healthMonitor  // the node's health score (health.go)
 	link         *roomLink       // the inter-node link for rooms (Config.NodeListen), or nil
 	presence     *presence       // presence homes (presence_*.go)
+	convPres     *convPresence   // conversation presence across nodes (presence_conv.go)
 	verifier     *auth.Verifier
 	resumeSigner *auth.ResumeSigner
 	acceptor     *transport.WSAcceptor
@@ -172,6 +173,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	srv.health = newHealthMonitor(srv, srv.m.reg)
 	srv.presence = newPresence(srv)
+	srv.convPres = newConvPresence(srv)
 	if cfg.NodeListen != "" {
 		if srv.link, err = srv.startLink(); err != nil {
 			err = fmt.Errorf("edge: inter-node link: %w", err)

@@ -349,7 +349,8 @@ func (s *session) handlePresence(m *pb.PresenceQuery) {
 			s.sendError(pb.ErrorCode_ERROR_CODE_FORBIDDEN, "not allowed in conversation "+m.Conversation, m.RequestId, "", 0)
 			return
 		}
-		users := s.srv.router.presence(m.Conversation)
+		// Every node's subscribers (presence_conv.go), on this read loop.
+		users, _ := s.srv.convPres.query(context.Background(), m.Conversation)
 		s.sendMsg(&pb.Presence{RequestId: m.RequestId, Conversation: m.Conversation, Users: users})
 	case m.Room != "":
 		if !auth.ValidID(m.Room) || !s.claims.CanRoom(m.Room) {

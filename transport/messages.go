@@ -47,9 +47,11 @@ const (
 	TypePresenceUpd  FrameType = 68 // node->node pb.PresenceUpdate
 	TypePresenceLook FrameType = 69 // node->node pb.PresenceLookup
 	TypePresenceLoc  FrameType = 70 // node->node pb.PresenceLookupReply
+	TypeConvPresQ    FrameType = 71 // node->node pb.ConvPresenceQuery
+	TypeConvPres     FrameType = 72 // node->node pb.ConvPresenceReply
 
 	typeInterNodeMin = TypeRoomInterest
-	typeInterNodeMax = TypePresenceLoc
+	typeInterNodeMax = TypeConvPres
 )
 
 var typeNames = [...]string{
@@ -62,6 +64,7 @@ var typeNames = [...]string{
 	TypeRoomInterest: "room_interest", TypeRoomComments: "room_comments",
 	TypeLinkPing: "link_ping", TypeLinkError: "link_error",
 	TypePresenceUpd: "presence_update", TypePresenceLook: "presence_lookup", TypePresenceLoc: "presence_lookup_reply",
+	TypeConvPresQ: "conv_presence_query", TypeConvPres: "conv_presence_reply",
 }
 
 // Known reports whether t is a defined frame type.
@@ -129,6 +132,10 @@ func NewMessage(t FrameType) (proto.Message, error) {
 		return new(pb.PresenceLookup), nil
 	case TypePresenceLoc:
 		return new(pb.PresenceLookupReply), nil
+	case TypeConvPresQ:
+		return new(pb.ConvPresenceQuery), nil
+	case TypeConvPres:
+		return new(pb.ConvPresenceReply), nil
 	}
 	return nil, fmt.Errorf("%w: %d", ErrUnknownType, uint8(t))
 }
@@ -184,6 +191,10 @@ func TypeOf(m proto.Message) (FrameType, error) {
 		return TypePresenceLook, nil
 	case *pb.PresenceLookupReply:
 		return TypePresenceLoc, nil
+	case *pb.ConvPresenceQuery:
+		return TypeConvPresQ, nil
+	case *pb.ConvPresenceReply:
+		return TypeConvPres, nil
 	}
 	return 0, fmt.Errorf("transport: no frame type for %T", m)
 }

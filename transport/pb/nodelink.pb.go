@@ -608,6 +608,99 @@ func (x *PresenceLookupReply) GetUsers() []*PresenceLocation {
 	return nil
 }
 
+// ConvPresenceQuery asks a peer which users are subscribed to a
+// conversation on it (a client's presence query about a conversation is
+// answered from every node); answered with ConvPresenceReply.
+type ConvPresenceQuery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conversation  string                 `protobuf:"bytes,1,opt,name=conversation,proto3" json:"conversation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConvPresenceQuery) Reset() {
+	*x = ConvPresenceQuery{}
+	mi := &file_transport_pb_nodelink_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConvPresenceQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConvPresenceQuery) ProtoMessage() {}
+
+func (x *ConvPresenceQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_transport_pb_nodelink_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConvPresenceQuery.ProtoReflect.Descriptor instead.
+func (*ConvPresenceQuery) Descriptor() ([]byte, []int) {
+	return file_transport_pb_nodelink_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ConvPresenceQuery) GetConversation() string {
+	if x != nil {
+		return x.Conversation
+	}
+	return ""
+}
+
+// ConvPresenceReply lists the users subscribed to the conversation on the
+// answering node, with their device counts there.
+type ConvPresenceReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []*PresenceUser        `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConvPresenceReply) Reset() {
+	*x = ConvPresenceReply{}
+	mi := &file_transport_pb_nodelink_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConvPresenceReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConvPresenceReply) ProtoMessage() {}
+
+func (x *ConvPresenceReply) ProtoReflect() protoreflect.Message {
+	mi := &file_transport_pb_nodelink_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConvPresenceReply.ProtoReflect.Descriptor instead.
+func (*ConvPresenceReply) Descriptor() ([]byte, []int) {
+	return file_transport_pb_nodelink_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ConvPresenceReply) GetUsers() []*PresenceUser {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
 var File_transport_pb_nodelink_proto protoreflect.FileDescriptor
 
 const file_transport_pb_nodelink_proto_rawDesc = "" +
@@ -642,7 +735,11 @@ const file_transport_pb_nodelink_proto_rawDesc = "" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12/\n" +
 	"\x05nodes\x18\x02 \x03(\v2\x19.edgegate.v1.PresenceNodeR\x05nodes\"J\n" +
 	"\x13PresenceLookupReply\x123\n" +
-	"\x05users\x18\x01 \x03(\v2\x1d.edgegate.v1.PresenceLocationR\x05usersB+Z)github.com/edgegate/edgegate/transport/pbb\x06proto3"
+	"\x05users\x18\x01 \x03(\v2\x1d.edgegate.v1.PresenceLocationR\x05users\"7\n" +
+	"\x11ConvPresenceQuery\x12\"\n" +
+	"\fconversation\x18\x01 \x01(\tR\fconversation\"D\n" +
+	"\x11ConvPresenceReply\x12/\n" +
+	"\x05users\x18\x01 \x03(\v2\x19.edgegate.v1.PresenceUserR\x05usersB+Z)github.com/edgegate/edgegate/transport/pbb\x06proto3"
 
 var (
 	file_transport_pb_nodelink_proto_rawDescOnce sync.Once
@@ -656,7 +753,7 @@ func file_transport_pb_nodelink_proto_rawDescGZIP() []byte {
 	return file_transport_pb_nodelink_proto_rawDescData
 }
 
-var file_transport_pb_nodelink_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_transport_pb_nodelink_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_transport_pb_nodelink_proto_goTypes = []any{
 	(*RoomViewers)(nil),         // 0: edgegate.v1.RoomViewers
 	(*RoomInterest)(nil),        // 1: edgegate.v1.RoomInterest
@@ -669,19 +766,23 @@ var file_transport_pb_nodelink_proto_goTypes = []any{
 	(*PresenceNode)(nil),        // 8: edgegate.v1.PresenceNode
 	(*PresenceLocation)(nil),    // 9: edgegate.v1.PresenceLocation
 	(*PresenceLookupReply)(nil), // 10: edgegate.v1.PresenceLookupReply
-	(*Message)(nil),             // 11: edgegate.v1.Message
+	(*ConvPresenceQuery)(nil),   // 11: edgegate.v1.ConvPresenceQuery
+	(*ConvPresenceReply)(nil),   // 12: edgegate.v1.ConvPresenceReply
+	(*Message)(nil),             // 13: edgegate.v1.Message
+	(*PresenceUser)(nil),        // 14: edgegate.v1.PresenceUser
 }
 var file_transport_pb_nodelink_proto_depIdxs = []int32{
 	0,  // 0: edgegate.v1.RoomInterest.rooms:type_name -> edgegate.v1.RoomViewers
-	11, // 1: edgegate.v1.RoomComments.messages:type_name -> edgegate.v1.Message
+	13, // 1: edgegate.v1.RoomComments.messages:type_name -> edgegate.v1.Message
 	5,  // 2: edgegate.v1.PresenceUpdate.users:type_name -> edgegate.v1.PresenceEntry
 	8,  // 3: edgegate.v1.PresenceLocation.nodes:type_name -> edgegate.v1.PresenceNode
 	9,  // 4: edgegate.v1.PresenceLookupReply.users:type_name -> edgegate.v1.PresenceLocation
-	5,  // [5:5] is the sub-list for method output_type
-	5,  // [5:5] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	14, // 5: edgegate.v1.ConvPresenceReply.users:type_name -> edgegate.v1.PresenceUser
+	6,  // [6:6] is the sub-list for method output_type
+	6,  // [6:6] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_transport_pb_nodelink_proto_init() }
@@ -696,7 +797,7 @@ func file_transport_pb_nodelink_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transport_pb_nodelink_proto_rawDesc), len(file_transport_pb_nodelink_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
