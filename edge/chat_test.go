@@ -3,7 +3,6 @@ package edge
 import (
 	"testing"
 
-	"google.golang.org/protobuf/proto"
 	"time"
 
 	"github.com/edgegate/edgegate/transport/pb"
@@ -187,7 +186,7 @@ func TestPresence(t *testing.T) {
 	b.connect(e.token("bob", []string{conv}, nil, time.Hour), nil)
 	b2.connect(e.token("bob", []string{conv}, nil, time.Hour), func(c *pb.Connect) { c.DeviceId = "d2" })
 	a.send(&pb.PresenceQuery{RequestId: 1, Conversation: conv})
-	p := a.nextMatching(func(m proto.Message) bool { p, ok := m.(*pb.Presence); return ok && p.RequestId == 1 }).(*pb.Presence)
+	p := presenceReply(a, 1)
 	if len(p.Users) != 2 || p.Users[0].UserId != "alice" || p.Users[1].UserId != "bob" || p.Users[1].Devices != 2 {
 		t.Fatalf("presence = %v", p)
 	}

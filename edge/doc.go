@@ -59,8 +59,10 @@
 //     coalesced per-node device counts to the home over the link and
 //     re-home on membership changes; gossip stays per-node. A session kept
 //     for resume is offline. Lookups ask the home; this node's own count is
-//     always taken locally. The client presence query about a conversation
-//     stays node-local (the cluster does not know conversation members).
+//     always taken locally. A client's presence query about a conversation
+//     asks every peer (presence_conv.go); the Presence pushes of a
+//     conversation follow each user's cluster-wide state, by
+//     per-conversation interest between nodes (conv_link.go).
 //   - Sender FIFO: a session's sends are appended one after another (the
 //     read loop waits for each ack), so one sender's messages keep their
 //     order in a conversation; throughput comes from group commit across
@@ -68,7 +70,8 @@
 //
 // Lock order: Server.mu, then convRouter.mu or roomHub.mu then room.mu, then
 // session.mu last. Presence: Server.mu, then presenceLocal.mu, then
-// presence.mu; homeTable.mu is a leaf. Nothing calls into the router or the rooms while holding
+// presence.mu; homeTable.mu is a leaf; convLink.mu is a leaf taken under
+// convRouter.mu. Nothing calls into the router or the rooms while holding
 // a session.mu (the fan-out holds the router lock while taking session
 // locks), and nothing blocks on I/O while holding session.mu.
 package edge

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/edgegate/edgegate/transport"
 	"github.com/edgegate/edgegate/transport/pb"
@@ -143,20 +144,14 @@ func TestRoomDirectory(t *testing.T) {
 func TestConvPresenceAcrossNodes(t *testing.T) {
 	edges := startPresenceCluster(t, 3)
 	const conv = "grp:team"
-	subscribe := func(e *testEdge, user string) *rawClient {
-		c := e.dialRaw(t)
-		c.connect(e.token(user, []string{"grp:*"}, nil, time.Minute), nil)
-		c.send(&pb.Subscribe{RequestId: 1, Conversations: []*pb.Position{{Conversation: conv}}})
-		expect[*pb.Subscribed](c)
-		return c
-	}
+	subscribe := func(e *testEdge, user string) *rawClient { return convSubscriber(t, e, user, conv) }
 	asker := subscribe(edges[0], "alice")
 	subscribe(edges[1], "bob")
 	subscribe(edges[2], "bob") // bob's second device, on another node
 	subscribe(edges[2], "carol")
 	before := testutil.ToFloat64(edges[0].srv.convPres.queries.WithLabelValues("complete"))
 	asker.send(&pb.PresenceQuery{RequestId: 9, Conversation: conv})
-	p := expect[*pb.Presence](asker)
+	p := presenceReply(asker, 9)
 	got := deviceCounts(p)
 	want := map[string]uint32{"alice": 1, "bob": 2, "carol": 1}
 	if p.GetRequestId() != 9 || !maps.Equal(got, want) {
@@ -171,9 +166,27 @@ func TestConvPresenceAcrossNodes(t *testing.T) {
 	}
 	waitWithin(t, 15*time.Second, "the answer without the stopped node", func() bool {
 		asker.send(&pb.PresenceQuery{RequestId: 10, Conversation: conv})
-		p := expect[*pb.Presence](asker)
+		p := presenceReply(asker, 10)
 		return maps.Equal(deviceCounts(p), map[string]uint32{"alice": 1, "bob": 1})
 	})
+}
+
+// convSubscriber connects user to e (allowed grp:*) and subscribes it to
+// conv.
+func convSubscriber(t *testing.T, e *testEdge, user, conv string) *rawClient {
+	t.Helper()
+	c := e.dialRaw(t)
+	c.connect(e.token(user, []string{"grp:*"}, nil, time.Minute), nil)
+	c.send(&pb.Subscribe{RequestId: 1, Conversations: []*pb.Position{{Conversation: conv}}})
+	expect[*pb.Subscribed](c)
+	return c
+}
+
+// presenceReply returns the answer to c's PresenceQuery id, holding the
+// frames before it (pushes) for later calls.
+func presenceReply(c *rawClient, id uint64) *pb.Presence {
+	c.t.Helper()
+	return c.nextMatching(func(m proto.Message) bool { p, ok := m.(*pb.Presence); return ok && p.GetRequestId() == id }).(*pb.Presence)
 }
 
 // deviceCounts maps a Presence answer's users to their devices.
@@ -183,4 +196,71 @@ func deviceCounts(p *pb.Presence) map[string]uint32 {
 		out[u.GetUserId()] = u.GetDevices()
 	}
 	return out
+}
+
+// TestConvPresencePushAcrossNodes: a subscriber of a conversation on n0
+// is pushed a user's presence when the user's first device in the cluster
+// subscribes on n1 and when its last device leaves, not when one of its
+// devices on two nodes leaves; a node without subscribers of the
+// conversation is sent nothing.
+func TestConvPresencePushAcrossNodes(t *testing.T) {
+	edges := startPresenceCluster(t, 3)
+	const conv = "grp:push"
+	subscribe := func(e *testEdge, user string) *rawClient { return convSubscriber(t, e, user, conv) }
+	leave := func(c *rawClient) {
+		c.conn.Close(transport.CloseNormal, "")
+		<-c.done
+	}
+	pushed := func(c *rawClient, online bool, devices uint32) {
+		t.Helper()
+		p := expect[*pb.Presence](c)
+		u := p.GetUsers()
+		if p.GetRequestId() != 0 || p.GetConversation() != conv || len(u) != 1 || u[0].GetUserId() != "bob" || u[0].GetOnline() != online || u[0].GetDevices() != devices {
+			t.Fatalf("push %v, want bob online=%v devices=%d", p, online, devices)
+		}
+	}
+	received := func(e *testEdge) float64 {
+		return testutil.ToFloat64(e.srv.convLink.changes.WithLabelValues("received"))
+	}
+	alice := subscribe(edges[0], "alice")
+	waitWithin(t, 10*time.Second, "n1 and n2 know n0's interest", func() bool {
+		return edges[1].srv.convLink.hasInterest(conv, "n0") && edges[2].srv.convLink.hasInterest(conv, "n0")
+	})
+
+	bob := subscribe(edges[1], "bob")
+	pushed(alice, true, 1)
+	leave(bob)
+	pushed(alice, false, 0)
+	if n := received(edges[2]); n != 0 {
+		t.Fatalf("n2 (no subscribers of %s) received %v entries", conv, n)
+	}
+	if n := received(edges[0]); n < 2 {
+		t.Fatalf("n0 received %v entries, want 2 or more", n)
+	}
+
+	bob1 := subscribe(edges[1], "bob")
+	pushed(alice, true, 1)
+	bob2 := subscribe(edges[2], "bob")
+	waitWithin(t, 10*time.Second, "n0 counts bob on n1 and n2", func() bool {
+		edges[0].srv.router.mu.RLock()
+		defer edges[0].srv.router.mu.RUnlock()
+		return len(edges[0].srv.router.remote[conv]["bob"]) == 2
+	})
+	leave(bob1)
+	waitWithin(t, 10*time.Second, "n0 counts bob on n2 only", func() bool {
+		edges[0].srv.router.mu.RLock()
+		defer edges[0].srv.router.mu.RUnlock()
+		return len(edges[0].srv.router.remote[conv]["bob"]) == 1
+	})
+	// No push for bob2 joining or bob1 leaving: the next frame alice gets
+	// is the answer to her query.
+	alice.send(&pb.PresenceQuery{RequestId: 7, Conversation: conv})
+	if p := expect[*pb.Presence](alice); p.GetRequestId() != 7 {
+		t.Fatalf("got a push %v, want no push while bob is online on n2", p)
+	}
+	leave(bob2)
+	pushed(alice, false, 0)
+	if n := testutil.ToFloat64(edges[0].srv.convLink.pushes); n != 4 {
+		t.Fatalf("n0 pushed %v remote presence frames, want 4", n)
+	}
 }

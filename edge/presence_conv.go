@@ -28,8 +28,8 @@ import (
 // query without peers is answered locally at once.
 //
 // Change notifications (Presence frames pushed when a user's first device
-// joins or its last leaves) stay node-local: pushing them across nodes
-// needs per-conversation interest between nodes, which is not built.
+// in the cluster joins or its last leaves) cross the nodes too, by
+// per-conversation interest between nodes: conv_link.go.
 
 // convPresenceTimeout bounds one query's round to the peers.
 const convPresenceTimeout = time.Second

@@ -71,10 +71,11 @@ func (srv *Server) startLink() (*roomLink, error) {
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgegate_room_comments_received_total",
 			Help: "Room comments received from a peer for this node's viewers, by peer."}, []string{"peer"}),
 	}
+	cl := newConvLink(srv)
 	l, err := nodelink.New(nodelink.Config{
 		NodeID: cfg.NodeID, Listen: cfg.NodeListen, Secret: cfg.RaftSecret, Insecure: cfg.RaftInsecure,
 		Logger: srv.log, Registerer: srv.m.reg,
-		OnPeerUp: func(peer string) { rl.peerUp(peer); srv.presence.peerUp(peer) },
+		OnPeerUp: func(peer string) { rl.peerUp(peer); srv.presence.peerUp(peer); cl.peerUp(peer) },
 	})
 	if err != nil {
 		return nil, err
@@ -85,6 +86,7 @@ func (srv *Server) startLink() (*roomLink, error) {
 	l.Handle(transport.TypeRoomComments, rl.onComments)
 	srv.presence.attach(l)
 	l.Handle(transport.TypeConvPresQ, srv.convPres.onQuery)
+	cl.attach(l)
 	return rl, nil
 }
 
@@ -302,6 +304,7 @@ func (rl *roomLink) watchPeers() {
 				rl.mu.Lock()
 				rl.dropPeerLocked(id)
 				rl.mu.Unlock()
+				rl.srv.convLink.dropPeer(id)
 			}
 		}
 		known = maps.Clone(alive)

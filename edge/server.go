@@ -56,6 +56,7 @@ type Server struct {
 	link         *roomLink       // the inter-node link for rooms (Config.NodeListen), or nil
 	presence     *presence       // presence homes (presence_*.go)
 	convPres     *convPresence   // conversation presence across nodes (presence_conv.go)
+	convLink     *convLink       // conversation presence pushes across nodes (conv_link.go), or nil
 	verifier     *auth.Verifier
 	resumeSigner *auth.ResumeSigner
 	acceptor     *transport.WSAcceptor
@@ -199,6 +200,7 @@ func New(cfg Config) (*Server, error) {
 	if srv.link != nil {
 		srv.goFunc(srv.link.watchPeers)
 		srv.goFunc(srv.link.interestLoop)
+		srv.goFunc(srv.convLink.loop)
 	}
 	srv.goFunc(srv.presence.loop)
 	if cfg.Dev {

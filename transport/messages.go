@@ -49,9 +49,11 @@ const (
 	TypePresenceLoc  FrameType = 70 // node->node pb.PresenceLookupReply
 	TypeConvPresQ    FrameType = 71 // node->node pb.ConvPresenceQuery
 	TypeConvPres     FrameType = 72 // node->node pb.ConvPresenceReply
+	TypeConvInterest FrameType = 73 // node->node pb.ConvInterest
+	TypeConvPresUpd  FrameType = 74 // node->node pb.ConvPresenceUpdate
 
 	typeInterNodeMin = TypeRoomInterest
-	typeInterNodeMax = TypeConvPres
+	typeInterNodeMax = TypeConvPresUpd
 )
 
 var typeNames = [...]string{
@@ -65,6 +67,7 @@ var typeNames = [...]string{
 	TypeLinkPing: "link_ping", TypeLinkError: "link_error",
 	TypePresenceUpd: "presence_update", TypePresenceLook: "presence_lookup", TypePresenceLoc: "presence_lookup_reply",
 	TypeConvPresQ: "conv_presence_query", TypeConvPres: "conv_presence_reply",
+	TypeConvInterest: "conv_interest", TypeConvPresUpd: "conv_presence_update",
 }
 
 // Known reports whether t is a defined frame type.
@@ -136,6 +139,10 @@ func NewMessage(t FrameType) (proto.Message, error) {
 		return new(pb.ConvPresenceQuery), nil
 	case TypeConvPres:
 		return new(pb.ConvPresenceReply), nil
+	case TypeConvInterest:
+		return new(pb.ConvInterest), nil
+	case TypeConvPresUpd:
+		return new(pb.ConvPresenceUpdate), nil
 	}
 	return nil, fmt.Errorf("%w: %d", ErrUnknownType, uint8(t))
 }
@@ -195,6 +202,10 @@ func TypeOf(m proto.Message) (FrameType, error) {
 		return TypeConvPresQ, nil
 	case *pb.ConvPresenceReply:
 		return TypeConvPres, nil
+	case *pb.ConvInterest:
+		return TypeConvInterest, nil
+	case *pb.ConvPresenceUpdate:
+		return TypeConvPresUpd, nil
 	}
 	return 0, fmt.Errorf("transport: no frame type for %T", m)
 }

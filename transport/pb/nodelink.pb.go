@@ -701,6 +701,183 @@ func (x *ConvPresenceReply) GetUsers() []*PresenceUser {
 	return nil
 }
 
+// ConvInterest tells a peer which conversations the sending node has
+// subscribers of (edge/conv_link.go), so that it sends only those
+// conversations' presence changes.
+type ConvInterest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// snapshot: add is the sender's complete set and replaces everything it
+	// told before (sent first on every new link); otherwise add and remove
+	// are changes.
+	Snapshot      bool     `protobuf:"varint,1,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Add           []string `protobuf:"bytes,2,rep,name=add,proto3" json:"add,omitempty"`
+	Remove        []string `protobuf:"bytes,3,rep,name=remove,proto3" json:"remove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConvInterest) Reset() {
+	*x = ConvInterest{}
+	mi := &file_transport_pb_nodelink_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConvInterest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConvInterest) ProtoMessage() {}
+
+func (x *ConvInterest) ProtoReflect() protoreflect.Message {
+	mi := &file_transport_pb_nodelink_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConvInterest.ProtoReflect.Descriptor instead.
+func (*ConvInterest) Descriptor() ([]byte, []int) {
+	return file_transport_pb_nodelink_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ConvInterest) GetSnapshot() bool {
+	if x != nil {
+		return x.Snapshot
+	}
+	return false
+}
+
+func (x *ConvInterest) GetAdd() []string {
+	if x != nil {
+		return x.Add
+	}
+	return nil
+}
+
+func (x *ConvInterest) GetRemove() []string {
+	if x != nil {
+		return x.Remove
+	}
+	return nil
+}
+
+// ConvUsers is the sending node's device count of users subscribed to one
+// conversation.
+type ConvUsers struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Conversation string                 `protobuf:"bytes,1,opt,name=conversation,proto3" json:"conversation,omitempty"`
+	// snapshot: users are all the sender's subscribers of the conversation
+	// and replace what it told before; otherwise users are changes (devices
+	// 0: none left on the sender).
+	Snapshot      bool            `protobuf:"varint,2,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Users         []*PresenceUser `protobuf:"bytes,3,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConvUsers) Reset() {
+	*x = ConvUsers{}
+	mi := &file_transport_pb_nodelink_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConvUsers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConvUsers) ProtoMessage() {}
+
+func (x *ConvUsers) ProtoReflect() protoreflect.Message {
+	mi := &file_transport_pb_nodelink_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConvUsers.ProtoReflect.Descriptor instead.
+func (*ConvUsers) Descriptor() ([]byte, []int) {
+	return file_transport_pb_nodelink_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ConvUsers) GetConversation() string {
+	if x != nil {
+		return x.Conversation
+	}
+	return ""
+}
+
+func (x *ConvUsers) GetSnapshot() bool {
+	if x != nil {
+		return x.Snapshot
+	}
+	return false
+}
+
+func (x *ConvUsers) GetUsers() []*PresenceUser {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+// ConvPresenceUpdate carries conversation presence changes to the peers
+// with subscribers of the conversations.
+type ConvPresenceUpdate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conversations []*ConvUsers           `protobuf:"bytes,1,rep,name=conversations,proto3" json:"conversations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConvPresenceUpdate) Reset() {
+	*x = ConvPresenceUpdate{}
+	mi := &file_transport_pb_nodelink_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConvPresenceUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConvPresenceUpdate) ProtoMessage() {}
+
+func (x *ConvPresenceUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_transport_pb_nodelink_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConvPresenceUpdate.ProtoReflect.Descriptor instead.
+func (*ConvPresenceUpdate) Descriptor() ([]byte, []int) {
+	return file_transport_pb_nodelink_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ConvPresenceUpdate) GetConversations() []*ConvUsers {
+	if x != nil {
+		return x.Conversations
+	}
+	return nil
+}
+
 var File_transport_pb_nodelink_proto protoreflect.FileDescriptor
 
 const file_transport_pb_nodelink_proto_rawDesc = "" +
@@ -739,7 +916,17 @@ const file_transport_pb_nodelink_proto_rawDesc = "" +
 	"\x11ConvPresenceQuery\x12\"\n" +
 	"\fconversation\x18\x01 \x01(\tR\fconversation\"D\n" +
 	"\x11ConvPresenceReply\x12/\n" +
-	"\x05users\x18\x01 \x03(\v2\x19.edgegate.v1.PresenceUserR\x05usersB+Z)github.com/edgegate/edgegate/transport/pbb\x06proto3"
+	"\x05users\x18\x01 \x03(\v2\x19.edgegate.v1.PresenceUserR\x05users\"T\n" +
+	"\fConvInterest\x12\x1a\n" +
+	"\bsnapshot\x18\x01 \x01(\bR\bsnapshot\x12\x10\n" +
+	"\x03add\x18\x02 \x03(\tR\x03add\x12\x16\n" +
+	"\x06remove\x18\x03 \x03(\tR\x06remove\"|\n" +
+	"\tConvUsers\x12\"\n" +
+	"\fconversation\x18\x01 \x01(\tR\fconversation\x12\x1a\n" +
+	"\bsnapshot\x18\x02 \x01(\bR\bsnapshot\x12/\n" +
+	"\x05users\x18\x03 \x03(\v2\x19.edgegate.v1.PresenceUserR\x05users\"R\n" +
+	"\x12ConvPresenceUpdate\x12<\n" +
+	"\rconversations\x18\x01 \x03(\v2\x16.edgegate.v1.ConvUsersR\rconversationsB+Z)github.com/edgegate/edgegate/transport/pbb\x06proto3"
 
 var (
 	file_transport_pb_nodelink_proto_rawDescOnce sync.Once
@@ -753,7 +940,7 @@ func file_transport_pb_nodelink_proto_rawDescGZIP() []byte {
 	return file_transport_pb_nodelink_proto_rawDescData
 }
 
-var file_transport_pb_nodelink_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_transport_pb_nodelink_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_transport_pb_nodelink_proto_goTypes = []any{
 	(*RoomViewers)(nil),         // 0: edgegate.v1.RoomViewers
 	(*RoomInterest)(nil),        // 1: edgegate.v1.RoomInterest
@@ -768,21 +955,26 @@ var file_transport_pb_nodelink_proto_goTypes = []any{
 	(*PresenceLookupReply)(nil), // 10: edgegate.v1.PresenceLookupReply
 	(*ConvPresenceQuery)(nil),   // 11: edgegate.v1.ConvPresenceQuery
 	(*ConvPresenceReply)(nil),   // 12: edgegate.v1.ConvPresenceReply
-	(*Message)(nil),             // 13: edgegate.v1.Message
-	(*PresenceUser)(nil),        // 14: edgegate.v1.PresenceUser
+	(*ConvInterest)(nil),        // 13: edgegate.v1.ConvInterest
+	(*ConvUsers)(nil),           // 14: edgegate.v1.ConvUsers
+	(*ConvPresenceUpdate)(nil),  // 15: edgegate.v1.ConvPresenceUpdate
+	(*Message)(nil),             // 16: edgegate.v1.Message
+	(*PresenceUser)(nil),        // 17: edgegate.v1.PresenceUser
 }
 var file_transport_pb_nodelink_proto_depIdxs = []int32{
 	0,  // 0: edgegate.v1.RoomInterest.rooms:type_name -> edgegate.v1.RoomViewers
-	13, // 1: edgegate.v1.RoomComments.messages:type_name -> edgegate.v1.Message
+	16, // 1: edgegate.v1.RoomComments.messages:type_name -> edgegate.v1.Message
 	5,  // 2: edgegate.v1.PresenceUpdate.users:type_name -> edgegate.v1.PresenceEntry
 	8,  // 3: edgegate.v1.PresenceLocation.nodes:type_name -> edgegate.v1.PresenceNode
 	9,  // 4: edgegate.v1.PresenceLookupReply.users:type_name -> edgegate.v1.PresenceLocation
-	14, // 5: edgegate.v1.ConvPresenceReply.users:type_name -> edgegate.v1.PresenceUser
-	6,  // [6:6] is the sub-list for method output_type
-	6,  // [6:6] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	17, // 5: edgegate.v1.ConvPresenceReply.users:type_name -> edgegate.v1.PresenceUser
+	17, // 6: edgegate.v1.ConvUsers.users:type_name -> edgegate.v1.PresenceUser
+	14, // 7: edgegate.v1.ConvPresenceUpdate.conversations:type_name -> edgegate.v1.ConvUsers
+	8,  // [8:8] is the sub-list for method output_type
+	8,  // [8:8] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_transport_pb_nodelink_proto_init() }
@@ -797,7 +989,7 @@ func file_transport_pb_nodelink_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transport_pb_nodelink_proto_rawDesc), len(file_transport_pb_nodelink_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
