@@ -37,12 +37,21 @@ func (srv *Server) apiClusterMembers(w http.ResponseWriter, r *http.Request) (in
 	if srv.cluster == nil {
 		return http.StatusNotFound, errBody(pb.ErrorCode_ERROR_CODE_NOT_FOUND, "this edge is not in a cluster (no --gossip-listen)")
 	}
-	out := apiMembers{Node: srv.cfg.NodeID, Members: []apiMember{}}
+	return http.StatusOK, apiMembers{Node: srv.cfg.NodeID, Members: srv.clusterMembers()}
+}
+
+// clusterMembers is the member list as this node sees it (empty without
+// a cluster).
+func (srv *Server) clusterMembers() []apiMember {
+	out := []apiMember{}
+	if srv.cluster == nil {
+		return out
+	}
 	for _, m := range srv.cluster.Members() {
-		out.Members = append(out.Members, apiMember{ID: m.ID, Addr: m.Addr, State: m.State.String(),
+		out = append(out, apiMember{ID: m.ID, Addr: m.Addr, State: m.State.String(),
 			Region: m.Meta.Region, Zone: m.Meta.Zone, RaftAddr: m.Meta.RaftAddr, WSURL: m.Meta.WSAddr, QUICAddr: m.Meta.QUICAddr,
 			Connections: m.Meta.Connections, Capacity: m.Meta.Capacity, Health: m.Meta.Health,
 			Draining: m.Meta.Draining, MetaOK: m.MetaOK})
 	}
-	return http.StatusOK, out
+	return out
 }

@@ -29,6 +29,10 @@ type statusReport struct {
 	RoomViewers      float64            `json:"room_viewers"`
 	RSSBytes         float64            `json:"rss_bytes"`
 	Health           health             `json:"health"`
+	// Nodes are the cluster's members as this node sees them (their
+	// gossiped connections, health and draining flag, refreshed every
+	// few seconds); without a cluster, this node alone.
+	Nodes []apiMember `json:"nodes"`
 }
 
 // status gathers the report from the metrics registry.
@@ -61,6 +65,11 @@ func (srv *Server) status() (statusReport, error) {
 		r.Connections["ws"] = 0
 	}
 	r.Health = srv.health.current(r.Draining)
+	if r.Nodes = srv.clusterMembers(); len(r.Nodes) == 0 {
+		r.Nodes = []apiMember{{ID: srv.cfg.NodeID, State: "alive", Region: srv.cfg.Region, Zone: srv.cfg.Zone,
+			WSURL: srv.cfg.PublicURL, Connections: uint32(max(srv.conns.Load(), 0)), Capacity: uint32(srv.cfg.MaxConnections),
+			Health: uint8(r.Health.Score), Draining: r.Draining, MetaOK: true}}
+	}
 	return r, nil
 }
 

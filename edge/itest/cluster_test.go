@@ -82,6 +82,22 @@ func TestClusterMembership(t *testing.T) {
 		}
 	}
 
+	// The operator status page lists the cluster's nodes.
+	var st struct {
+		Nodes []struct {
+			ID    string `json:"id"`
+			State string `json:"state"`
+		} `json:"nodes"`
+	}
+	if code := apiGet(t, "http://"+procs[1].addr+"/v1/status", &st); code != http.StatusOK || len(st.Nodes) != 3 {
+		t.Fatalf("/v1/status: %d, nodes %+v", code, st.Nodes)
+	}
+	for _, n := range st.Nodes {
+		if n.State != "alive" {
+			t.Errorf("/v1/status lists %s as %s", n.ID, n.State)
+		}
+	}
+
 	// Another key: the node cannot join (its start fails: no seed answers).
 	other := filepath.Join(dir, "other.key")
 	if err := os.WriteFile(other, []byte("ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"), 0o600); err != nil {

@@ -50,6 +50,32 @@ function renderSpark() {
   $('spark-max').textContent = `(max ${fmtRate(max)})`;
 }
 
+/** The cluster's nodes as this one sees them (itself alone without a cluster). */
+function renderNodes(nodes, self) {
+  const body = $('nodes-body');
+  body.replaceChildren();
+  for (const n of nodes) {
+    const tr = document.createElement('tr');
+    tr.dataset.node = n.id;
+    const state = n.draining ? 'draining' : n.state;
+    const cells = [
+      n.id + (n.id === self ? ' (this node)' : ''),
+      state,
+      [n.region, n.zone].filter(Boolean).join(' / ') || '–',
+      n.capacity ? `${num(n.connections)} / ${num(n.capacity)}` : String(num(n.connections)),
+      n.meta_ok === false ? '?' : String(num(n.health)),
+      n.ws_url || '–',
+    ];
+    for (const c of cells) {
+      const td = document.createElement('td');
+      td.textContent = c;
+      tr.append(td);
+    }
+    if (state !== 'alive') tr.className = 'warn';
+    body.append(tr);
+  }
+}
+
 function render(s, now) {
   $('node-id').textContent = s.node_id || '–';
   const dr = $('draining');
@@ -93,6 +119,8 @@ function render(s, now) {
     li.textContent = 'no issues';
     reasons.append(li);
   }
+
+  renderNodes(s.nodes || [], s.node_id);
 
   $('rooms').textContent = String(num(s.rooms));
   $('room-viewers').textContent = String(num(s.room_viewers));
