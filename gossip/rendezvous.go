@@ -2,7 +2,8 @@ package gossip
 
 // Rendezvous placement (highest random weight): a key's owner among a set of
 // nodes is the node whose hash of (node, key) is highest. It is used for
-// presence homes (edge/presence_*.go).
+// presence homes (edge/presence_*.go) and, through RendezvousWeight, for
+// the replicas of Raft groups (edge/raftgroup.PlaceInZones).
 //
 // Why rendezvous rather than a hash ring: it needs no ring state (no virtual
 // nodes to build, store or agree on) and only the member list, which every
@@ -11,11 +12,11 @@ package gossip
 // keeps its owner. The cost, O(nodes) hashes per lookup, is nothing for a
 // region of a few to a few dozen edges.
 
-// weight is the rendezvous weight of key on node, the same in every
-// process (no random seed): FNV-1a over node, a
-// separator and key, then a 64-bit finaliser (SplitMix64) so that nodes
-// with similar ids do not get correlated weights.
-func weight(node, key string) uint64 {
+// RendezvousWeight is the rendezvous weight of key on node, the same in
+// every process (no random seed): FNV-1a over node, a separator and key,
+// then a 64-bit finaliser (SplitMix64) so that nodes with similar ids do
+// not get correlated weights. The highest weight owns the key.
+func RendezvousWeight(node, key string) uint64 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
 	for i := 0; i < len(node); i++ {
@@ -39,7 +40,7 @@ func weight(node, key string) uint64 {
 func Rendezvous(key string, nodes []string) string {
 	best, bestW := "", uint64(0)
 	for _, n := range nodes {
-		w := weight(n, key)
+		w := RendezvousWeight(n, key)
 		if best == "" || w > bestW || (w == bestW && n < best) {
 			best, bestW = n, w
 		}

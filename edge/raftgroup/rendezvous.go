@@ -2,10 +2,10 @@ package raftgroup
 
 import (
 	"encoding/binary"
-	"hash/fnv"
-	"io"
 	"slices"
 	"strings"
+
+	"github.com/edgegate/edgegate/gossip"
 )
 
 // Place returns group's desired replicas among candidates (node ids):
@@ -70,21 +70,12 @@ func PlaceInZones(group uint32, candidates []string, zone func(id string) string
 	return out
 }
 
-// score is the rendezvous weight of node id for group: FNV-1a 64 of the
-// group (4 bytes, big endian) and the id, through splitmix64's finalizer
-// (FNV alone mixes the last bytes poorly, and ids often differ only
-// there). Stable across nodes and versions.
+// score is the rendezvous weight of node id for group: the cluster's one
+// rendezvous hash (gossip.RendezvousWeight, also used for presence homes)
+// of the id and the group as 4 big-endian bytes. Stable across nodes and
+// versions.
 func score(group uint32, id string) uint64 {
-	h := fnv.New64a()
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], group)
-	_, _ = h.Write(b[:])
-	_, _ = io.WriteString(h, id)
-	x := h.Sum64()
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
+	var key [4]byte
+	binary.BigEndian.PutUint32(key[:], group)
+	return gossip.RendezvousWeight(id, string(key[:]))
 }
