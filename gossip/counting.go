@@ -18,7 +18,12 @@ import (
 // without memberlist's global metrics sink.
 //
 // Received packets and accepted streams pass through one relay goroutine
-// each, which Shutdown stops.
+// each. Shutdown first stops forwarding (quit), but the relays keep
+// draining the wrapped transport, dropping what arrives, until it has shut
+// down (stopped): memberlist's NetTransport hands packets and connections
+// to unbuffered channels and waits for its listeners on shutdown, so a
+// packet arriving while nobody drains would hang Shutdown forever (seen:
+// TestLoopbackThreeNodes and an edge's drain under load).
 type countingTransport struct {
 	inner memberlist.NodeAwareTransport
 
@@ -27,7 +32,8 @@ type countingTransport struct {
 
 	packetCh chan *memberlist.Packet
 	streamCh chan net.Conn
-	quit     chan struct{}
+	quit     chan struct{} // stop forwarding: Shutdown began
+	stopped  chan struct{} // the wrapped transport has shut down
 	wg       sync.WaitGroup
 	once     sync.Once
 	err      error // of the first Shutdown
@@ -50,7 +56,7 @@ func newCountingTransport(t memberlist.Transport) *countingTransport {
 		na = shimTransport{t}
 	}
 	c := &countingTransport{inner: na, packetCh: make(chan *memberlist.Packet), streamCh: make(chan net.Conn),
-		quit: make(chan struct{})}
+		quit: make(chan struct{}), stopped: make(chan struct{})}
 	c.wg.Add(2)
 	go c.relayPackets()
 	go c.relayStreams()
@@ -66,10 +72,9 @@ func (c *countingTransport) relayPackets() {
 			c.packetsIn.Add(uint64(len(p.Buf)))
 			select {
 			case c.packetCh <- p:
-			case <-c.quit:
-				return
+			case <-c.quit: // shutting down: dropped
 			}
-		case <-c.quit:
+		case <-c.stopped:
 			return
 		}
 	}
@@ -83,11 +88,10 @@ func (c *countingTransport) relayStreams() {
 		case conn := <-in:
 			select {
 			case c.streamCh <- &countingConn{Conn: conn, t: c}:
-			case <-c.quit:
+			case <-c.quit: // shutting down: refused
 				conn.Close()
-				return
 			}
-		case <-c.quit:
+		case <-c.stopped:
 			return
 		}
 	}
@@ -145,7 +149,8 @@ func (c *countingTransport) StreamCh() <-chan net.Conn { return c.streamCh }
 func (c *countingTransport) Shutdown() error {
 	c.once.Do(func() {
 		close(c.quit)
-		c.err = c.inner.Shutdown()
+		c.err = c.inner.Shutdown() // the relays drain it meanwhile
+		close(c.stopped)
 		c.wg.Wait()
 	})
 	return c.err
