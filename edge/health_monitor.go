@@ -135,7 +135,7 @@ func (h *healthMonitor) current(draining bool) health {
 	h.mu.Lock()
 	res := h.last
 	h.mu.Unlock()
-	if draining && res.Score != 0 {
+	if draining { // also when the score was 0 already: say why first
 		res.Score = 0
 		res.Reasons = append([]string{"draining"}, res.Reasons...)
 	}
