@@ -59,9 +59,15 @@
 //     QUIC's own counters (packets lost / sent), sampled every 250 ms.
 //     Never from fec decoder feedback: chat is sparse, so most groups
 //     hold one data packet, and the decoder cannot tell the size of a
-//     group whose parity was all lost; its estimate ran far too high. A
-//     connection starts at a 5% prior (QUICConfig.FECInitialLoss):
-//     clients come here because their link is lossy.
+//     group whose parity was all lost; its estimate ran far too high. The
+//     estimate is packet counts that fade with the packets that follow,
+//     a short and a long window, the larger wins (quicfec_loss.go): a loss
+//     raises parity within one report, and a clean path reaches bare
+//     datagrams after about 90 packets without loss (the earlier per-sample
+//     average took a minute of chat, so quic-fec on a clean link sent
+//     every frame two or three times). A connection starts at a 5% prior
+//     worth 4 packets (QUICConfig.FECInitialLoss): clients come here
+//     because their link is lossy.
 //   - Parity fits the group: fec sizes a group flushed early for its
 //     actual k (one packet at 5% loss gets 2 copies, not the 4 a group of
 //     8 needs). Below 0.2% loss frames go as bare datagrams with no FEC;

@@ -59,7 +59,7 @@ const (
 	// fecGapSlack is how long past the group timeout a missing frame
 	// waits before the receiver NACKs it by seq.
 	fecGapSlack       = 20 * time.Millisecond
-	fecLossMinPackets = 40
+	fecLossMinPackets = 8
 	// fecIdleAfter stops the timer loop this long after the last packet
 	// when nothing is outstanding.
 	fecIdleAfter = time.Second

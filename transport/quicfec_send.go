@@ -45,7 +45,8 @@ type sender struct {
 	peerConsumed uint64        // every seq below it was read
 	peerSeen     uint64        // one past the highest seq that arrived
 	changed      chan struct{} // closed (and replaced) when acks arrive
-	loss         float64       // smoothed loss rate of the path
+	est          lossEstimator // the path's loss (quicfec_loss.go)
+	loss         float64       // est.rate(), as last given to enc
 
 	retransmitted atomic.Uint64
 	timeouts      atomic.Uint64 // of retransmitted: sent after rto, not NACKed
@@ -61,9 +62,11 @@ func (s *sender) init(enc *fec.Encoder, lim fec.Limits, initialLoss float64, sha
 	s.enc, s.lim, s.shared = enc, lim, shared
 	// A connection starts as if the path lost initialLoss: clients come
 	// to quic-fec because their link is lossy, and the first seconds must
-	// not go unprotected while QUIC's loss counters fill. On a clean path
-	// the estimate decays to nothing within seconds.
-	s.loss = max(initialLoss, 0)
+	// not go unprotected while the loss reports fill. The start weighs
+	// little (see lossEstimator): on a clean path the estimate reaches
+	// bare datagrams after about 90 packets without loss.
+	s.est = newLossEstimator(initialLoss)
+	s.loss = s.est.rate()
 	enc.SetLossRate(s.loss)
 	s.unacked = make(map[uint64]*outFrame)
 	s.byID = make(map[fec.ID]uint64)
@@ -274,24 +277,17 @@ func (s *sender) due(now time.Time, rto time.Duration) []retx {
 	return out
 }
 
-// observeLoss adapts parity to the loss QUIC measured on this path: lost
-// of sent packets since the previous call. The rate is smoothed (a sample
-// covers a few dozen packets of sparse chat): rises count at once (half
-// weight), falls more slowly (a fifth per 500 ms sample: from the 5%
-// prior to bare datagrams in about 7 s of a clean path), so parity goes up
-// at the first sign of loss and stays up while it lasts.
+// observeLoss adapts parity to the loss measured on this path: lost of
+// sent packets since the previous call (see lossEstimator: a loss raises
+// parity at once, a clean run lowers it by the packets it counts).
 func (s *sender) observeLoss(lost, sent uint64) {
 	if sent == 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rate := min(float64(lost)/float64(sent), 1)
-	if rate > s.loss {
-		s.loss += (rate - s.loss) / 2
-	} else {
-		s.loss += (rate - s.loss) / 5
-	}
+	s.est.observe(lost, sent)
+	s.loss = s.est.rate()
 	s.enc.SetLossRate(s.loss)
 }
 
