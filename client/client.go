@@ -26,11 +26,14 @@ type Client struct {
 	ready   chan struct{}  // closed at the first Connected
 	msgs    chan *pb.Message
 
-	state   atomic.Int32
-	reqID   atomic.Uint64
-	stats   counters
-	recv    recvState
-	lastErr atomic.Pointer[error] // last connection error, for Dial's report
+	state atomic.Int32
+	reqID atomic.Uint64
+	stats counters
+	// lastBurst is when Fallback last started a burst of fast probes
+	// (unix ns; see probe_burst.go).
+	lastBurst atomic.Int64
+	recv      recvState
+	lastErr   atomic.Pointer[error] // last connection error, for Dial's report
 
 	// mu guards the fields below. Lock order: mu before recv.mu.
 	mu  sync.Mutex

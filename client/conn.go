@@ -74,9 +74,14 @@ type connection struct {
 	lossHist []lossSample
 	lastOOO  uint64
 	holes    uint64
-	// srvLoss holds the server's link reports (retransmits, segments, an
-	// uplink hole: 0 or 1) of recent Pongs (guarded by mu).
-	srvLoss [][3]uint64
+	// srvLoss holds the server's link reports of the Pongs of the last
+	// loss window (guarded by mu).
+	srvLoss []srvReport
+	// burst ticks the fast link probes while a loss is checked, until
+	// burstEnd (see probeBurst; writer goroutine only).
+	burst    *time.Ticker
+	burstEnd time.Time
+	burstSeq uint64
 	// closed is set when the connection's counters moved to the client's.
 	closed atomic.Bool
 
@@ -229,6 +234,7 @@ func (cn *connection) writeLoop() {
 		// lossy from the start is left after two probes, not four.
 		cn.linkLoss(f, true)
 	}
+	defer cn.stopBurst()
 	defer func() {
 		cn.ackMu.Lock()
 		if cn.ackTimer != nil {
@@ -263,6 +269,11 @@ func (cn *connection) writeLoop() {
 			if !cn.busy.Load() && time.Since(time.Unix(0, cn.lastRecv.Load())) > 2*cn.hb {
 				cn.c.log.Warn("client: heartbeat timeout", "interval", cn.hb)
 				cn.fail(errHeartbeatTimeout, transport.CloseGoingAway, "heartbeat timeout")
+				return
+			}
+		case <-cn.burstC():
+			if err := cn.burstProbe(); err != nil {
+				cn.fail(err, transport.CloseNormal, "")
 				return
 			}
 		case <-probeC:
@@ -332,37 +343,38 @@ func (cn *connection) sendPing() error {
 
 func (cn *connection) onPong(p *pb.Pong) {
 	cn.mu.Lock()
-	ok := p.GetNonce() == cn.pingID && !cn.pingSent.IsZero()
-	sent := cn.pingSent
-	if ok {
-		cn.pongSeen = true
-		rtt := time.Since(sent)
-		cn.c.stats.rtt.Store(int64(rtt))
-		if f := cn.c.fallback; f != nil && p.GetServerSegments() > 0 {
-			hole := uint64(0)
-			if p.GetServerOutOfOrder() > 0 {
-				hole = 1
-			}
-			cn.srvLoss = append(cn.srvLoss, [3]uint64{uint64(p.GetServerRetransmits()), uint64(p.GetServerSegments()), hole})
-			if len(cn.srvLoss) > f.LossWindow {
-				cn.srvLoss = cn.srvLoss[1:]
-			}
-			if cn.conn.Transport() == "ws" {
-				select {
-				case cn.linkCk <- struct{}{}:
-				default:
-				}
-			}
+	defer cn.mu.Unlock()
+	f := cn.c.fallback
+	if f != nil && p.GetServerSegments() > 0 {
+		// Every Pong's report counts, answered probe or not: each is the
+		// edge's count since its previous Pong.
+		hole := uint64(0)
+		if p.GetServerOutOfOrder() > 0 {
+			hole = 1
 		}
-		if f := cn.c.fallback; f != nil {
-			if rtt > f.RTTAbove {
-				cn.slowProbes++
-			} else {
-				cn.slowProbes = 0
+		now := time.Now()
+		cn.srvLoss = append(cn.srvLoss, srvReport{at: now, retrans: uint64(p.GetServerRetransmits()), segs: uint64(p.GetServerSegments()), hole: hole})
+		cn.srvLoss = trimReports(cn.srvLoss, now.Add(-f.lossSpan()))
+		if cn.conn.Transport() == "ws" {
+			select {
+			case cn.linkCk <- struct{}{}:
+			default:
 			}
 		}
 	}
-	cn.mu.Unlock()
+	if p.GetNonce() != cn.pingID || cn.pingSent.IsZero() {
+		return // a burst probe, or an answer overtaken by a newer ping
+	}
+	cn.pongSeen = true
+	rtt := time.Since(cn.pingSent)
+	cn.c.stats.rtt.Store(int64(rtt))
+	if f != nil {
+		if rtt > f.RTTAbove {
+			cn.slowProbes++
+		} else {
+			cn.slowProbes = 0
+		}
+	}
 }
 
 // flushAcks sends a cumulative DeliveryAck for the conversations whose

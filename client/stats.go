@@ -60,6 +60,9 @@ type Stats struct {
 	// (the link lost its first packet); WarmDialsUsed those a move then
 	// resumed the session on.
 	WarmDials, WarmDialsUsed uint64
+	// ProbeBursts counts the bursts of fast link probes Fallback sent to
+	// check a loss (Fallback.BurstEvery).
+	ProbeBursts uint64
 	// FirstMoveAt is when Fallback first moved the session to QUIC (zero
 	// if it never did).
 	FirstMoveAt time.Time
@@ -78,6 +81,7 @@ type counters struct {
 	retransmitted, fecRecovered                    atomic.Uint64 // of closed connections
 	fecDataPackets, fecUnrecoverable               atomic.Uint64 // of closed connections
 	warmDials, warmUsed, edgeSwitches              atomic.Uint64
+	probeBursts                                    atomic.Uint64
 	rtt                                            atomic.Int64
 	firstMove, firstOnQUIC                         atomic.Int64 // unix ns
 }
@@ -106,6 +110,7 @@ func (c *Client) Stats() Stats {
 		FECUnrecoverable:  c.stats.fecUnrecoverable.Load(),
 		WarmDials:         c.stats.warmDials.Load(),
 		WarmDialsUsed:     c.stats.warmUsed.Load(),
+		ProbeBursts:       c.stats.probeBursts.Load(),
 		EdgeSwitches:      c.stats.edgeSwitches.Load(),
 	}
 	if t := c.stats.firstMove.Load(); t != 0 {

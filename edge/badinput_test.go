@@ -161,6 +161,57 @@ func TestFloodIsLimitedThenClosed(t *testing.T) {
 	checkSeqs(t, got, 1)
 }
 
+// TestControlFloodIsLimitedThenClosed: control frames (here pings and
+// presence queries) past ControlRate are refused (a request gets
+// RATE_LIMITED with its request id; a ping is dropped) and a session that
+// keeps flooding is closed; a bystander's session keeps working.
+func TestControlFloodIsLimitedThenClosed(t *testing.T) {
+	e := startEdge(t, func(c *Config) {
+		c.ControlRate = 5
+		c.ControlBurst = 5
+		c.FloodViolations = 50
+	})
+	by := e.dialRaw(t)
+	by.connect(e.token("bystander", []string{"c:ctl"}, nil, time.Hour), nil)
+	c := e.dialRaw(t)
+	c.connect(e.token("flooder", []string{"c:ctl"}, nil, time.Hour), nil)
+	for i := range 200 {
+		var m proto.Message = &pb.Ping{Nonce: uint64(i + 1)}
+		if i%2 == 1 {
+			m = &pb.PresenceQuery{RequestId: uint64(i + 1), Conversation: "c:ctl"}
+		}
+		if err := c.sendRaw(mustEncode(t, m)); err != nil {
+			break // closed under us: expected
+		}
+	}
+	var pongs, limitedReqs int
+	for f := range c.in {
+		switch m := f.(type) {
+		case *pb.Pong:
+			pongs++
+		case *pb.Error:
+			if m.Code == pb.ErrorCode_ERROR_CODE_RATE_LIMITED && m.RequestId != 0 {
+				limitedReqs++
+			}
+		}
+	}
+	if code, ok := transport.CloseStatus(c.err()); ok && code != transport.CloseCodeFor(pb.ErrorCode_ERROR_CODE_RATE_LIMITED) {
+		t.Fatalf("close %d", code)
+	}
+	waitFor(t, func() bool { return testutil.ToFloat64(e.srv.m.closes.WithLabelValues("flooding")) == 1 })
+	if pongs > 10 {
+		t.Fatalf("%d pongs: the control rate (burst 5) was not applied", pongs)
+	}
+	if limited := testutil.ToFloat64(e.srv.m.errors.WithLabelValues(pb.ErrorCode_ERROR_CODE_RATE_LIMITED.String())); limited < 50 {
+		t.Fatalf("rate-limited %v, want >= 50 (FloodViolations)", limited)
+	}
+	t.Logf("pongs %d, RATE_LIMITED with request id read %d", pongs, limitedReqs)
+	by.send(&pb.PresenceQuery{RequestId: 7, Conversation: "c:ctl"})
+	if p := presenceReply(by, 7); len(p.Users) == 0 {
+		t.Fatalf("bystander presence %v", p)
+	}
+}
+
 func TestOriginRejected(t *testing.T) {
 	e := startEdge(t, func(c *Config) { c.AllowedOrigins = []string{"https://app.example.com"} })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

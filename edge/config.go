@@ -60,6 +60,14 @@ type Config struct {
 	MessageRate     float64
 	MessageBurst    int
 	FloodViolations int
+	// ControlRate and ControlBurst limit every other client frame per
+	// session (pings, subscribes, acks, syncs, presence queries): each
+	// costs the edge work (a sync reads the store, a presence query asks
+	// every peer), so a flood of them is refused like a flood of sends.
+	// Defaults 100/s and 200: a client's acks, heartbeats and its
+	// fallback's probe bursts (20/s for a second) stay far below.
+	ControlRate  float64
+	ControlBurst int
 	// MaxFrameBytes limits one frame on the wire. Default 64 KiB.
 	MaxFrameBytes int
 	// MaxMessageBytes limits one message body. Default 16 KiB.
@@ -240,6 +248,8 @@ func (c *Config) setDefaults() {
 	defF(&c.MessageRate, 50)
 	def(&c.MessageBurst, 100)
 	def(&c.FloodViolations, 200)
+	defF(&c.ControlRate, 100)
+	def(&c.ControlBurst, 200)
 	def(&c.MaxFrameBytes, transport.DefaultMaxFrameBytes)
 	def(&c.MaxMessageBytes, 16<<10)
 	def(&c.MaxSubscriptions, 1000)

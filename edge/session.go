@@ -33,6 +33,7 @@ type session struct {
 	claims *auth.Claims
 	comp   *transport.Compressor
 	rate   *limits.MessageLimiter
+	ctl    *limits.MessageLimiter // control frames (see allowControl)
 	remote string
 	// link holds the connection's TCP counters at the previous Pong
 	// (read loop only), for the link report in the next.

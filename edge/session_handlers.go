@@ -27,6 +27,11 @@ const maxSyncPage = 500
 // handle processes one client frame. It returns stop=true with a reason when
 // the session must end.
 func (s *session) handle(msg proto.Message) (string, bool) {
+	if _, send := msg.(*pb.Send); !send {
+		if reason, stop, ok := s.allowControl(msg); !ok {
+			return reason, stop
+		}
+	}
 	switch m := msg.(type) {
 	case *pb.Send:
 		return s.handleSend(m)
@@ -52,6 +57,34 @@ func (s *session) handle(msg proto.Message) (string, bool) {
 		s.sendError(pb.ErrorCode_ERROR_CODE_BAD_REQUEST, "unexpected frame from client: "+t.String(), 0, "", 0)
 	}
 	return "", false
+}
+
+// allowControl applies Config.ControlRate to a frame other than Send. A
+// refused request (one with a request id) gets RATE_LIMITED with the time
+// to wait; other refused frames (pings, acks) are dropped, which costs the
+// client nothing it cannot repeat; both count in
+// edgegate_errors_total{code="ERROR_CODE_RATE_LIMITED"}. A session that
+// keeps flooding is closed, like a flood of sends.
+func (s *session) allowControl(msg proto.Message) (reason string, stop, ok bool) {
+	if s.ctl == nil {
+		s.ctl = limits.NewMessageLimiter(rate.Limit(s.srv.cfg.ControlRate), s.srv.cfg.ControlBurst, s.srv.cfg.FloodViolations, floodWindow)
+	}
+	allowed, retry := s.ctl.Allow()
+	if allowed {
+		return "", false, true
+	}
+	code := pb.ErrorCode_ERROR_CODE_RATE_LIMITED
+	if s.ctl.Flooding() {
+		s.srv.m.errors.WithLabelValues(code.String()).Inc()
+		s.failLinger(transport.CloseCodeFor(code), "control frame flood")
+		return "flooding", true, false
+	}
+	if r, isReq := msg.(interface{ GetRequestId() uint64 }); isReq {
+		s.sendError(code, "control frame rate exceeded", r.GetRequestId(), "", retry)
+	} else {
+		s.srv.m.errors.WithLabelValues(code.String()).Inc()
+	}
+	return "", false, false
 }
 
 func (s *session) handleSend(m *pb.Send) (string, bool) {

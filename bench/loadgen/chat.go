@@ -306,6 +306,7 @@ func (p *chatPart) finish(ctx context.Context, _ finishMsg) (*Result, error) {
 	p.e.closeAll(p.cls)
 	p.recvWG.Wait()
 	var recovered, retransmitted, dataPackets, unrecoverable uint64
+	var moves []float64
 	for i := range p.sides {
 		if c := p.sides[i].c; c != nil {
 			st := c.Stats()
@@ -321,10 +322,13 @@ func (p *chatPart) finish(ctx context.Context, _ finishMsg) (*Result, error) {
 			}
 			if !st.FirstOnQUICAt.IsZero() {
 				r.Moved++
-				r.MoveAfterMaxS = max(r.MoveAfterMaxS, st.FirstOnQUICAt.Sub(sendStart).Seconds())
+				d := max(st.FirstOnQUICAt.Sub(sendStart).Seconds(), 0)
+				r.MoveAfterMaxS = max(r.MoveAfterMaxS, d)
+				moves = append(moves, d)
 			}
 		}
 	}
+	r.setMoves(moves)
 	r.FECRecovered, r.Retransmitted = &recovered, &retransmitted
 	r.FECDataPackets, r.FECUnrecoverable = &dataPackets, &unrecoverable
 	for i := range p.sides {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -105,6 +106,7 @@ func (r *Result) merge(p *Result) {
 	r.Moved += p.Moved
 	r.MoveAfterMaxS = max(r.MoveAfterMaxS, p.MoveAfterMaxS)
 	r.MoveDecidedMaxS = max(r.MoveDecidedMaxS, p.MoveDecidedMaxS)
+	r.setMoves(append(slices.Clone(r.MoveAfterS), p.MoveAfterS...))
 	r.Retransmitted = addCount(r.Retransmitted, p.Retransmitted)
 	r.FECDataPackets = addCount(r.FECDataPackets, p.FECDataPackets)
 	r.FECUnrecoverable = addCount(r.FECUnrecoverable, p.FECUnrecoverable)

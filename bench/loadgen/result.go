@@ -3,6 +3,7 @@ package loadgen
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -130,9 +131,13 @@ type Result struct {
 	// from the start of traffic until such a session was on QUIC,
 	// MoveDecidedMaxS until a client decided to move (the difference is
 	// the QUIC handshake and resume over the impaired link).
-	Moved           int     `json:"moved,omitempty"`
-	MoveAfterMaxS   float64 `json:"move_after_max_s,omitempty"`
-	MoveDecidedMaxS float64 `json:"move_decided_max_s,omitempty"`
+	// MoveAfterS lists every moved client's time, sorted, and
+	// MoveAfterP50S is its median.
+	Moved           int       `json:"moved,omitempty"`
+	MoveAfterMaxS   float64   `json:"move_after_max_s,omitempty"`
+	MoveAfterP50S   float64   `json:"move_after_p50_s,omitempty"`
+	MoveAfterS      []float64 `json:"move_after_s,omitempty"`
+	MoveDecidedMaxS float64   `json:"move_decided_max_s,omitempty"`
 
 	// chat
 	Pairs      int          `json:"pairs,omitempty"`
@@ -257,4 +262,14 @@ func (r *Result) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// setMoves records the moved clients' times (seconds, any order):
+// MoveAfterS sorted and its median.
+func (r *Result) setMoves(moves []float64) {
+	r.MoveAfterS = slices.Sorted(slices.Values(moves))
+	r.MoveAfterP50S = 0
+	if n := len(r.MoveAfterS); n > 0 {
+		r.MoveAfterP50S = r.MoveAfterS[n/2]
+	}
 }

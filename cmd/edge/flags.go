@@ -33,6 +33,8 @@ type options struct {
 	connRate       float64
 	msgRate        float64
 	msgBurst       int
+	ctlRate        float64
+	ctlBurst       int
 	maxFrame       int
 	maxMessage     int
 	maxSubs        int
@@ -83,6 +85,8 @@ func defineFlags(fs *flag.FlagSet) *options {
 	fs.Float64Var(&o.connRate, "conn-rate-per-ip", 0, "new connections per second per IP (default 20; negative disables, e.g. for edgebench from one host)")
 	fs.Float64Var(&o.msgRate, "message-rate", 0, "messages per second per session (default 50)")
 	fs.IntVar(&o.msgBurst, "message-burst", 0, "message burst per session (default 100)")
+	fs.Float64Var(&o.ctlRate, "control-rate", 0, "other client frames (pings, acks, subscribes, syncs, presence queries) per second per session (default 100)")
+	fs.IntVar(&o.ctlBurst, "control-burst", 0, "control frame burst per session (default 200)")
 	fs.IntVar(&o.maxFrame, "max-frame-bytes", 0, "max frame size (default 65536)")
 	fs.IntVar(&o.maxMessage, "max-message-bytes", 0, "max message body (default 16384)")
 	fs.IntVar(&o.maxSubs, "max-subscriptions", 0, "max subscriptions per session (default 1000)")
@@ -240,6 +244,8 @@ func (o *options) config(lookupEnv func(string) (string, bool)) (edge.Config, er
 		ConnRatePerIP:             o.connRate,
 		MessageRate:               o.msgRate,
 		MessageBurst:              o.msgBurst,
+		ControlRate:               o.ctlRate,
+		ControlBurst:              o.ctlBurst,
 		MaxFrameBytes:             o.maxFrame,
 		MaxMessageBytes:           o.maxMessage,
 		MaxSubscriptions:          o.maxSubs,

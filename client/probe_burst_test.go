@@ -1,0 +1,91 @@
+package client
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/edgegate/edgegate/transport/pb"
+)
+
+// burstServer starts a fake WebSocket edge whose link shows one downlink
+// hole (a loss that does not call for the move) and counts the client's
+// Pings: all of them, and the burst probes among them.
+func burstServer(t *testing.T, fb *Fallback) (srv *fakeServer, c *Client, pings, burst *int) {
+	t.Helper()
+	srv = newFakeServer(t)
+	t.Cleanup(srv.close)
+	srv.tname = "ws"
+	pings, burst = new(int), new(int)
+	report := linkReport(0, 10, 0, nil)
+	srv.hook = func(sess *fakeSession, m proto.Message) bool {
+		if p, ok := m.(*pb.Ping); ok {
+			*pings++
+			if p.GetNonce()&burstNonce != 0 {
+				*burst++
+			}
+		}
+		return report(sess, m)
+	}
+	srv.link = tcpLink(10, holesAt(2))
+	cfg := testConfig(srv)
+	cfg.Fallback = fb
+	c = mustDial(t, cfg)
+	t.Cleanup(func() { _ = c.Close() })
+	return srv, c, pings, burst
+}
+
+// TestFallbackProbeBurst: a lone loss starts one burst of fast probes
+// (BurstEvery for BurstFor, each answered Pong's report counted), which
+// ends by itself; the link stays on WebSocket (one loss is not enough) and
+// no second burst starts within BurstGap.
+func TestFallbackProbeBurst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fb := &Fallback{QUICURL: "quic+fec://edge-a:8443", NoWarmDial: true}
+		srv, c, _, burst := burstServer(t, fb)
+		srv.waitFor("a burst", func() bool { return *burst > 0 })
+		time.Sleep(3 * time.Second) // fake time: the burst runs and ends
+		synctest.Wait()
+		srv.mu.Lock()
+		n := *burst
+		srv.mu.Unlock()
+		// 1 s of 50 ms ticks: 19 or 20 probes.
+		if n < 18 || n > 21 {
+			t.Fatalf("%d burst probes, want ~20 (1 s every 50 ms)", n)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		srv.mu.Lock()
+		after := *burst
+		srv.mu.Unlock()
+		st := c.Stats()
+		if after != n || st.ProbeBursts != 1 {
+			t.Fatalf("burst probes %d then %d, bursts %d: want one burst that ends", n, after, st.ProbeBursts)
+		}
+		// A burst Ping taken for the RTT probe's would leave that probe
+		// unanswered: after StallAfter (2 s) the client would move.
+		if st.Transport != "ws" || st.TransportSwitches != 0 {
+			t.Fatalf("on %q after %d switches: one loss must not move the session, nor a burst stall the RTT probe", st.Transport, st.TransportSwitches)
+		}
+	})
+}
+
+// TestFallbackNoProbeBurst: with BurstEvery negative, the same loss sends
+// no burst probes.
+func TestFallbackNoProbeBurst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fb := &Fallback{QUICURL: "quic+fec://edge-a:8443", NoWarmDial: true, BurstEvery: -1}
+		srv, c, pings, burst := burstServer(t, fb)
+		srv.waitFor("probes", func() bool { return *pings >= 6 })
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		srv.mu.Lock()
+		n := *burst
+		srv.mu.Unlock()
+		if n != 0 || c.Stats().ProbeBursts != 0 {
+			t.Fatalf("%d burst probes with bursts off", n)
+		}
+	})
+}
