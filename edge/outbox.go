@@ -187,7 +187,7 @@ func (s *session) writeLoop() {
 			s.closeAfterFlush = nil
 			s.mu.Unlock()
 			if req != nil {
-				s.fail(req.code, req.reason)
+				req.close(s)
 				close(req.flushed)
 			}
 			return

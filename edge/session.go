@@ -62,7 +62,17 @@ type session struct {
 type closeReq struct {
 	code    transport.CloseCode
 	reason  string
+	linger  bool          // close with failLinger (the client may still be sending)
 	flushed chan struct{} // closed once the queues are written and the conn closed
+}
+
+// close closes the connection as the request says.
+func (r *closeReq) close(s *session) {
+	if r.linger {
+		s.failLinger(r.code, r.reason)
+		return
+	}
+	s.fail(r.code, r.reason)
 }
 
 func newSessionID() string {

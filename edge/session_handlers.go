@@ -76,7 +76,7 @@ func (s *session) allowControl(msg proto.Message) (reason string, stop, ok bool)
 	code := pb.ErrorCode_ERROR_CODE_RATE_LIMITED
 	if s.ctl.Flooding() {
 		s.srv.m.errors.WithLabelValues(code.String()).Inc()
-		s.failLinger(transport.CloseCodeFor(code), "control frame flood")
+		s.closeAfterLinger(transport.CloseCodeFor(code), "control frame flood")
 		return "flooding", true, false
 	}
 	if r, isReq := msg.(interface{ GetRequestId() uint64 }); isReq {
@@ -96,7 +96,7 @@ func (s *session) handleSend(m *pb.Send) (string, bool) {
 	if !ok {
 		if s.rate.Flooding() {
 			s.srv.m.errors.WithLabelValues(pb.ErrorCode_ERROR_CODE_RATE_LIMITED.String()).Inc()
-			s.failLinger(transport.CloseCodeFor(pb.ErrorCode_ERROR_CODE_RATE_LIMITED), "flooding")
+			s.closeAfterLinger(transport.CloseCodeFor(pb.ErrorCode_ERROR_CODE_RATE_LIMITED), "flooding")
 			return "flooding", true
 		}
 		s.sendError(pb.ErrorCode_ERROR_CODE_RATE_LIMITED, "message rate exceeded", 0, m.ClientMsgId, retry)

@@ -285,20 +285,34 @@ func (s *session) readLoop() string {
 // waiting at most WriteTimeout. It blocks; call it from the read loop or a
 // drain goroutine.
 func (s *session) closeAfter(code transport.CloseCode, reason string) {
-	flushed := make(chan struct{})
+	s.closeFlushed(&closeReq{code: code, reason: reason})
+}
+
+// closeAfterLinger is closeAfter for a client that may still be sending
+// (a flood): the queued frames, its RATE_LIMITED errors among them, are
+// written first, then the close lingers (failLinger) so the close code
+// reaches it. Closing at once dropped the queued errors whenever the read
+// loop had rejected the whole flood before the writer ran: the flooder saw
+// a close and none of the errors that explain it.
+func (s *session) closeAfterLinger(code transport.CloseCode, reason string) {
+	s.closeFlushed(&closeReq{code: code, reason: reason, linger: true})
+}
+
+func (s *session) closeFlushed(req *closeReq) {
+	req.flushed = make(chan struct{})
 	s.mu.Lock()
-	s.closeAfterFlush = &closeReq{code: code, reason: reason, flushed: flushed}
+	s.closeAfterFlush = req
 	idle := !s.writing
 	s.mu.Unlock()
 	if idle {
-		s.fail(code, reason)
+		req.close(s)
 		return
 	}
 	t := time.NewTimer(s.srv.cfg.WriteTimeout)
 	defer t.Stop()
 	select {
-	case <-flushed:
+	case <-req.flushed:
 	case <-t.C:
-		s.fail(code, reason)
+		req.close(s)
 	}
 }
