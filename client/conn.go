@@ -82,6 +82,11 @@ type connection struct {
 	burst    *time.Ticker
 	burstEnd time.Time
 	burstSeq uint64
+	// cleanSince is when the quic-fec path last started looking clean,
+	// lastMissing its MissingIn at the previous probe (see checkReturn;
+	// writer goroutine only).
+	cleanSince  time.Time
+	lastMissing uint64
 	// closed is set when the connection's counters moved to the client's.
 	closed atomic.Bool
 
@@ -225,7 +230,7 @@ func (cn *connection) writeLoop() {
 	watch := time.NewTicker(max(cn.hb/4, time.Millisecond))
 	defer watch.Stop()
 	// Link probes for the WebSocket-to-QUIC fallback (nil channel: off).
-	var probeC <-chan time.Time
+	var probeC, returnC <-chan time.Time
 	if f := cn.c.fallback; f != nil && cn.conn.Transport() == "ws" {
 		probe := time.NewTicker(f.ProbeEvery)
 		defer probe.Stop()
@@ -233,6 +238,10 @@ func (cn *connection) writeLoop() {
 		// The loss window starts now, not at the first probe: a link
 		// lossy from the start is left after two probes, not four.
 		cn.linkLoss(f, true)
+	} else if f.returns() && cn.c.onQUICNow() {
+		probe := time.NewTicker(f.ProbeEvery)
+		defer probe.Stop()
+		returnC = probe.C
 	}
 	defer cn.stopBurst()
 	defer func() {
@@ -274,6 +283,11 @@ func (cn *connection) writeLoop() {
 		case <-cn.burstC():
 			if err := cn.burstProbe(); err != nil {
 				cn.fail(err, transport.CloseNormal, "")
+				return
+			}
+		case <-returnC:
+			if cn.checkReturn(cn.c.fallback) {
+				cn.fail(errLinkClean, transport.CloseNormal, "returning to WebSocket")
 				return
 			}
 		case <-probeC:

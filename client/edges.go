@@ -46,5 +46,8 @@ func (c *Client) redirectTo(urls []string) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.edges, c.edge, c.url = list, 0, list[0]
+	// The session leaves the fallback's QUIC URL for the redirect's: it is
+	// no longer "moved" (a return to WebSocket would go to the edge that
+	// sent it away).
+	c.edges, c.edge, c.url, c.onQUIC = list, 0, list[0], false
 }

@@ -39,13 +39,16 @@ type fakeServer struct {
 	// non-QUIC URLs (the fallback only probes "ws" connections).
 	tname string
 	// link, when set, gives those connections' TCP figures (Stats).
-	link   func() transport.Stats
-	dialAt []time.Time
-	acks   []*pb.DeliveryAck
-	syncs  []*pb.SyncRequest
-	sends  int
-	nextID int
-	closed bool
+	link func() transport.Stats
+	// fecLink, when set, gives the Stats of connections to quic+fec URLs,
+	// whose Transport() is then "quic-fec".
+	fecLink func() transport.Stats
+	dialAt  []time.Time
+	acks    []*pb.DeliveryAck
+	syncs   []*pb.SyncRequest
+	sends   int
+	nextID  int
+	closed  bool
 
 	heartbeatMs     uint32
 	maxMessageBytes uint32
@@ -132,6 +135,9 @@ func (s *fakeServer) dial(ctx context.Context, url string) (transport.Conn, erro
 	cc, sc := memPipe(4096)
 	if s.tname != "" && !strings.HasPrefix(url, QUICFECScheme) {
 		cc.tname, cc.link = s.tname, s.link
+	}
+	if s.fecLink != nil && strings.HasPrefix(url, QUICFECScheme) {
+		cc.tname, cc.link = "quic-fec", s.fecLink
 	}
 	s.serveLocked(sc)
 	return cc, nil

@@ -67,6 +67,19 @@ type Fallback struct {
 	// BurstGap is the least time between the starts of two bursts.
 	// Default 10 s.
 	BurstGap time.Duration
+	// ReturnAfter, when positive and QUICURL is quic+fec, moves the
+	// session back to WebSocket once the quic-fec path has looked clean
+	// for this long: the sender's loss estimate below 0.2% (quic-fec then
+	// sends bare datagrams) and none of the edge's datagrams missing at
+	// any probe. On a clean link WebSocket costs less (the edge spends
+	// about three times the CPU per message on quic-fec, and it passes
+	// every proxy); if the loss comes back, the client moves again. A
+	// client that sends little keeps quic-fec's 5% start longer (its
+	// estimate needs about 90 datagrams sent). Default 0:
+	// off, since each return and move is a reconnect, and a link whose
+	// loss comes and goes would go back and forth at most once per
+	// ReturnAfter; 2 minutes is a reasonable value.
+	ReturnAfter time.Duration
 	// NoWarmDial turns off the warm dial: by default, when the loss rate
 	// is above LossAbove but fewer than LossMinRetrans losses back it, the
 	// client dials QUIC in the background, so that the move, if it comes,
@@ -119,6 +132,10 @@ func (f *Fallback) withDefaults() *Fallback {
 // errLinkDegraded ends a WebSocket connection so the session moves to
 // QUIC.
 var errLinkDegraded = errors.New("client: WebSocket link degraded, moving to QUIC")
+
+// errLinkClean ends a quic-fec connection so the session returns to
+// WebSocket (Fallback.ReturnAfter).
+var errLinkClean = errors.New("client: quic-fec link clean, returning to WebSocket")
 
 // probe is the connection writer's link check, run every ProbeEvery while
 // on WebSocket with a Fallback. It reports whether to move.

@@ -74,6 +74,9 @@ func (c *Client) run() {
 		case errors.Is(err, errLinkDegraded):
 			c.moveToQUIC()
 			immediate = true
+		case errors.Is(err, errLinkClean):
+			c.returnToWS()
+			immediate = true
 		case unreachable && c.nextEdge():
 			// Another edge may be up: try each once at once, then back
 			// off before the next round.

@@ -89,6 +89,14 @@ type Stats struct {
 	// path towards this end as soon as the next segment arrives, long
 	// before the sender's retransmission timer fires.
 	PacketsIn, OutOfOrderIn uint64
+	// SendLoss is the sender's estimate of the loss rate of the path from
+	// this end, 0..1 (quic-fec only, from the peer's reports of the
+	// datagrams it received; 0 elsewhere).
+	SendLoss float64
+	// MissingIn counts the peer's datagrams that never arrived here (of
+	// the packet numbers up to the highest seen; quic-fec with datagrams
+	// beside QUIC only). PacketsIn then counts those that did.
+	MissingIn uint64
 }
 
 // SharedFrame is an encoded frame sent unchanged to many connections, such

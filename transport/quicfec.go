@@ -517,13 +517,22 @@ func (c *fecConn) mapErr(err error) error { return mapQUICErr(err, c.closing.Loa
 // packets FEC rebuilt, and the FEC data packets sent and NACKed.
 func (c *fecConn) Stats() Stats {
 	qs := c.qc.ConnectionStats()
-	return Stats{
+	c.snd.mu.Lock()
+	loss := c.snd.loss
+	c.snd.mu.Unlock()
+	st := Stats{
 		FramesIn: c.framesIn.Load(), FramesOut: c.framesOut.Load(),
 		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
 		RTT: qs.SmoothedRTT, Retransmits: c.snd.retransmitted.Load(),
 		Recovered:      c.rcv.recovered.Load(),
 		FECDataPackets: c.snd.dataPackets.Load(), Unrecoverable: c.snd.nacked.Load(),
+		SendLoss: loss,
 	}
+	if c.direct != nil {
+		rcvd, highest := c.direct.lossReport()
+		st.PacketsIn, st.MissingIn = rcvd, highest-min(rcvd, highest)
+	}
+	return st
 }
 
 // PreferredFrameBytes implements FrameSizer: the largest frame that goes

@@ -256,6 +256,11 @@ func TestQUICFECDirectLossRaisesParity(t *testing.T) {
 		if loss < 0.03 {
 			t.Errorf("%s estimates %.3f loss on a 10%% lossy path", name, loss)
 		}
+		// Stats tells the same (the client's Fallback.ReturnAfter reads
+		// it), and the datagrams this end never got.
+		if st := conn.Stats(); st.SendLoss < 0.03 || st.MissingIn == 0 || st.PacketsIn == 0 {
+			t.Errorf("%s Stats: SendLoss %.3f, MissingIn %d of PacketsIn %d", name, st.SendLoss, st.MissingIn, st.PacketsIn)
+		}
 	}
 	if rec := c.Stats().Recovered + s.Stats().Recovered; rec == 0 {
 		t.Fatal("no packet rebuilt from parity: parity never went up")
