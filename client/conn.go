@@ -83,10 +83,10 @@ type connection struct {
 	burstEnd time.Time
 	burstSeq uint64
 	// cleanSince is when the quic-fec path last started looking clean,
-	// lastMissing its MissingIn at the previous probe (see checkReturn;
-	// writer goroutine only).
-	cleanSince  time.Time
-	lastMissing uint64
+	// lastLostOut and lastMissing its LostOut and MissingIn at the
+	// previous probe (see checkReturn; writer goroutine only).
+	cleanSince               time.Time
+	lastLostOut, lastMissing uint64
 	// closed is set when the connection's counters moved to the client's.
 	closed atomic.Bool
 

@@ -68,17 +68,15 @@ type Fallback struct {
 	// Default 10 s.
 	BurstGap time.Duration
 	// ReturnAfter, when positive and QUICURL is quic+fec, moves the
-	// session back to WebSocket once the quic-fec path has looked clean
-	// for this long: the sender's loss estimate below 0.2% (quic-fec then
-	// sends bare datagrams) and none of the edge's datagrams missing at
-	// any probe. On a clean link WebSocket costs less (the edge spends
-	// about three times the CPU per message on quic-fec, and it passes
-	// every proxy); if the loss comes back, the client moves again. A
-	// client that sends little keeps quic-fec's 5% start longer (its
-	// estimate needs about 90 datagrams sent). Default 0:
-	// off, since each return and move is a reconnect, and a link whose
-	// loss comes and goes would go back and forth at most once per
-	// ReturnAfter; 2 minutes is a reasonable value.
+	// session back to WebSocket once the quic-fec path has lost nothing,
+	// in either direction, for this long (none of this end's datagrams
+	// reported lost by the edge, none of the edge's missing here, checked
+	// every ProbeEvery). On a clean link WebSocket costs less (the edge
+	// spends about three times the CPU per message on quic-fec, and it
+	// passes every proxy); if the loss comes back, the client moves
+	// again. Default 0: off, since each return and move is a reconnect,
+	// and a link whose loss comes and goes would go back and forth at
+	// most once per ReturnAfter; 2 minutes is a reasonable value.
 	ReturnAfter time.Duration
 	// NoWarmDial turns off the warm dial: by default, when the loss rate
 	// is above LossAbove but fewer than LossMinRetrans losses back it, the

@@ -5,11 +5,6 @@ import (
 	"time"
 )
 
-// returnLossBelow is the loss estimate under which a quic-fec path counts
-// as clean for Fallback.ReturnAfter: quic-fec itself sends bare
-// datagrams, without parity, below it (transport's fecBareBelow).
-const returnLossBelow = 0.002
-
 // returns reports whether f may move a session on its QUIC URL back to
 // WebSocket (ReturnAfter set, quic-fec: its counters tell a clean path).
 func (f *Fallback) returns() bool {
@@ -17,13 +12,13 @@ func (f *Fallback) returns() bool {
 }
 
 // checkReturn is the probe on a quic-fec connection the fallback moved
-// to: it reports whether the path has been clean for ReturnAfter (see
-// Fallback.ReturnAfter). Writer goroutine only.
+// to: it reports whether the path has lost nothing, in either direction,
+// for ReturnAfter (see Fallback.ReturnAfter). Writer goroutine only.
 func (cn *connection) checkReturn(f *Fallback) bool {
 	st := cn.conn.Stats()
 	now := time.Now()
-	clean := st.SendLoss < returnLossBelow && st.MissingIn == cn.lastMissing
-	cn.lastMissing = st.MissingIn
+	clean := st.LostOut == cn.lastLostOut && st.MissingIn == cn.lastMissing
+	cn.lastLostOut, cn.lastMissing = st.LostOut, st.MissingIn
 	if !clean || cn.cleanSince.IsZero() {
 		cn.cleanSince = now
 		return false

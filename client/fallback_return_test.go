@@ -36,8 +36,9 @@ func returnServer(t *testing.T, lossy *atomic.Bool, fec func() transport.Stats) 
 }
 
 // TestFallbackReturnsToWebSocket: the session moves to quic-fec on a lossy
-// WebSocket link; once the quic-fec path has looked clean (no loss
-// estimated, no datagram missing) for ReturnAfter, it resumes on the
+// WebSocket link; once the quic-fec path has lost nothing (no datagram of
+// the client's reported lost, none of the edge's missing) for ReturnAfter,
+// it resumes on the
 // WebSocket URL it came from, and stays there while that link is clean.
 func TestFallbackReturnsToWebSocket(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -66,13 +67,14 @@ func TestFallbackReturnsToWebSocket(t *testing.T) {
 	})
 }
 
-// TestFallbackStaysOnLossyQUICFEC: a quic-fec path that still loses (its
-// loss estimate above the bare threshold, or the edge's datagrams going
-// missing) keeps the session there.
+// TestFallbackStaysOnLossyQUICFEC: a quic-fec path that still loses (the
+// client's datagrams reported lost, or the edge's going missing) keeps
+// the session there.
 func TestFallbackStaysOnLossyQUICFEC(t *testing.T) {
 	for name, fec := range map[string]func() func() transport.Stats{
-		"loss estimate": func() func() transport.Stats {
-			return func() transport.Stats { return transport.Stats{SendLoss: 0.01} }
+		"uplink datagrams lost": func() func() transport.Stats {
+			var lost atomic.Uint64
+			return func() transport.Stats { return transport.Stats{LostOut: lost.Add(1)} }
 		},
 		"datagrams missing": func() func() transport.Stats {
 			var missing atomic.Uint64

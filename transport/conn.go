@@ -93,6 +93,10 @@ type Stats struct {
 	// this end, 0..1 (quic-fec only, from the peer's reports of the
 	// datagrams it received; 0 elsewhere).
 	SendLoss float64
+	// LostOut counts the packets sent from this end that the path lost
+	// (quic-fec only: from the peer's reports of the datagrams it
+	// received, or QUIC's own count inside QUIC).
+	LostOut uint64
 	// MissingIn counts the peer's datagrams that never arrived here (of
 	// the packet numbers up to the highest seen; quic-fec with datagrams
 	// beside QUIC only). PacketsIn then counts those that did.

@@ -526,7 +526,7 @@ func (c *fecConn) Stats() Stats {
 		RTT: qs.SmoothedRTT, Retransmits: c.snd.retransmitted.Load(),
 		Recovered:      c.rcv.recovered.Load(),
 		FECDataPackets: c.snd.dataPackets.Load(), Unrecoverable: c.snd.nacked.Load(),
-		SendLoss: loss,
+		SendLoss: loss, LostOut: c.snd.lostOut.Load(),
 	}
 	if c.direct != nil {
 		rcvd, highest := c.direct.lossReport()

@@ -49,6 +49,7 @@ type sender struct {
 	loss         float64       // est.rate(), as last given to enc
 
 	retransmitted atomic.Uint64
+	lostOut       atomic.Uint64 // packets the path lost, as measured (Stats.LostOut)
 	timeouts      atomic.Uint64 // of retransmitted: sent after rto, not NACKed
 	// dataPackets counts frames sent as FEC data packets; nacked counts
 	// those of them the peer NACKed (FEC could not rebuild them), each
@@ -284,6 +285,7 @@ func (s *sender) observeLoss(lost, sent uint64) {
 	if sent == 0 {
 		return
 	}
+	s.lostOut.Add(min(lost, sent))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.est.observe(lost, sent)

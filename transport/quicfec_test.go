@@ -258,8 +258,8 @@ func TestQUICFECDirectLossRaisesParity(t *testing.T) {
 		}
 		// Stats tells the same (the client's Fallback.ReturnAfter reads
 		// it), and the datagrams this end never got.
-		if st := conn.Stats(); st.SendLoss < 0.03 || st.MissingIn == 0 || st.PacketsIn == 0 {
-			t.Errorf("%s Stats: SendLoss %.3f, MissingIn %d of PacketsIn %d", name, st.SendLoss, st.MissingIn, st.PacketsIn)
+		if st := conn.Stats(); st.SendLoss < 0.03 || st.LostOut == 0 || st.MissingIn == 0 || st.PacketsIn == 0 {
+			t.Errorf("%s Stats: SendLoss %.3f, LostOut %d, MissingIn %d of PacketsIn %d", name, st.SendLoss, st.LostOut, st.MissingIn, st.PacketsIn)
 		}
 	}
 	if rec := c.Stats().Recovered + s.Stats().Recovered; rec == 0 {

@@ -322,6 +322,11 @@ func (p *chatPart) finish(ctx context.Context, _ finishMsg) (*Result, error) {
 			}
 			if !st.FirstOnQUICAt.IsZero() {
 				r.Moved++
+				// Closed by now (no Transport): moves and returns
+				// alternate, so an even count ended on WebSocket.
+				if st.TransportSwitches%2 == 0 {
+					r.Returned++
+				}
 				d := max(st.FirstOnQUICAt.Sub(sendStart).Seconds(), 0)
 				r.MoveAfterMaxS = max(r.MoveAfterMaxS, d)
 				moves = append(moves, d)

@@ -62,6 +62,9 @@ type Options struct {
 	// (quic-fec with its datagrams inside QUIC) or "auto" (WebSocket with
 	// the SDK's fallback to QUIC).
 	Transport string
+	// ReturnAfter is the auto clients' Fallback.ReturnAfter: back to
+	// WebSocket once quic-fec has looked clean that long (0: never).
+	ReturnAfter time.Duration
 	// NoCompression makes clients ask for uncompressed frames (lossy:
 	// wire/payload overhead must not be hidden by compression).
 	NoCompression bool

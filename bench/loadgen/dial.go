@@ -220,7 +220,7 @@ func (e *env) applyTransport(cfg *client.Config, index int) error {
 	case "quic-fec-inquic": // FEC datagrams inside QUIC (DATAGRAM frames)
 		cfg.URL = client.QUICFECScheme + addr + "?datagrams=quic"
 	default: // auto: WebSocket, moving to quic-fec when the link degrades
-		cfg.Fallback = &client.Fallback{QUICURL: client.QUICFECScheme + addr}
+		cfg.Fallback = &client.Fallback{QUICURL: client.QUICFECScheme + addr, ReturnAfter: e.o.ReturnAfter}
 	}
 	cfg.Dial = client.DialAny(*cfg, pin)
 	return nil

@@ -104,6 +104,7 @@ func (r *Result) merge(p *Result) {
 	r.ServerDropped += p.ServerDropped
 	r.FECRecovered = addCount(r.FECRecovered, p.FECRecovered)
 	r.Moved += p.Moved
+	r.Returned += p.Returned
 	r.MoveAfterMaxS = max(r.MoveAfterMaxS, p.MoveAfterMaxS)
 	r.MoveDecidedMaxS = max(r.MoveDecidedMaxS, p.MoveDecidedMaxS)
 	r.setMoves(append(slices.Clone(r.MoveAfterS), p.MoveAfterS...))

@@ -138,6 +138,9 @@ type Result struct {
 	MoveAfterP50S   float64   `json:"move_after_p50_s,omitempty"`
 	MoveAfterS      []float64 `json:"move_after_s,omitempty"`
 	MoveDecidedMaxS float64   `json:"move_decided_max_s,omitempty"`
+	// Returned counts the moved clients that ended the run back on
+	// WebSocket (Options.ReturnAfter).
+	Returned int `json:"returned,omitempty"`
 
 	// chat
 	Pairs      int          `json:"pairs,omitempty"`

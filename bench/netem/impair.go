@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,6 +50,7 @@ func (im Impairment) Validate() error {
 // for concurrent use: each direction has its own.
 type impairer struct {
 	im       Impairment
+	lossOff  *atomic.Bool // set: no packet is lost any more (Link.StopLoss)
 	rng      *rand.Rand
 	bad      bool      // Gilbert-Elliott state
 	pGB, pBG float64   // transition probabilities good->bad, bad->good
@@ -109,7 +111,7 @@ func (p *impairer) decide(n int, now time.Time) (at time.Time, drop bool) {
 
 // lost draws the loss decision for one packet.
 func (p *impairer) lost() bool {
-	if p.im.Loss == 0 {
+	if p.im.Loss == 0 || (p.lossOff != nil && p.lossOff.Load()) {
 		return false
 	}
 	if p.pBG == 0 {

@@ -2,6 +2,7 @@ package netem
 
 import (
 	"math"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -89,5 +90,30 @@ func TestImpairmentValidate(t *testing.T) {
 	}
 	if err := (Impairment{Loss: 0.1, BurstLen: 3, Delay: time.Millisecond}).Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLossStops: once the link's loss is turned off (Link.StopLoss), no
+// packet is lost, in either loss model.
+func TestLossStops(t *testing.T) {
+	for _, im := range []Impairment{{Loss: 0.1}, {Loss: 0.1, BurstLen: 3}} {
+		var off atomic.Bool
+		p := newImpairer(im, 3)
+		p.lossOff = &off
+		now := time.Unix(0, 0)
+		for range 10000 {
+			p.decide(100, now)
+		}
+		if p.dropped == 0 {
+			t.Fatalf("%+v: no loss before StopLoss", im)
+		}
+		off.Store(true)
+		before := p.dropped
+		for range 10000 {
+			p.decide(100, now)
+		}
+		if p.dropped != before {
+			t.Fatalf("%+v: %d packets lost after StopLoss", im, p.dropped-before)
+		}
 	}
 }

@@ -45,7 +45,13 @@ type Link struct {
 	closeOnce  sync.Once
 	stats      [2]dirStats
 	closing    atomic.Bool
+	lossOff    atomic.Bool // StopLoss was called
 }
+
+// StopLoss makes both directions lose nothing from now on (delay and rate
+// limit stay): a link that recovers, for measuring what clients do when
+// the loss ends.
+func (l *Link) StopLoss() { l.lossOff.Store(true) }
 
 type dirStats struct {
 	packets, dropped, queueDrops, bytes atomic.Uint64
@@ -86,7 +92,9 @@ func NewLink(cfg Config) (*Link, error) {
 	fwd := func(dir int, from, to *os.File, im Impairment, seed uint64) {
 		l.wg.Add(2)
 		q := make(chan pkt, 4096)
-		go l.readLoop(dir, from, newImpairer(im, seed), q, cfg.MTU)
+		imp := newImpairer(im, seed)
+		imp.lossOff = &l.lossOff
+		go l.readLoop(dir, from, imp, q, cfg.MTU)
 		go l.writeLoop(to, q)
 	}
 	fwd(0, l.tunA, l.tunB, cfg.AtoB, cfg.Seed)

@@ -32,6 +32,8 @@ func runLossy(ctx context.Context, args []string, stderr io.Writer) (output, err
 		rttMs, pairs      int
 		sizes             = sizeRange{500, 500}
 		rateLimit         int64
+		lossFor           time.Duration
+		returnAfter       time.Duration
 	)
 	fs.StringVar(&tr, "transport", "ws", "ws, quic-stream, quic-fec, quic-fec-inquic (FEC datagrams inside QUIC) or auto (WebSocket with the SDK's fallback to quic-fec)")
 	fs.Float64Var(&loss, "loss", 0, "packet loss in percent, each direction")
@@ -40,6 +42,8 @@ func runLossy(ctx context.Context, args []string, stderr io.Writer) (output, err
 	fs.Int64Var(&rateLimit, "rate-limit", 0, "link rate in bits/s each direction (0: unlimited)")
 	fs.IntVar(&pairs, "pairs", 5, "1:1 conversations")
 	fs.Float64Var(&rate, "rate", 10, "messages per second sent by each side")
+	fs.DurationVar(&lossFor, "loss-for", 0, "stop the loss this long after the run starts, clients' connect included (0: loss for the whole run); with --return-after, to see auto clients go back to WebSocket")
+	fs.DurationVar(&returnAfter, "return-after", 0, "auto clients' Fallback.ReturnAfter: back to WebSocket once quic-fec looked clean this long (0: never)")
 	fs.Var(&sizes, "size", "message body bytes, or MIN-MAX for sizes uniform in that range (default 500)")
 	if err := fs.Parse(args); err != nil {
 		return output{}, err
@@ -109,6 +113,11 @@ func runLossy(ctx context.Context, args []string, stderr io.Writer) (output, err
 		return conn, err
 	}
 	o.NoCompression = true
+	o.ReturnAfter = returnAfter
+	if lossFor > 0 {
+		stop := time.AfterFunc(lossFor, link.StopLoss)
+		defer stop.Stop()
+	}
 	spawn, err := spawner(stderr, "ip", "netns", "exec", link.NSB)
 	if err != nil {
 		return output{}, err
