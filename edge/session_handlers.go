@@ -75,9 +75,7 @@ func (s *session) allowControl(msg proto.Message) (reason string, stop, ok bool)
 	}
 	code := pb.ErrorCode_ERROR_CODE_RATE_LIMITED
 	if s.ctl.Flooding() {
-		s.srv.m.errors.WithLabelValues(code.String()).Inc()
-		s.closeAfterLinger(transport.CloseCodeFor(code), "control frame flood")
-		return "flooding", true, false
+		return s.closeFlood("control frame flood"), true, false
 	}
 	if r, isReq := msg.(interface{ GetRequestId() uint64 }); isReq {
 		s.sendError(code, "control frame rate exceeded", r.GetRequestId(), "", retry)
@@ -85,6 +83,16 @@ func (s *session) allowControl(msg proto.Message) (reason string, stop, ok bool)
 		s.srv.m.errors.WithLabelValues(code.String()).Inc()
 	}
 	return "", false, false
+}
+
+// closeFlood closes a session that kept sending past a rate limit
+// (RATE_LIMITED, close 4008), after its queued errors, and returns the
+// close reason for edgegate_session_closes_total.
+func (s *session) closeFlood(reason string) string {
+	code := pb.ErrorCode_ERROR_CODE_RATE_LIMITED
+	s.srv.m.errors.WithLabelValues(code.String()).Inc()
+	s.closeAfterLinger(transport.CloseCodeFor(code), reason)
+	return "flooding"
 }
 
 func (s *session) handleSend(m *pb.Send) (string, bool) {
@@ -95,9 +103,7 @@ func (s *session) handleSend(m *pb.Send) (string, bool) {
 	ok, retry := s.rate.Allow()
 	if !ok {
 		if s.rate.Flooding() {
-			s.srv.m.errors.WithLabelValues(pb.ErrorCode_ERROR_CODE_RATE_LIMITED.String()).Inc()
-			s.closeAfterLinger(transport.CloseCodeFor(pb.ErrorCode_ERROR_CODE_RATE_LIMITED), "flooding")
-			return "flooding", true
+			return s.closeFlood("flooding"), true
 		}
 		s.sendError(pb.ErrorCode_ERROR_CODE_RATE_LIMITED, "message rate exceeded", 0, m.ClientMsgId, retry)
 		return "", false

@@ -518,7 +518,7 @@ func (c *fecConn) mapErr(err error) error { return mapQUICErr(err, c.closing.Loa
 func (c *fecConn) Stats() Stats {
 	qs := c.qc.ConnectionStats()
 	c.snd.mu.Lock()
-	loss := c.snd.loss
+	loss := c.snd.est.rate()
 	c.snd.mu.Unlock()
 	st := Stats{
 		FramesIn: c.framesIn.Load(), FramesOut: c.framesOut.Load(),

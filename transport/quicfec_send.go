@@ -46,7 +46,6 @@ type sender struct {
 	peerSeen     uint64        // one past the highest seq that arrived
 	changed      chan struct{} // closed (and replaced) when acks arrive
 	est          lossEstimator // the path's loss (quicfec_loss.go)
-	loss         float64       // est.rate(), as last given to enc
 
 	retransmitted atomic.Uint64
 	lostOut       atomic.Uint64 // packets the path lost, as measured (Stats.LostOut)
@@ -67,8 +66,7 @@ func (s *sender) init(enc *fec.Encoder, lim fec.Limits, initialLoss float64, sha
 	// little (see lossEstimator): on a clean path the estimate reaches
 	// bare datagrams after about 90 packets without loss.
 	s.est = newLossEstimator(initialLoss)
-	s.loss = s.est.rate()
-	enc.SetLossRate(s.loss)
+	enc.SetLossRate(s.est.rate())
 	s.unacked = make(map[uint64]*outFrame)
 	s.byID = make(map[fec.ID]uint64)
 	s.changed = make(chan struct{})
@@ -130,7 +128,7 @@ func (s *sender) add(frame []byte, now time.Time, maxPayload int) (seq uint64, d
 		of.onStream = true
 		return seq, of.data, nil, true
 	}
-	if s.loss < fecBareBelow {
+	if s.est.rate() < fecBareBelow {
 		// A clean path: no parity; a rare loss is NACKed by seq.
 		b := make([]byte, 0, 1+len(payload))
 		b = append(append(b, bareTag), payload...)
@@ -289,8 +287,7 @@ func (s *sender) observeLoss(lost, sent uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.est.observe(lost, sent)
-	s.loss = s.est.rate()
-	s.enc.SetLossRate(s.loss)
+	s.enc.SetLossRate(s.est.rate())
 }
 
 // flushAt returns when the next group must be flushed (zero: none open).

@@ -251,7 +251,7 @@ func TestQUICFECDirectLossRaisesParity(t *testing.T) {
 	for name, conn := range map[string]Conn{"client": c, "server": s} {
 		fc := conn.(*fecConn)
 		fc.snd.mu.Lock()
-		loss := fc.snd.loss
+		loss := fc.snd.est.rate()
 		fc.snd.mu.Unlock()
 		if loss < 0.03 {
 			t.Errorf("%s estimates %.3f loss on a 10%% lossy path", name, loss)

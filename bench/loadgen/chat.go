@@ -327,9 +327,7 @@ func (p *chatPart) finish(ctx context.Context, _ finishMsg) (*Result, error) {
 				if st.TransportSwitches%2 == 0 {
 					r.Returned++
 				}
-				d := max(st.FirstOnQUICAt.Sub(sendStart).Seconds(), 0)
-				r.MoveAfterMaxS = max(r.MoveAfterMaxS, d)
-				moves = append(moves, d)
+				moves = append(moves, max(st.FirstOnQUICAt.Sub(sendStart).Seconds(), 0))
 			}
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -105,9 +104,8 @@ func (r *Result) merge(p *Result) {
 	r.FECRecovered = addCount(r.FECRecovered, p.FECRecovered)
 	r.Moved += p.Moved
 	r.Returned += p.Returned
-	r.MoveAfterMaxS = max(r.MoveAfterMaxS, p.MoveAfterMaxS)
 	r.MoveDecidedMaxS = max(r.MoveDecidedMaxS, p.MoveDecidedMaxS)
-	r.setMoves(append(slices.Clone(r.MoveAfterS), p.MoveAfterS...))
+	r.setMoves(append(r.MoveAfterS, p.MoveAfterS...))
 	r.Retransmitted = addCount(r.Retransmitted, p.Retransmitted)
 	r.FECDataPackets = addCount(r.FECDataPackets, p.FECDataPackets)
 	r.FECUnrecoverable = addCount(r.FECUnrecoverable, p.FECUnrecoverable)

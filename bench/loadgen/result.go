@@ -268,11 +268,11 @@ func (r *Result) WriteText(w io.Writer) error {
 }
 
 // setMoves records the moved clients' times (seconds, any order):
-// MoveAfterS sorted and its median.
+// MoveAfterS sorted, its median and its maximum.
 func (r *Result) setMoves(moves []float64) {
 	r.MoveAfterS = slices.Sorted(slices.Values(moves))
-	r.MoveAfterP50S = 0
+	r.MoveAfterP50S, r.MoveAfterMaxS = 0, 0
 	if n := len(r.MoveAfterS); n > 0 {
-		r.MoveAfterP50S = r.MoveAfterS[n/2]
+		r.MoveAfterP50S, r.MoveAfterMaxS = r.MoveAfterS[n/2], r.MoveAfterS[n-1]
 	}
 }
