@@ -411,3 +411,37 @@ func TestPartialGroupParityFitsActualSize(t *testing.T) {
 		t.Fatalf("recovered %+v", got)
 	}
 }
+
+func TestDecoderDeadline(t *testing.T) {
+	cfg := Config{K: 4, M: 1, MaxGroups: 2, GroupTimeout: 50 * time.Millisecond}
+	dec, err := NewDecoder(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := dec.Deadline(); !d.IsZero() {
+		t.Fatalf("no group open: deadline %v", d)
+	}
+	dec.Receive(Packet{Kind: KindData, Group: 0, Index: 0, K: 4, M: 1, Payload: []byte{0}}, t0)
+	dec.Receive(Packet{Kind: KindData, Group: 1, Index: 0, K: 4, M: 1, Payload: []byte{1}}, t0.Add(10*time.Millisecond))
+	if d := dec.Deadline(); !d.Equal(t0.Add(50 * time.Millisecond)) {
+		t.Fatalf("deadline %v, want the oldest group's timeout %v", d, t0.Add(50*time.Millisecond))
+	}
+	if lost := dec.Expire(dec.Deadline().Add(-time.Nanosecond)); len(lost) != 0 {
+		t.Fatalf("expired before the deadline: %v", lost)
+	}
+	if lost := dec.Expire(dec.Deadline()); len(lost) != 3 {
+		t.Fatalf("at the deadline lost %v, want group 0's indexes 1-3", lost)
+	}
+	if d := dec.Deadline(); !d.Equal(t0.Add(60 * time.Millisecond)) {
+		t.Fatalf("deadline %v, want group 1's %v", d, t0.Add(60*time.Millisecond))
+	}
+	// A third group evicts group 1: its losses are due at once.
+	dec.Receive(Packet{Kind: KindData, Group: 2, Index: 0, K: 4, M: 1, Payload: []byte{2}}, t0.Add(20*time.Millisecond))
+	dec.Receive(Packet{Kind: KindData, Group: 3, Index: 0, K: 4, M: 1, Payload: []byte{3}}, t0.Add(20*time.Millisecond))
+	if d := dec.Deadline(); !d.Before(t0) {
+		t.Fatalf("evicted losses pending: deadline %v, want one in the past", d)
+	}
+	if lost := dec.Expire(t0); len(lost) == 0 {
+		t.Fatal("evicted group's losses not reported")
+	}
+}

@@ -295,6 +295,24 @@ func (d *Decoder) wait(g *dgroup) time.Duration {
 	return d.cfg.GroupTimeout + time.Duration(g.m-1)*d.cfg.ParitySpread
 }
 
+// Deadline returns when Expire next has something to report: the
+// earliest time an open group's wait ends, or the zero time when no group
+// is open. Losses of groups closed early (MaxGroups) are due at once:
+// Deadline then returns a time long past. Callers that run Expire on a timer sleep until Deadline instead of
+// polling.
+func (d *Decoder) Deadline() time.Time {
+	if len(d.evicted) > 0 {
+		return time.Unix(0, 1)
+	}
+	var at time.Time
+	for _, g := range d.groups {
+		if t := g.first.Add(d.wait(g)); at.IsZero() || t.Before(at) {
+			at = t
+		}
+	}
+	return at
+}
+
 // Expire closes the groups whose first packet arrived at least
 // GroupTimeout (plus their parity spread) before now and returns the ids
 // of their data packets that were neither received nor recovered,

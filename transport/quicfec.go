@@ -39,9 +39,17 @@ const (
 	// DefaultFECWindow bounds the frames sent but not yet read by the
 	// peer's application: WriteFrame blocks beyond it (flow control).
 	DefaultFECWindow = 4096
-	// fecTick is the period of a busy connection's timer loop (flush,
-	// expiry, acks, retransmission); idle connections do not tick.
+	// fecTick is the timer loop's polling period in the rare case it
+	// cannot name its next deadline (see sender.dueAt); otherwise the loop
+	// sleeps until the next flush, expiry, ack or retransmission is due
+	// (fecConn.nextWake), and idle connections do not wake at all.
 	fecTick = 5 * time.Millisecond
+	// fecMinWake is the least sleep of the timer loop: a deadline already
+	// past does not make it spin.
+	fecMinWake = 250 * time.Microsecond
+	// fecScaleEvery is how often the loop rescales the FEC timers to the
+	// path's round trip (fecConn.scaleToRTT), when it runs anyway.
+	fecScaleEvery = 100 * time.Millisecond
 	// fecAckEvery is how often the receiver reports its positions. Acks
 	// only free the sender's buffer and catch a lost tail; every packet
 	// counts against QUIC's congestion window, which shrinks on a lossy
@@ -60,9 +68,6 @@ const (
 	// waits before the receiver NACKs it by seq.
 	fecGapSlack       = 20 * time.Millisecond
 	fecLossMinPackets = 8
-	// fecIdleAfter stops the timer loop this long after the last packet
-	// when nothing is outstanding.
-	fecIdleAfter = time.Second
 	// fecMinRTO is the least time before an unacknowledged frame is
 	// retransmitted on the stream without a NACK (tail loss).
 	fecMinRTO = 150 * time.Millisecond
@@ -119,7 +124,8 @@ type FECCounters struct {
 	Lost atomic.Uint64
 	// DatagramBytes counts datagram bytes sent (FEC headers and parity
 	// included); StreamFrames counts frames sent on the stream because
-	// they did not fit a datagram.
+	// they did not fit a datagram, or went out before a direct client
+	// heard from the server (see fecConn.peerReady).
 	DatagramBytes, StreamFrames atomic.Uint64
 	// BareFrames counts frames sent as datagrams without FEC (the path
 	// looked clean).
@@ -175,6 +181,15 @@ type fecConn struct {
 	// lastRcvd, lastHighest: the peer's previous ctlLoss report (control
 	// reader only).
 	lastRcvd, lastHighest uint64
+	// peerReady is closed once the peer can take direct datagrams: at
+	// once on the server (its path is registered before the connection
+	// exists), on the client when the server's first control record
+	// arrives. Until then the client's frames go on the stream: a direct
+	// packet that reached the server before Accept registered its path
+	// was dropped, costing a retransmission and, worse, counting as loss,
+	// which kept every new connection's parity up for hundreds of packets.
+	peerReady     chan struct{}
+	peerReadyOnce sync.Once
 
 	kick     chan struct{} // wakes the timer loop
 	dataQ    chan outDgram // data datagrams for the pacer (sent first)
@@ -189,6 +204,7 @@ type fecConn struct {
 	termOnce sync.Once
 	termErr  error         // why the connection ended, set once
 	term     chan struct{} // closed when termErr is set
+	wakeups  atomic.Uint64 // timer loop runs (tests: sparse traffic must not poll)
 
 	framesIn, framesOut, bytesIn, bytesOut atomic.Uint64
 }
@@ -214,7 +230,10 @@ func newFECConn(qc *quic.Conn, st *quic.Stream, cfg QUICConfig, direct *directPa
 		maxBody: maxFrame + 10,
 		ready:   make(chan struct{}), kick: make(chan struct{}, 1), dataQ: make(chan outDgram, 256), parity: make(chan outDgram, 1024), done: make(chan struct{}),
 		peerFIN: make(chan struct{}), term: make(chan struct{}), closed: make(chan struct{}),
-		direct: direct,
+		direct: direct, peerReady: make(chan struct{}),
+	}
+	if direct == nil || st == nil {
+		c.markPeerReady() // in-QUIC datagrams wait in quic-go's queue; a server's path is registered
 	}
 	if direct != nil {
 		r := orDefault(cfg.FECMaxRate, DefaultFECMaxRate)
@@ -256,12 +275,12 @@ func (c *fecConn) run(st *quic.Stream) {
 	}
 	c.st = st
 	close(c.ready)
-	if dialed {
-		// A stream exists for the peer only once bytes flow on it: the
-		// client's first record (an empty ack) lets the server accept it.
-		if err := c.writeControl(func(b []byte) []byte { return appendCtlAck(b, 0, 0, 0) }); err != nil {
-			c.terminate(err)
-		}
+	// A stream exists for the peer only once bytes flow on it: the
+	// client's first record (an empty ack) lets the server accept it; the
+	// server's answers it, telling a direct client that its datagrams
+	// are now routed (peerReady).
+	if err := c.writeControl(func(b []byte) []byte { return appendCtlAck(b, 0, 0, 0) }); err != nil {
+		c.terminate(err)
 	}
 	c.wg.Add(4)
 	go c.pace()
@@ -289,6 +308,11 @@ func (c *fecConn) terminate(err error) {
 	})
 	c.rcv.wake()
 	c.snd.wake()
+}
+
+// markPeerReady records that direct datagrams reach the peer.
+func (c *fecConn) markPeerReady() {
+	c.peerReadyOnce.Do(func() { close(c.peerReady) })
 }
 
 // wakeTimer makes the timer loop run now.
@@ -376,7 +400,13 @@ func (c *fecConn) WriteFrame(ctx context.Context, frame []byte) error {
 		}
 		return err
 	}
-	seq, data, dgrams, viaStream := c.snd.add(frame, time.Now(), c.rcv.maxPayload)
+	maxPayload := c.rcv.maxPayload
+	select {
+	case <-c.peerReady:
+	default:
+		maxPayload = 0 // the server may not route our datagrams yet: the stream takes it
+	}
+	seq, data, dgrams, viaStream := c.snd.add(frame, time.Now(), maxPayload)
 	if !viaStream && dgrams[0][0] == bareTag {
 		c.counters.BareFrames.Add(1)
 	}
@@ -414,13 +444,13 @@ func (c *fecConn) WriteShared(ctx context.Context, f *SharedFrame) error {
 // ReadFrame implements Conn: the next frame in sequence order.
 func (c *fecConn) ReadFrame(ctx context.Context) ([]byte, error) {
 	for {
-		f, ackNow, ok := c.rcv.next(c.window)
+		f, kick, ok := c.rcv.next(c.window)
 		if ok {
 			if c.closing.Load() {
 				return nil, errClosed
 			}
-			if ackNow {
-				c.wakeTimer() // open the peer's window without waiting for the ack timer
+			if kick {
+				c.wakeTimer() // an ack is owed (or due early, to open the peer's window)
 			}
 			c.framesIn.Add(1)
 			c.bytesIn.Add(uint64(len(f)))

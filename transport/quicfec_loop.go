@@ -21,6 +21,7 @@ func (c *fecConn) readControl() {
 		var err error
 		rec, buf, err = readCtlRecord(br, buf, c.maxBody)
 		if err == nil {
+			c.markPeerReady()
 			err = c.onControl(rec)
 		}
 		if err == nil {
@@ -46,6 +47,7 @@ func (c *fecConn) onControl(rec ctlRecord) error {
 		if _, err := c.rcv.accept(rec.seq, append([]byte(nil), rec.body...), c.window); err != nil {
 			return err
 		}
+		c.wakeTimer() // an ack is owed, and the frame may close a gap
 	case ctlAck:
 		return c.snd.onAck(rec.recv, rec.consumed, rec.seen)
 	case ctlNack:
@@ -130,15 +132,21 @@ func (c *fecConn) receiveDatagram() ([]byte, error) {
 }
 
 // timerLoop runs the FEC flush timer, the decoder's expiry (NACKs), loss
-// feedback, acknowledgements and timeout retransmission, every fecTick
-// while there is traffic, and sleeps when the connection is idle.
+// feedback, acknowledgements and timeout retransmission. It sleeps until
+// the earliest of their deadlines (nextWake) or a kick (a datagram or a
+// control record arrived, a frame was written or read), and with nothing
+// pending until a kick only: a chat connection wakes a few times per
+// message, not on a fixed tick (it used to poll every fecTick while
+// anything was unacknowledged, 200 wake-ups a second per connection).
 func (c *fecConn) timerLoop() {
 	defer c.wg.Done()
-	t := time.NewTimer(fecTick)
+	t := time.NewTimer(time.Hour)
+	t.Stop()
 	defer t.Stop()
-	var lastRTO, lastLoss time.Time
+	var lastLoss, lastScale time.Time
 	var lost, sent uint64 // QUIC's counters at the last loss sample
 	for {
+		c.wakeups.Add(1)
 		now := time.Now()
 		c.queueParity(c.snd.flush(now))
 		d := c.rcv.timers(now, c.window)
@@ -164,12 +172,16 @@ func (c *fecConn) timerLoop() {
 				return b
 			})
 		}
-		if now.Sub(lastRTO) >= 4*fecTick {
-			lastRTO = now
-			c.retransmit(c.snd.due(now, c.rto()))
+		if now.Sub(lastScale) >= fecScaleEvery {
+			lastScale = now
 			c.scaleToRTT()
 		}
-		if c.direct == nil && now.Sub(lastLoss) >= fecLossEvery {
+		rto := c.rto()
+		if at := c.snd.dueAt(now, rto); !at.IsZero() && !now.Before(at) {
+			c.retransmit(c.snd.due(now, rto))
+		}
+		sampleLoss := c.direct == nil && c.snd.outstanding()
+		if sampleLoss && now.Sub(lastLoss) >= fecLossEvery {
 			// Inside QUIC, datagram loss is QUIC's packet loss; the
 			// direct path's comes from the peer (onLossReport).
 			lastLoss = now
@@ -181,13 +193,12 @@ func (c *fecConn) timerLoop() {
 		}
 
 		var tick <-chan time.Time
-		if c.snd.busy() || c.rcv.busy(now) {
-			// Parity goes out when its group is due, not at the next tick.
-			wait := fecTick
-			if at := c.snd.flushAt(); !at.IsZero() {
-				wait = min(wait, max(time.Until(at), 0))
-			}
-			t.Reset(wait)
+		next := c.nextWake(now, rto)
+		if sampleLoss {
+			next = earliest(next, lastLoss.Add(fecLossEvery))
+		}
+		if !next.IsZero() {
+			t.Reset(max(time.Until(next), fecMinWake))
 			tick = t.C
 		}
 		select {
@@ -197,6 +208,22 @@ func (c *fecConn) timerLoop() {
 			return
 		}
 	}
+}
+
+// nextWake returns the earliest deadline of the timer loop's duties: the
+// encoder's next flush (parity), the receiver's next expiry, NACK or ack,
+// and the next timeout retransmission. The zero time: none pending.
+func (c *fecConn) nextWake(now time.Time, rto time.Duration) time.Time {
+	next := earliest(c.snd.flushAt(), c.rcv.deadline())
+	return earliest(next, c.snd.dueAt(now, rto))
+}
+
+// earliest returns the earlier of a and b, ignoring zero times.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // scaleToRTT sets the FEC flush interval to an eighth of the round trip,

@@ -24,7 +24,6 @@ type receiver struct {
 	consumed   uint64 // frames read by the application
 	seen       uint64 // one past the highest seq that arrived
 
-	lastPacket    time.Time
 	ackedRecv     uint64
 	ackedConsumed uint64
 	ackedSeen     uint64
@@ -104,7 +103,6 @@ func (r *receiver) datagram(b []byte, now time.Time, lim fec.Limits, window uint
 		}
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		r.lastPacket = now
 		_, err = r.acceptLocked(seq, append([]byte(nil), frame...), window)
 		return 0, err
 	}
@@ -117,7 +115,6 @@ func (r *receiver) datagram(b []byte, now time.Time, lim fec.Limits, window uint
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.lastPacket = now
 	for _, d := range r.dec.Receive(p, now) {
 		seq, frame, perr := parseDatagramPayload(d.Payload)
 		if perr != nil {
@@ -135,10 +132,12 @@ func (r *receiver) datagram(b []byte, now time.Time, lim fec.Limits, window uint
 	return recovered, err
 }
 
-// next returns the next frame in order. ackNow asks for an early
-// acknowledgement: the application read a quarter of the window since
-// the last one.
-func (r *receiver) next(window uint64) (frame []byte, ackNow, ok bool) {
+// next returns the next frame in order. kick asks the timer loop to look
+// again: the application read a quarter of the window since the last
+// acknowledgement (ack early, to open the peer's window), or this read is
+// the first change since that acknowledgement (an ack is now owed, and a
+// sleeping timer loop does not know).
+func (r *receiver) next(window uint64) (frame []byte, kick, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.qhead == len(r.queue) {
@@ -150,8 +149,9 @@ func (r *receiver) next(window uint64) (frame []byte, ackNow, ok bool) {
 	if r.qhead == len(r.queue) {
 		r.queue, r.qhead = r.queue[:0], 0
 	}
+	owed := r.owesAck()
 	r.consumed++
-	return frame, r.consumed-r.ackedConsumed >= window/4, true
+	return frame, !owed || r.consumed-r.ackedConsumed >= window/4, true
 }
 
 // pending reports whether frames wait in the queue.
@@ -180,20 +180,44 @@ func (r *receiver) timers(now time.Time, window uint64) duties {
 	if lost := r.dec.Stats().Lost; lost > r.lostSeen {
 		d.lost, r.lostSeen = lost-r.lostSeen, lost
 	}
-	changed := r.nextSeq != r.ackedRecv || r.consumed != r.ackedConsumed || r.seen != r.ackedSeen
-	if changed && (now.Sub(r.lastAck) >= fecAckEvery || r.consumed-r.ackedConsumed >= window/4) {
+	if r.owesAck() && (now.Sub(r.lastAck) >= fecAckEvery || r.consumed-r.ackedConsumed >= window/4) {
 		d.ack, d.recv, d.consumed, d.seen = true, r.nextSeq, r.consumed, max(r.seen, r.nextSeq)
 		r.ackedRecv, r.ackedConsumed, r.ackedSeen, r.lastAck = r.nextSeq, r.consumed, r.seen, now
 	}
 	return d
 }
 
-// busy reports whether the timer loop must keep ticking for the receiver:
-// packets arrived recently (groups may be open) or an ack is owed.
-func (r *receiver) busy(now time.Time) bool {
+// owesAck reports whether the positions moved since the last
+// acknowledgement. Caller holds mu.
+func (r *receiver) owesAck() bool {
+	return r.nextSeq != r.ackedRecv || r.consumed != r.ackedConsumed || r.seen != r.ackedSeen
+}
+
+// deadline returns when timers next has work: the decoder's next group
+// expiry, the next gap due for a NACK, or the next acknowledgement owed.
+// The zero time: nothing (the timer loop sleeps until a packet or a read
+// kicks it).
+func (r *receiver) deadline() time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return now.Sub(r.lastPacket) < fecIdleAfter || r.nextSeq != r.ackedRecv || r.consumed != r.ackedConsumed
+	at := r.dec.Deadline()
+	earliest := func(t time.Time) {
+		if at.IsZero() || t.Before(at) {
+			at = t
+		}
+	}
+	if len(r.gapSince) > 0 {
+		wait := r.dec.MaxWait() + fecGapSlack
+		for _, since := range r.gapSince {
+			if !since.IsZero() {
+				earliest(since.Add(wait))
+			}
+		}
+	}
+	if r.owesAck() {
+		earliest(r.lastAck.Add(fecAckEvery))
+	}
+	return at
 }
 
 // setGroupTimeout sets the decoder's group timeout and the parity spread
@@ -230,6 +254,7 @@ func (r *receiver) gaps(now time.Time) []uint64 {
 	wait := r.dec.MaxWait() + fecGapSlack
 	for seq := r.nextSeq; seq < r.seen; seq++ {
 		if _, ok := r.held[seq]; ok {
+			delete(r.gapSince, seq) // arrived (rebuilt or resent) after all
 			continue
 		}
 		since, ok := r.gapSince[seq]

@@ -276,6 +276,42 @@ func (s *sender) due(now time.Time, rto time.Duration) []retx {
 	return out
 }
 
+// dueScan bounds the frames dueAt looks at: past it (many frames already
+// on the stream) it answers "soon" and the timer loop polls.
+const dueScan = 256
+
+// dueAt returns when due would next return a frame, given rto: the first
+// frame not yet on the stream at or above the peer's receive position
+// waits the backstop, the first one at or above its highest seen waits
+// rto (frames are added in seq order, so the first one is the oldest).
+// The zero time: nothing outstanding.
+func (s *sender) dueAt(now time.Time, rto time.Duration) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.unacked) == 0 {
+		return time.Time{}
+	}
+	seen := max(s.peerSeen, s.peerRecv)
+	// first returns the deadline of the first frame in [from, to) not on
+	// the stream.
+	first := func(from, to uint64, wait time.Duration) time.Time {
+		for seq, n := from, 0; seq < to; seq, n = seq+1, n+1 {
+			if n == dueScan {
+				return now.Add(4 * fecTick)
+			}
+			if of, ok := s.unacked[seq]; ok && !of.onStream {
+				return of.sent.Add(wait)
+			}
+		}
+		return time.Time{}
+	}
+	at := first(s.peerRecv, seen, max(4*rto, fecMinBackstop))
+	if t := first(seen, s.nextSeq, rto); !t.IsZero() && (at.IsZero() || t.Before(at)) {
+		at = t
+	}
+	return at
+}
+
 // observeLoss adapts parity to the loss measured on this path: lost of
 // sent packets since the previous call (see lossEstimator: a loss raises
 // parity at once, a clean run lowers it by the packets it counts).
@@ -297,12 +333,11 @@ func (s *sender) flushAt() time.Time {
 	return s.enc.Deadline()
 }
 
-// busy reports whether the timer loop has work: frames to acknowledge or
-// a group to flush.
-func (s *sender) busy() bool {
+// outstanding reports whether frames wait for the peer's acknowledgement.
+func (s *sender) outstanding() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.unacked) > 0 || !s.enc.Deadline().IsZero()
+	return len(s.unacked) > 0
 }
 
 // awaitAllAcked waits until every frame sent was acknowledged, the

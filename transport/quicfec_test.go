@@ -189,6 +189,7 @@ func exchange(t *testing.T, c, s Conn, n, pace int) {
 func TestQUICFECRoundTrip(t *testing.T) {
 	var counters FECCounters
 	c, s := fecPair(t, nil, &counters, 0)
+	<-c.(*fecConn).peerReady // frames before it go on the stream
 	exchange(t, c, s, 500, 10)
 	if st := c.Stats(); st.FramesOut != 500 || st.FramesIn != 500 {
 		t.Fatalf("client stats %+v", st)
@@ -351,5 +352,104 @@ func TestQUICFECCloseAcksEverything(t *testing.T) {
 		if n != 0 {
 			t.Fatalf("%d frames never acknowledged at close", n)
 		}
+	}
+}
+
+// TestQUICFECSparseTrafficDoesNotPoll: chat-like traffic (a frame each way
+// every 100 ms) wakes each end's timer loop a few times per frame (the
+// write, the arrival, its flush, expiry and ack deadlines), not on a fixed
+// tick: the loop used to poll every fecTick (5 ms) while anything was
+// unacknowledged, about 20 wake-ups per frame at this pace.
+func TestQUICFECSparseTrafficDoesNotPoll(t *testing.T) {
+	c, s := fecPair(t, nil, nil, 0)
+	const frames = 15
+	ctx := readCtx(t)
+	errs := make(chan error, 2)
+	for _, pair := range [][2]Conn{{c, s}, {s, c}} {
+		w, r := pair[0], pair[1]
+		go func() {
+			for i := range frames {
+				if err := w.WriteFrame(ctx, numbered(t, i%50)); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := r.ReadFrame(ctx); err != nil {
+					errs <- err
+					return
+				}
+				time.Sleep(100 * time.Millisecond) // traffic pacing, not synchronisation
+			}
+			errs <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, conn := range []Conn{c, s} {
+		fc := conn.(*fecConn)
+		fc.snd.awaitAllAcked(time.Now().Add(5*time.Second), fc.term)
+		per := float64(fc.wakeups.Load()) / frames
+		t.Logf("%s: %.1f timer wake-ups per frame sent and received", conn.RemoteAddr(), per)
+		if per > 10 {
+			t.Errorf("%.1f timer wake-ups per frame: the loop polls", per)
+		}
+	}
+}
+
+// TestQUICFECFirstFramesNotDropped: a client writing right after the
+// handshake, before the server has accepted the connection, loses no
+// direct datagram: its first frames go on the stream until the server's
+// first control record says its path is routed. Before, the first direct
+// packet of nearly every connection reached the server before Accept
+// registered the path, was dropped and counted as loss, which kept the
+// new connection's parity high for hundreds of packets.
+func TestQUICFECFirstFramesNotDropped(t *testing.T) {
+	for range 3 {
+		var counters FECCounters
+		ln, pin := startQUICWith(t, QUICConfig{FECCounters: &counters})
+		ctx := readCtx(t)
+		c, err := DialQUICFEC(ctx, ln.Addr().String(), QUICConfig{TLS: pin, FECCounters: &counters})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const early = 3
+		for i := range early {
+			if err := c.WriteFrame(ctx, numbered(t, 1+i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := ln.Accept(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range early + 20 {
+			if i >= early {
+				if err := c.WriteFrame(ctx, numbered(t, 1+i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f, err := s.ReadFrame(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(f, numbered(t, 1+i)) {
+				t.Fatalf("frame %d out of order or corrupted", i)
+			}
+		}
+		fc := c.(*fecConn)
+		if n := counters.DirectDropped.Load(); n != 0 {
+			t.Fatalf("%d direct packets dropped on a clean loopback path", n)
+		}
+		if n := fc.snd.lostOut.Load(); n != 0 {
+			t.Fatalf("client counted %d packets lost on a clean loopback path", n)
+		}
+		if n := counters.StreamFrames.Load(); n < early {
+			t.Fatalf("%d frames on the stream, want at least the %d written before Accept", n, early)
+		}
+		c.Close(CloseNormal, "")
+		s.Close(CloseNormal, "")
+		waitFECClosed(t, c, s)
 	}
 }
