@@ -92,6 +92,21 @@
 //     longer, and at 10% loss that is about 1% of crossings).
 //   - Frames too large for a datagram go on the control stream; the
 //     edge sizes its Deliver batches to fit (FrameSizer).
+//   - A direct client sends its frames on the control stream until the
+//     server's first control record (the server answers the client's
+//     opening empty ack with its own): its first datagram used to reach
+//     the server before Accept registered the path, was dropped, and
+//     counted as loss, which kept the new connection's parity up for
+//     hundreds of packets (FEC-protected frames in a clean 30 s chat run
+//     fell from 1200-2000 to about 1070).
+//   - One timer loop per connection runs the flush timer, the decoder's
+//     expiry, NACKs, acks and timeout retransmission, and sleeps until
+//     the earliest of their deadlines or a kick (a datagram or control
+//     record arrived, a frame was written, or a read owes an ack); with
+//     nothing pending it sleeps until a kick. It used to poll every 5 ms
+//     while anything was unacknowledged: 200 wake-ups a second per
+//     chatting connection, 22 per frame against 6 now, and a third more
+//     edge CPU on a clean chat run.
 //
 // The control stream (reliable) carries: acks every 100 ms (received,
 // read by the application = flow control window, highest seen), NACKs of
