@@ -104,8 +104,10 @@ func newMetrics(orderingStats func() (batches, fsyncs float64)) *metrics {
 		{"edgegate_fec_nacked_data_total", "quic-fec: FEC data packets this node sent that clients could not rebuild and NACKed, each once; divided by edgegate_fec_data_packets_total, the residual loss towards clients before retransmission.", &m.fec.NackedData},
 		{"edgegate_fec_lost_packets_total", "quic-fec: packets (data and parity) that did not reach this node, recovered or not (direct datagrams: from packet numbers; inside QUIC: as the FEC decoder saw it).", &m.fec.Lost},
 		{"edgegate_fec_datagram_bytes_total", "quic-fec: datagram bytes sent (FEC headers and parity included).", &m.fec.DatagramBytes},
-		{"edgegate_fec_stream_frames_total", "quic-fec: frames sent on the control stream because they did not fit a datagram.", &m.fec.StreamFrames},
+		{"edgegate_fec_stream_frames_total", "quic-fec: frames sent on the control stream because they did not fit a datagram, or before a direct client heard from this node.", &m.fec.StreamFrames},
 		{"edgegate_fec_duplicates_total", "quic-fec: frames that arrived twice (FEC and a retransmission) and were dropped.", &m.fec.Duplicates},
+		{"edgegate_fec_stream_acks_total", "quic-fec: acknowledgements this node sent on the control stream (each a QUIC packet, and QUIC's ACK of it).", &m.fec.StreamAcks},
+		{"edgegate_fec_datagram_acks_total", "quic-fec: acknowledgements this node sent inside datagrams going out anyway (ALPN edgegate-fec/3).", &m.fec.DatagramAcks},
 		{"edgegate_fec_direct_dropped_total", "quic-fec: direct datagrams dropped on arrival (not authenticating, repeated, for no open connection, or queue full).", &m.fec.DirectDropped},
 	} {
 		v := c.v

@@ -71,6 +71,11 @@ type QUICConfig struct {
 	// whose middleboxes route UDP by QUIC connection id and would drop
 	// non-QUIC packets. Listeners accept both.
 	FECViaQUIC bool
+	// FECStreamAcks (mode quic-fec, direct datagrams, dialer) offers only
+	// ALPN QUICFECDirectALPN: acknowledgements travel on the control
+	// stream alone, as before QUICFECDirectAcksALPN. For comparison and
+	// for tests of older clients; listeners accept both.
+	FECStreamAcks bool
 	// FECMaxRate (mode quic-fec, direct datagrams) caps the datagram
 	// bytes per second one connection sends. Default DefaultFECMaxRate.
 	FECMaxRate int
@@ -131,7 +136,7 @@ type QUICListener struct {
 
 // ListenQUIC listens on the UDP address addr.
 func ListenQUIC(addr string, cfg QUICConfig) (*QUICListener, error) {
-	tc, err := cfg.tls(QUICALPN, QUICFECDirectALPN, QUICFECALPN)
+	tc, err := cfg.tls(QUICALPN, QUICFECDirectAcksALPN, QUICFECDirectALPN, QUICFECALPN)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +179,7 @@ func (l *QUICListener) Accept(ctx context.Context) (Conn, error) {
 		l.mu.Unlock()
 	})
 	switch qc.ConnectionState().TLS.NegotiatedProtocol {
-	case QUICFECDirectALPN:
+	case QUICFECDirectAcksALPN, QUICFECDirectALPN:
 		dp, err := newDirectPath(qc, l.tr, true, &l.cfg.FECCounters.DirectDropped)
 		if err == nil && !l.mux.add(dp) {
 			err = errors.New("transport: quic-fec: direct connection id in use")
@@ -251,16 +256,19 @@ func DialQUICFEC(ctx context.Context, addr string, cfg QUICConfig) (Conn, error)
 }
 
 func dialQUIC(ctx context.Context, addr string, cfg QUICConfig, withFEC bool) (Conn, error) {
-	proto := QUICALPN
+	protos := []string{QUICALPN}
 	direct := withFEC && !cfg.FECViaQUIC
 	cfg.FECCounters = cfg.fecCounters()
 	switch {
+	case direct && cfg.FECStreamAcks:
+		protos = []string{QUICFECDirectALPN}
 	case direct:
-		proto = QUICFECDirectALPN
+		// An edge older than acks in datagrams picks the second.
+		protos = []string{QUICFECDirectAcksALPN, QUICFECDirectALPN}
 	case withFEC:
-		proto = QUICFECALPN
+		protos = []string{QUICFECALPN}
 	}
-	tc, err := cfg.tls(proto)
+	tc, err := cfg.tls(protos...)
 	if err != nil {
 		return nil, err
 	}

@@ -55,6 +55,11 @@ const (
 	// counts against QUIC's congestion window, which shrinks on a lossy
 	// link, so they are sparse.
 	fecAckEvery = 100 * time.Millisecond
+	// fecStreamAckEvery: with acks in datagrams (QUICFECDirectAcksALPN),
+	// positions acknowledged only in datagrams are repeated on the stream
+	// once the connection goes quiet, at most this often (a datagram may
+	// be lost; a stream ack may not).
+	fecStreamAckEvery = 500 * time.Millisecond
 	// fecLossEvery is how often the sender samples QUIC's loss counters
 	// to adapt parity (see sender.observeLoss), given at least
 	// fecLossMinPackets sent since the previous sample.
@@ -133,6 +138,10 @@ type FECCounters struct {
 	// Duplicates counts frames that arrived more than once (FEC and a
 	// retransmission both delivered them) and were dropped.
 	Duplicates atomic.Uint64
+	// StreamAcks counts acknowledgements sent on the control stream;
+	// DatagramAcks those that rode in a datagram going out anyway
+	// (QUICFECDirectAcksALPN).
+	StreamAcks, DatagramAcks atomic.Uint64
 	// DirectDropped counts direct datagrams (see directPath) dropped on
 	// arrival: not authenticating, repeated, for no open connection, or
 	// finding the connection's queue full.
@@ -178,8 +187,12 @@ type fecConn struct {
 	// rate.
 	direct *directPath
 	limit  *rate.Limiter
-	// lastRcvd, lastHighest: the peer's previous ctlLoss report (control
-	// reader only).
+	// ackInDgrams: acknowledgements may ride in direct datagrams (ALPN
+	// QUICFECDirectAcksALPN), both ways.
+	ackInDgrams bool
+	// lastRcvd, lastHighest: the peer's previous loss report (lossMu: it
+	// comes on the stream or in a datagram).
+	lossMu                sync.Mutex
 	lastRcvd, lastHighest uint64
 	// peerReady is closed once the peer can take direct datagrams: at
 	// once on the server (its path is registered before the connection
@@ -232,6 +245,7 @@ func newFECConn(qc *quic.Conn, st *quic.Stream, cfg QUICConfig, direct *directPa
 		peerFIN: make(chan struct{}), term: make(chan struct{}), closed: make(chan struct{}),
 		direct: direct, peerReady: make(chan struct{}),
 	}
+	c.ackInDgrams = direct != nil && qc.ConnectionState().TLS.NegotiatedProtocol == QUICFECDirectAcksALPN
 	if direct == nil || st == nil {
 		c.markPeerReady() // in-QUIC datagrams wait in quic-go's queue; a server's path is registered
 	}

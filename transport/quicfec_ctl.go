@@ -237,3 +237,79 @@ func parseDatagramPayload(b []byte) (uint64, []byte, error) {
 	}
 	return seq, b[n:], nil
 }
+
+// dgramAckTag starts a datagram that carries acknowledgements (ALPN
+// QUICFECDirectAcksALPN only):
+//
+//	dgramAckTag, uvarint n, n bytes of control records (one ctlAck, then
+//	at most one ctlLoss), then the datagram proper (bare or FEC; it may
+//	be empty)
+//
+// Bare datagrams start with bareTag (0) and FEC packets with their
+// version (1), so the three cannot be confused.
+const dgramAckTag byte = 2
+
+// dgramAckRoom is how many bytes acknowledgements may add to a datagram
+// of the configured MaxDatagram: with DefaultFECMaxDatagram a direct
+// packet then still fits 1280-byte IPv6 paths (1150 + 48 + direct
+// header and tag, plus IPv6 and UDP headers: 1275 bytes).
+const dgramAckRoom = 48
+
+// appendDatagramAcks appends an acknowledgement section (ctlAck, and
+// ctlLoss when withLoss) in the dgramAckTag format; the caller appends the
+// datagram after it.
+func appendDatagramAcks(dst []byte, d duties, withLoss bool, rcvd, highest uint64) []byte {
+	var recs [64]byte
+	b := appendCtlAck(recs[:0], d.recv, d.consumed, d.seen)
+	if withLoss {
+		b = appendCtlLoss(b, rcvd, highest)
+	}
+	dst = append(dst, dgramAckTag)
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+// dgramAcks is a decoded acknowledgement section.
+type dgramAcks struct {
+	ack, loss ctlRecord
+	hasLoss   bool
+}
+
+// parseDatagramAcks splits a dgramAckTag datagram into its
+// acknowledgements and the datagram proper (rest, aliasing b). The
+// section must hold exactly one ctlAck, optionally followed by one
+// ctlLoss.
+func parseDatagramAcks(b []byte) (a dgramAcks, rest []byte, err error) {
+	if len(b) == 0 || b[0] != dgramAckTag {
+		return a, nil, errBadControl
+	}
+	n, k := binary.Uvarint(b[1:])
+	if k <= 0 || n > uint64(len(b)-1-k) {
+		return a, nil, errBadControl
+	}
+	sec, rest := b[1+k:1+k+int(n)], b[1+k+int(n):]
+	for i := 0; len(sec) > 0; i++ {
+		typ := sec[0]
+		m, j := binary.Uvarint(sec[1:])
+		if j <= 0 || m > uint64(len(sec)-1-j) {
+			return a, nil, errBadControl
+		}
+		rec, err := parseCtlBody(typ, sec[1+j:1+j+int(m)])
+		if err != nil {
+			return a, nil, err
+		}
+		switch {
+		case i == 0 && typ == ctlAck:
+			a.ack = rec
+		case i == 1 && typ == ctlLoss:
+			a.loss, a.hasLoss = rec, true
+		default:
+			return a, nil, errBadControl
+		}
+		sec = sec[1+j+int(m):]
+	}
+	if a.ack.typ != ctlAck {
+		return a, nil, errBadControl
+	}
+	return a, rest, nil
+}

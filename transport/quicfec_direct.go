@@ -20,6 +20,13 @@ import (
 // DATAGRAM frames (QUICFECALPN). See directPath for why.
 const QUICFECDirectALPN = "edgegate-fec/2"
 
+// QUICFECDirectAcksALPN is QUICFECDirectALPN whose direct datagrams may
+// also carry the receiver's acknowledgement and loss report (see
+// appendDatagramAcks), so a chat connection's acks ride the datagrams
+// already going the other way instead of each costing a QUIC packet on
+// the control stream and QUIC's ACK of it. Clients offer it first.
+const QUICFECDirectAcksALPN = "edgegate-fec/3"
+
 // Direct datagrams. A direct packet is
 //
 //	byte 0      directTag (its two high bits are 0, so quic-go, which

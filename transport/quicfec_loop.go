@@ -66,6 +66,8 @@ func (c *fecConn) onControl(rec ctlRecord) error {
 // forward (a peer restarting its counters would be a protocol error on a
 // live connection, but costs nothing here) are ignored.
 func (c *fecConn) onLossReport(rcvd, highest uint64) {
+	c.lossMu.Lock()
+	defer c.lossMu.Unlock()
 	if c.direct == nil || highest < c.lastHighest || rcvd < c.lastRcvd {
 		return
 	}
@@ -106,6 +108,23 @@ func (c *fecConn) readDatagrams() {
 		if err != nil {
 			c.terminate(c.mapErr(context.Cause(c.qc.Context())))
 			return
+		}
+		if c.ackInDgrams && len(b) > 0 && b[0] == dgramAckTag {
+			var a dgramAcks
+			a, b, err = parseDatagramAcks(b)
+			if err == nil {
+				err = c.snd.onAck(a.ack.recv, a.ack.consumed, a.ack.seen)
+			}
+			if err != nil {
+				c.protocolError(err)
+				return
+			}
+			if a.hasLoss {
+				c.onLossReport(a.loss.rcvd, a.loss.highest)
+			}
+			if len(b) == 0 {
+				continue
+			}
 		}
 		rec, err := c.rcv.datagram(b, time.Now(), lim, c.window)
 		c.counters.Recovered.Add(rec)
@@ -163,6 +182,7 @@ func (c *fecConn) timerLoop() {
 			c.counters.Lost.Add(d.lost)
 		}
 		if d.ack {
+			c.counters.StreamAcks.Add(1)
 			_ = c.writeControl(func(b []byte) []byte {
 				b = appendCtlAck(b, d.recv, d.consumed, d.seen)
 				if c.direct != nil {
@@ -252,6 +272,25 @@ func (c *fecConn) rto() time.Duration {
 	return max(fecMinRTO, 2*c.qc.ConnectionStats().SmoothedRTT+c.rcv.maxWait()+fecAckEvery)
 }
 
+// withAcks appends to dst the datagram dgram, preceded by this end's
+// acknowledgement and loss report when its positions moved since the
+// last acknowledgement and the section fits (dgramAckRoom). The timer
+// loop's stream ack then has nothing to say unless the connection goes
+// quiet (receiver.timers).
+func (c *fecConn) withAcks(dst, dgram []byte) []byte {
+	rcvd, highest := c.direct.lossReport()
+	var sec []byte
+	_, ok := c.rcv.takeAck(time.Now(), func(d duties) bool {
+		sec = appendDatagramAcks(dst, d, true, rcvd, highest)
+		return len(sec)+len(dgram) <= orDefault(c.fcfg.MaxDatagram, fec.DefaultMaxDatagram)+dgramAckRoom
+	})
+	if !ok {
+		return append(dst, dgram...)
+	}
+	c.counters.DatagramAcks.Add(1)
+	return append(sec, dgram...)
+}
+
 // outDgram is a datagram for the pacer; data datagrams carry their frame
 // so that the stream can take it when QUIC refuses the datagram.
 type outDgram struct {
@@ -283,6 +322,7 @@ const fecPaceBacklog = 16
 func (c *fecConn) pace() {
 	defer c.wg.Done()
 	var last time.Time
+	var ackBuf []byte // datagram with acknowledgements (reused: the send copies it)
 	for {
 		var d outDgram
 		select {
@@ -298,7 +338,12 @@ func (c *fecConn) pace() {
 		if wait := fecSpacing - time.Since(last); wait > 0 && len(c.dataQ)+len(c.parity) < fecPaceBacklog {
 			time.Sleep(wait)
 		}
-		err := c.sendDatagram(d.b)
+		b := d.b
+		if c.ackInDgrams {
+			ackBuf = c.withAcks(ackBuf[:0], d.b)
+			b = ackBuf
+		}
+		err := c.sendDatagram(b)
 		last = time.Now()
 		var tooLarge *quic.DatagramTooLargeError
 		if d.frame != nil && errors.As(err, &tooLarge) {

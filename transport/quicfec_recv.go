@@ -24,11 +24,18 @@ type receiver struct {
 	consumed   uint64 // frames read by the application
 	seen       uint64 // one past the highest seq that arrived
 
-	ackedRecv     uint64
-	ackedConsumed uint64
-	ackedSeen     uint64
-	lastAck       time.Time
-	lostSeen      uint64 // dec.Stats().Lost already counted
+	// acked*: the positions last acknowledged, on the stream or in a
+	// datagram (see takeAck); lastAck: when. stream*: the last ones on
+	// the stream, which cannot be lost; lastStreamAck: when.
+	ackedRecv      uint64
+	ackedConsumed  uint64
+	ackedSeen      uint64
+	lastAck        time.Time
+	streamRecv     uint64
+	streamConsumed uint64
+	streamSeen     uint64
+	lastStreamAck  time.Time
+	lostSeen       uint64 // dec.Stats().Lost already counted
 
 	gapSince  map[uint64]time.Time // missing seqs below seen: when first noticed
 	notify    chan struct{}        // a frame entered the queue
@@ -180,11 +187,51 @@ func (r *receiver) timers(now time.Time, window uint64) duties {
 	if lost := r.dec.Stats().Lost; lost > r.lostSeen {
 		d.lost, r.lostSeen = lost-r.lostSeen, lost
 	}
-	if r.owesAck() && (now.Sub(r.lastAck) >= fecAckEvery || r.consumed-r.ackedConsumed >= window/4) {
+	quiet := now.Sub(r.lastAck) >= fecAckEvery
+	owes := r.owesAck() && (quiet || r.consumed-r.ackedConsumed >= window/4)
+	// Positions acknowledged only in datagrams, which may have been lost,
+	// go on the stream too once the connection is quiet (no datagram
+	// carried a newer ack for fecAckEvery), at most every
+	// fecStreamAckEvery.
+	backstop := r.streamOwes() && quiet && now.Sub(r.lastStreamAck) >= fecStreamAckEvery
+	if owes || backstop {
 		d.ack, d.recv, d.consumed, d.seen = true, r.nextSeq, r.consumed, max(r.seen, r.nextSeq)
-		r.ackedRecv, r.ackedConsumed, r.ackedSeen, r.lastAck = r.nextSeq, r.consumed, r.seen, now
+		r.markAckedLocked(d, now)
+		r.streamRecv, r.streamConsumed, r.streamSeen, r.lastStreamAck = r.ackedRecv, r.ackedConsumed, r.ackedSeen, now
 	}
 	return d
+}
+
+// markAckedLocked records positions d as acknowledged at now. Caller
+// holds mu.
+func (r *receiver) markAckedLocked(d duties, now time.Time) {
+	r.ackedRecv, r.ackedConsumed, r.ackedSeen, r.lastAck = d.recv, d.consumed, d.seen, now
+}
+
+// takeAck returns the positions to acknowledge in a datagram about to
+// go out, if they moved since the last acknowledgement; fits says
+// whether the section fits the datagram (if not, nothing is recorded and
+// the stream acknowledges as usual). The positions count as
+// acknowledged: a datagram may be lost, so the stream repeats them when
+// the connection goes quiet (timers).
+func (r *receiver) takeAck(now time.Time, fits func(duties) bool) (duties, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.owesAck() {
+		return duties{}, false
+	}
+	d := duties{ack: true, recv: r.nextSeq, consumed: r.consumed, seen: max(r.seen, r.nextSeq)}
+	if !fits(d) {
+		return duties{}, false
+	}
+	r.markAckedLocked(d, now)
+	return d, true
+}
+
+// streamOwes reports whether the stream has not carried the positions
+// last acknowledged. Caller holds mu.
+func (r *receiver) streamOwes() bool {
+	return r.ackedRecv != r.streamRecv || r.ackedConsumed != r.streamConsumed || r.ackedSeen != r.streamSeen
 }
 
 // owesAck reports whether the positions moved since the last
@@ -214,10 +261,21 @@ func (r *receiver) deadline() time.Time {
 			}
 		}
 	}
-	if r.owesAck() {
+	switch {
+	case r.owesAck():
 		earliest(r.lastAck.Add(fecAckEvery))
+	case r.streamOwes():
+		earliest(laterOf(r.lastAck.Add(fecAckEvery), r.lastStreamAck.Add(fecStreamAckEvery)))
 	}
 	return at
+}
+
+// laterOf returns the later of a and b.
+func laterOf(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // setGroupTimeout sets the decoder's group timeout and the parity spread
@@ -273,6 +331,8 @@ func (r *receiver) gaps(now time.Time) []uint64 {
 func (r *receiver) finalAck() duties {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.ackedRecv, r.ackedConsumed, r.ackedSeen = r.nextSeq, r.consumed, r.seen
-	return duties{ack: true, recv: r.nextSeq, consumed: r.consumed, seen: max(r.seen, r.nextSeq)}
+	d := duties{ack: true, recv: r.nextSeq, consumed: r.consumed, seen: max(r.seen, r.nextSeq)}
+	r.markAckedLocked(d, time.Now())
+	r.streamRecv, r.streamConsumed, r.streamSeen = d.recv, d.consumed, d.seen
+	return d
 }

@@ -363,30 +363,7 @@ func TestQUICFECCloseAcksEverything(t *testing.T) {
 func TestQUICFECSparseTrafficDoesNotPoll(t *testing.T) {
 	c, s := fecPair(t, nil, nil, 0)
 	const frames = 15
-	ctx := readCtx(t)
-	errs := make(chan error, 2)
-	for _, pair := range [][2]Conn{{c, s}, {s, c}} {
-		w, r := pair[0], pair[1]
-		go func() {
-			for i := range frames {
-				if err := w.WriteFrame(ctx, numbered(t, i%50)); err != nil {
-					errs <- err
-					return
-				}
-				if _, err := r.ReadFrame(ctx); err != nil {
-					errs <- err
-					return
-				}
-				time.Sleep(100 * time.Millisecond) // traffic pacing, not synchronisation
-			}
-			errs <- nil
-		}()
-	}
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
+	pingPong(t, c, s, frames, 100*time.Millisecond)
 	for _, conn := range []Conn{c, s} {
 		fc := conn.(*fecConn)
 		fc.snd.awaitAllAcked(time.Now().Add(5*time.Second), fc.term)
@@ -451,5 +428,83 @@ func TestQUICFECFirstFramesNotDropped(t *testing.T) {
 		c.Close(CloseNormal, "")
 		s.Close(CloseNormal, "")
 		waitFECClosed(t, c, s)
+	}
+}
+
+// TestQUICFECAcksRideDatagrams: with ALPN edgegate-fec/3 (the default for
+// direct datagrams) chat-like traffic in both directions acknowledges in
+// the datagrams already going the other way, and the control stream
+// carries few acks; a client offering only edgegate-fec/2 (an older one)
+// gets the stream acks it understands from the same listener, and every
+// frame arrives either way.
+func TestQUICFECAcksRideDatagrams(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		streamAcks  bool
+		wantProto   string
+		inDatagrams bool
+	}{
+		{"fec/3", false, QUICFECDirectAcksALPN, true},
+		{"fec/2 client", true, QUICFECDirectALPN, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var counters FECCounters
+			c, s := fecPairCfg(t, nil, &counters, QUICConfig{FECStreamAcks: tc.streamAcks})
+			if p := c.(*fecConn).qc.ConnectionState().TLS.NegotiatedProtocol; p != tc.wantProto {
+				t.Fatalf("negotiated %q, want %q", p, tc.wantProto)
+			}
+			const frames = 20
+			pingPong(t, c, s, frames, 20*time.Millisecond)
+			stream, dgram := counters.StreamAcks.Load(), counters.DatagramAcks.Load()
+			t.Logf("acks on the stream %d, in datagrams %d, for %d frames each way", stream, dgram, frames)
+			if !tc.inDatagrams {
+				if dgram != 0 {
+					t.Fatalf("%d acks in datagrams on %s", dgram, tc.wantProto)
+				}
+				return
+			}
+			if dgram < frames {
+				t.Fatalf("only %d acks rode datagrams for %d frames each way", dgram, frames)
+			}
+			if stream*2 > dgram {
+				t.Fatalf("%d stream acks against %d in datagrams: the stream still carries most", stream, dgram)
+			}
+		})
+	}
+}
+
+// pingPong writes n frames each way, each end writing then reading,
+// every gap (chat-like traffic: datagrams go both ways), and checks
+// every frame arrives once, in order.
+func pingPong(t *testing.T, c, s Conn, n int, gap time.Duration) {
+	t.Helper()
+	ctx := readCtx(t)
+	errs := make(chan error, 2)
+	for _, pair := range [][2]Conn{{c, s}, {s, c}} {
+		w, r := pair[0], pair[1]
+		go func() {
+			for i := range n {
+				if err := w.WriteFrame(ctx, numbered(t, 1+i%40)); err != nil {
+					errs <- err
+					return
+				}
+				f, err := r.ReadFrame(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(f, numbered(t, 1+i%40)) {
+					errs <- errors.New("frame out of order, repeated or corrupted")
+					return
+				}
+				time.Sleep(gap) // traffic pacing, not synchronisation
+			}
+			errs <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
