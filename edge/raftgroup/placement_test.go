@@ -261,15 +261,25 @@ func (c *placed) startWriter() *writer {
 			default:
 			}
 			live := c.live()
-			n := live[rand.IntN(len(live))]
+			// The member may be killed meanwhile (stop clears its node):
+			// read the node once, through the atomic pointer.
+			m := live[rand.IntN(len(live))]
+			node := m.live.Load()
+			if node == nil {
+				continue
+			}
 			conv := fmt.Sprintf("conv-%d", i%32)
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			res, err := n.node.Append(ctx, req(conv, "u", i))
+			res, err := node.Append(ctx, req(conv, "u", i))
 			cancel()
 			w.mu.Lock()
-			if err != nil {
-				w.errs = append(w.errs, fmt.Errorf("write %d at %s: %w", i, n.node.o.NodeID, err))
-			} else {
+			switch {
+			case err != nil && m.live.Load() != node:
+				// Killed during the call: a client would retry elsewhere;
+				// only acked writes must survive.
+			case err != nil:
+				w.errs = append(w.errs, fmt.Errorf("write %d at %s: %w", i, node.o.NodeID, err))
+			default:
 				w.acked[conv] = append(w.acked[conv], res.Msg.GetSeq())
 			}
 			w.mu.Unlock()
