@@ -258,9 +258,9 @@ const dgramAckRoom = 48
 // appendDatagramAcks appends an acknowledgement section (ctlAck, and
 // ctlLoss when withLoss) in the dgramAckTag format; the caller appends the
 // datagram after it.
-func appendDatagramAcks(dst []byte, d duties, withLoss bool, rcvd, highest uint64) []byte {
+func appendDatagramAcks(dst []byte, p ackPos, withLoss bool, rcvd, highest uint64) []byte {
 	var recs [64]byte
-	b := appendCtlAck(recs[:0], d.recv, d.consumed, d.seen)
+	b := appendCtlAck(recs[:0], p.recv, p.consumed, p.seen)
 	if withLoss {
 		b = appendCtlLoss(b, rcvd, highest)
 	}

@@ -84,8 +84,8 @@ func FuzzDatagramPayload(f *testing.F) {
 // length, accepts only one ack optionally followed by one loss report,
 // and what it accepts re-encodes to the same bytes.
 func FuzzDatagramAcks(f *testing.F) {
-	f.Add(append(appendDatagramAcks(nil, duties{recv: 5, consumed: 3, seen: 9}, true, 40, 42), bareTag, 1, 'x'))
-	f.Add(appendDatagramAcks(nil, duties{recv: 1 << 40, consumed: 1, seen: 1 << 41}, false, 0, 0))
+	f.Add(append(appendDatagramAcks(nil, ackPos{recv: 5, consumed: 3, seen: 9}, true, 40, 42), bareTag, 1, 'x'))
+	f.Add(appendDatagramAcks(nil, ackPos{recv: 1 << 40, consumed: 1, seen: 1 << 41}, false, 0, 0))
 	f.Add([]byte{dgramAckTag, 5, ctlAck, 3, 1, 2, 1})
 	f.Add([]byte{dgramAckTag, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -96,7 +96,7 @@ func FuzzDatagramAcks(f *testing.F) {
 		if a.ack.consumed > a.ack.recv || a.ack.seen < a.ack.recv || (a.hasLoss && a.loss.rcvd > a.loss.highest) {
 			t.Fatalf("accepted inconsistent acks %+v", a)
 		}
-		d := duties{recv: a.ack.recv, consumed: a.ack.consumed, seen: a.ack.seen}
+		d := ackPos{recv: a.ack.recv, consumed: a.ack.consumed, seen: a.ack.seen}
 		re := append(appendDatagramAcks(nil, d, a.hasLoss, a.loss.rcvd, a.loss.highest), rest...)
 		again, rest2, err := parseDatagramAcks(re)
 		same := again.ack.recv == a.ack.recv && again.ack.consumed == a.ack.consumed && again.ack.seen == a.ack.seen &&

@@ -113,14 +113,14 @@ func (c *fecConn) readDatagrams() {
 			var a dgramAcks
 			a, b, err = parseDatagramAcks(b)
 			if err == nil {
-				err = c.snd.onAck(a.ack.recv, a.ack.consumed, a.ack.seen)
+				err = c.onControl(a.ack)
+			}
+			if err == nil && a.hasLoss {
+				err = c.onControl(a.loss)
 			}
 			if err != nil {
 				c.protocolError(err)
 				return
-			}
-			if a.hasLoss {
-				c.onLossReport(a.loss.rcvd, a.loss.highest)
 			}
 			if len(b) == 0 {
 				continue
@@ -280,8 +280,8 @@ func (c *fecConn) rto() time.Duration {
 func (c *fecConn) withAcks(dst, dgram []byte) []byte {
 	rcvd, highest := c.direct.lossReport()
 	var sec []byte
-	_, ok := c.rcv.takeAck(time.Now(), func(d duties) bool {
-		sec = appendDatagramAcks(dst, d, true, rcvd, highest)
+	ok := c.rcv.takeAck(time.Now(), func(p ackPos) bool {
+		sec = appendDatagramAcks(dst, p, true, rcvd, highest)
 		return len(sec)+len(dgram) <= orDefault(c.fcfg.MaxDatagram, fec.DefaultMaxDatagram)+dgramAckRoom
 	})
 	if !ok {

@@ -24,18 +24,12 @@ type receiver struct {
 	consumed   uint64 // frames read by the application
 	seen       uint64 // one past the highest seq that arrived
 
-	// acked*: the positions last acknowledged, on the stream or in a
-	// datagram (see takeAck); lastAck: when. stream*: the last ones on
-	// the stream, which cannot be lost; lastStreamAck: when.
-	ackedRecv      uint64
-	ackedConsumed  uint64
-	ackedSeen      uint64
-	lastAck        time.Time
-	streamRecv     uint64
-	streamConsumed uint64
-	streamSeen     uint64
-	lastStreamAck  time.Time
-	lostSeen       uint64 // dec.Stats().Lost already counted
+	// acked: the positions last acknowledged, on the stream or in a
+	// datagram (see takeAck); lastAck: when. stream: the last ones on the
+	// stream, which cannot be lost; lastStreamAck: when.
+	acked, stream          ackPos
+	lastAck, lastStreamAck time.Time
+	lostSeen               uint64 // dec.Stats().Lost already counted
 
 	gapSince  map[uint64]time.Time // missing seqs below seen: when first noticed
 	notify    chan struct{}        // a frame entered the queue
@@ -158,7 +152,7 @@ func (r *receiver) next(window uint64) (frame []byte, kick, ok bool) {
 	}
 	owed := r.owesAck()
 	r.consumed++
-	return frame, !owed || r.consumed-r.ackedConsumed >= window/4, true
+	return frame, !owed || r.consumed-r.acked.consumed >= window/4, true
 }
 
 // pending reports whether frames wait in the queue.
@@ -170,11 +164,21 @@ func (r *receiver) pending() bool {
 
 // duties is what the receiver owes the sender at a timer tick.
 type duties struct {
-	nack                 []fec.ID
-	nackSeq              []uint64
-	ack                  bool
-	recv, consumed, seen uint64
-	lost                 uint64 // packets newly counted lost by the decoder
+	nack    []fec.ID
+	nackSeq []uint64
+	ack     bool // send ackPos on the stream
+	ackPos
+	lost uint64 // packets newly counted lost by the decoder
+}
+
+// ackPos is what an acknowledgement says: every seq below recv arrived,
+// every seq below consumed was read by the application (the flow control
+// window), and seen is one past the highest seq that arrived.
+type ackPos struct{ recv, consumed, seen uint64 }
+
+// positions returns the receiver's current positions. Caller holds mu.
+func (r *receiver) positions() ackPos {
+	return ackPos{r.nextSeq, r.consumed, max(r.seen, r.nextSeq)}
 }
 
 // timers runs the decoder's expiry and decides what to send now.
@@ -188,57 +192,44 @@ func (r *receiver) timers(now time.Time, window uint64) duties {
 		d.lost, r.lostSeen = lost-r.lostSeen, lost
 	}
 	quiet := now.Sub(r.lastAck) >= fecAckEvery
-	owes := r.owesAck() && (quiet || r.consumed-r.ackedConsumed >= window/4)
+	owes := r.owesAck() && (quiet || r.consumed-r.acked.consumed >= window/4)
 	// Positions acknowledged only in datagrams, which may have been lost,
 	// go on the stream too once the connection is quiet (no datagram
 	// carried a newer ack for fecAckEvery), at most every
 	// fecStreamAckEvery.
 	backstop := r.streamOwes() && quiet && now.Sub(r.lastStreamAck) >= fecStreamAckEvery
 	if owes || backstop {
-		d.ack, d.recv, d.consumed, d.seen = true, r.nextSeq, r.consumed, max(r.seen, r.nextSeq)
-		r.markAckedLocked(d, now)
-		r.streamRecv, r.streamConsumed, r.streamSeen, r.lastStreamAck = r.ackedRecv, r.ackedConsumed, r.ackedSeen, now
+		d.ack, d.ackPos = true, r.positions()
+		r.acked, r.lastAck = d.ackPos, now
+		r.stream, r.lastStreamAck = d.ackPos, now
 	}
 	return d
 }
 
-// markAckedLocked records positions d as acknowledged at now. Caller
-// holds mu.
-func (r *receiver) markAckedLocked(d duties, now time.Time) {
-	r.ackedRecv, r.ackedConsumed, r.ackedSeen, r.lastAck = d.recv, d.consumed, d.seen, now
-}
-
-// takeAck returns the positions to acknowledge in a datagram about to
-// go out, if they moved since the last acknowledgement; fits says
-// whether the section fits the datagram (if not, nothing is recorded and
-// the stream acknowledges as usual). The positions count as
-// acknowledged: a datagram may be lost, so the stream repeats them when
+// takeAck offers fits the positions to acknowledge in a datagram about
+// to go out, if they moved since the last acknowledgement, and reports
+// whether they were taken; fits says whether the section fits the
+// datagram (if not, nothing is recorded and the stream acknowledges as
+// usual). Taken positions count as acknowledged: a datagram may be lost, so the stream repeats them when
 // the connection goes quiet (timers).
-func (r *receiver) takeAck(now time.Time, fits func(duties) bool) (duties, bool) {
+func (r *receiver) takeAck(now time.Time, fits func(ackPos) bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.owesAck() {
-		return duties{}, false
+	p := r.positions()
+	if p == r.acked || !fits(p) {
+		return false
 	}
-	d := duties{ack: true, recv: r.nextSeq, consumed: r.consumed, seen: max(r.seen, r.nextSeq)}
-	if !fits(d) {
-		return duties{}, false
-	}
-	r.markAckedLocked(d, now)
-	return d, true
+	r.acked, r.lastAck = p, now
+	return true
 }
 
 // streamOwes reports whether the stream has not carried the positions
 // last acknowledged. Caller holds mu.
-func (r *receiver) streamOwes() bool {
-	return r.ackedRecv != r.streamRecv || r.ackedConsumed != r.streamConsumed || r.ackedSeen != r.streamSeen
-}
+func (r *receiver) streamOwes() bool { return r.acked != r.stream }
 
 // owesAck reports whether the positions moved since the last
 // acknowledgement. Caller holds mu.
-func (r *receiver) owesAck() bool {
-	return r.nextSeq != r.ackedRecv || r.consumed != r.ackedConsumed || r.seen != r.ackedSeen
-}
+func (r *receiver) owesAck() bool { return r.positions() != r.acked }
 
 // deadline returns when timers next has work: the decoder's next group
 // expiry, the next gap due for a NACK, or the next acknowledgement owed.
@@ -248,24 +239,19 @@ func (r *receiver) deadline() time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	at := r.dec.Deadline()
-	earliest := func(t time.Time) {
-		if at.IsZero() || t.Before(at) {
-			at = t
-		}
-	}
 	if len(r.gapSince) > 0 {
 		wait := r.dec.MaxWait() + fecGapSlack
 		for _, since := range r.gapSince {
 			if !since.IsZero() {
-				earliest(since.Add(wait))
+				at = earliest(at, since.Add(wait))
 			}
 		}
 	}
 	switch {
 	case r.owesAck():
-		earliest(r.lastAck.Add(fecAckEvery))
+		at = earliest(at, r.lastAck.Add(fecAckEvery))
 	case r.streamOwes():
-		earliest(laterOf(r.lastAck.Add(fecAckEvery), r.lastStreamAck.Add(fecStreamAckEvery)))
+		at = earliest(at, laterOf(r.lastAck.Add(fecAckEvery), r.lastStreamAck.Add(fecStreamAckEvery)))
 	}
 	return at
 }
@@ -331,8 +317,7 @@ func (r *receiver) gaps(now time.Time) []uint64 {
 func (r *receiver) finalAck() duties {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	d := duties{ack: true, recv: r.nextSeq, consumed: r.consumed, seen: max(r.seen, r.nextSeq)}
-	r.markAckedLocked(d, time.Now())
-	r.streamRecv, r.streamConsumed, r.streamSeen = d.recv, d.consumed, d.seen
+	d := duties{ack: true, ackPos: r.positions()}
+	r.acked, r.stream, r.lastAck = d.ackPos, d.ackPos, time.Now()
 	return d
 }
