@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/qlog"
 
 	"github.com/edgegate/edgegate/fec"
 )
@@ -103,6 +104,11 @@ func (c QUICConfig) quic(dialer bool) *quic.Config {
 		MaxIncomingUniStreams: -1,
 		// quic-fec carries frames in datagrams; listeners accept both modes.
 		EnableDatagrams: true,
+		// QLOGDIR=dir writes one qlog file per connection there (quic-go's
+		// standard tracer; nothing is traced when it is unset). It is how
+		// packets on an encrypted connection are looked at when debugging
+		// latency or overhead.
+		Tracer: qlog.DefaultConnectionTracer,
 	}
 	if dialer {
 		qc.KeepAlivePeriod = orDefault(c.KeepAlive, idle/3)

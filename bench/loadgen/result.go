@@ -110,6 +110,9 @@ type Result struct {
 	BytesOnWire   uint64  `json:"bytes_on_wire,omitempty"`
 	PayloadBytes  uint64  `json:"payload_bytes,omitempty"`
 	OverheadRatio float64 `json:"overhead_ratio,omitempty"`
+	// WireSizes splits the link's packets by direction and IP size, to
+	// show where the overhead goes (acknowledgements are small packets).
+	WireSizes []WireSize `json:"wire_sizes,omitempty"`
 	// FECRecovered counts packets quic-fec rebuilt from parity (clients
 	// and edge); Retransmitted the transports' retransmissions: on the
 	// clients, TCP segments (ws), lost QUIC packets (quic-stream) or
@@ -275,4 +278,14 @@ func (r *Result) setMoves(moves []float64) {
 	if n := len(r.MoveAfterS); n > 0 {
 		r.MoveAfterP50S, r.MoveAfterMaxS = r.MoveAfterS[n/2], r.MoveAfterS[n-1]
 	}
+}
+
+// WireSize is the packets of one direction ("up": clients to edge,
+// "down": edge to clients) at most Max IP bytes long (and longer than the
+// previous class).
+type WireSize struct {
+	Dir     string `json:"dir"`
+	Max     int    `json:"max"`
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
 }

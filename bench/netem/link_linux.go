@@ -55,11 +55,40 @@ func (l *Link) StopLoss() { l.lossOff.Store(true) }
 
 type dirStats struct {
 	packets, dropped, queueDrops, bytes atomic.Uint64
+	sizes                               [len(SizeClasses)]struct{ packets, bytes atomic.Uint64 }
 }
 
-// Stats are one direction's counters.
+// SizeClasses are the upper bounds (IP packet bytes, inclusive) of the
+// classes Stats.Sizes counts packets in: small ones are acknowledgements
+// and control, large ones carry messages, so the split shows where a
+// transport's overhead goes.
+var SizeClasses = [...]int{80, 160, 320, 640, 1280, 1 << 16}
+
+// SizeCount is the packets and bytes of one size class.
+type SizeCount struct {
+	Max     int    `json:"max"`
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
+}
+
+// Stats are one direction's counters: every packet read from the sending
+// side, dropped or not.
 type Stats struct {
 	Packets, Dropped, QueueDrops, Bytes uint64
+	// Sizes splits Packets and Bytes by SizeClasses.
+	Sizes []SizeCount
+}
+
+func (s *dirStats) count(n int) {
+	s.packets.Add(1)
+	s.bytes.Add(uint64(n))
+	for i, m := range SizeClasses {
+		if n <= m {
+			s.sizes[i].packets.Add(1)
+			s.sizes[i].bytes.Add(uint64(n))
+			return
+		}
+	}
 }
 
 var linkSeq atomic.Uint64
@@ -151,8 +180,7 @@ func (l *Link) readLoop(dir int, from *os.File, im *impairer, q chan<- pkt, mtu 
 			bufPool.Put(bp)
 			return
 		}
-		st.packets.Add(1)
-		st.bytes.Add(uint64(n))
+		st.count(n)
 		qd := im.queueDrops
 		at, drop := im.decide(n, time.Now())
 		if drop {
@@ -190,7 +218,11 @@ func (l *Link) writeLoop(to *os.File, q <-chan pkt) {
 // Stats returns the counters of the A->B (0) and B->A (1) directions.
 func (l *Link) Stats() (aToB, bToA Stats) {
 	get := func(s *dirStats) Stats {
-		return Stats{Packets: s.packets.Load(), Dropped: s.dropped.Load(), QueueDrops: s.queueDrops.Load(), Bytes: s.bytes.Load()}
+		st := Stats{Packets: s.packets.Load(), Dropped: s.dropped.Load(), QueueDrops: s.queueDrops.Load(), Bytes: s.bytes.Load()}
+		for i, m := range SizeClasses {
+			st.Sizes = append(st.Sizes, SizeCount{Max: m, Packets: s.sizes[i].packets.Load(), Bytes: s.sizes[i].bytes.Load()})
+		}
+		return st
 	}
 	return get(&l.stats[0]), get(&l.stats[1])
 }

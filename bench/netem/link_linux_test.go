@@ -129,6 +129,16 @@ func TestLinkRandomLoss(t *testing.T) {
 	if aToB.Dropped == 0 || aToB.Packets < n { // the kernel may add a packet of its own
 		t.Fatalf("stats %+v", aToB)
 	}
+	// Every packet is counted in one size class: these (32-byte IP
+	// packets) in the smallest.
+	var packets, bytes uint64
+	for _, c := range aToB.Sizes {
+		packets += c.Packets
+		bytes += c.Bytes
+	}
+	if packets != aToB.Packets || bytes != aToB.Bytes || aToB.Sizes[0].Packets < n {
+		t.Fatalf("size classes %+v do not add up to %d packets, %d bytes", aToB.Sizes, aToB.Packets, aToB.Bytes)
+	}
 }
 
 func TestLinkTCPSurvivesLoss(t *testing.T) {

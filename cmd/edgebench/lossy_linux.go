@@ -129,6 +129,14 @@ func runLossy(ctx context.Context, args []string, stderr io.Writer) (output, err
 	aToB, bToA := link.Stats()
 	r.Transport, r.LossPct, r.BurstLen, r.RTTMs = tr, loss, burst, float64(rttMs)
 	r.BytesOnWire = aToB.Bytes + bToA.Bytes
+	for _, d := range []struct {
+		dir string
+		st  netem.Stats
+	}{{"up", bToA}, {"down", aToB}} {
+		for _, c := range d.st.Sizes {
+			r.WireSizes = append(r.WireSizes, loadgen.WireSize{Dir: d.dir, Max: c.Max, Packets: c.Packets, Bytes: c.Bytes})
+		}
+	}
 	// Every body crosses the link once up (sender to edge) and once down
 	// per subscriber (both sides of a 1:1 conversation).
 	r.PayloadBytes = r.AckedBytes * 3
