@@ -125,6 +125,9 @@ type chatPart struct {
 	ack     *hist.Histogram
 	// latSame and latCross split latency by placement (PlacementMixed).
 	latSame, latCross *hist.Histogram
+	// latSteady is latency of the messages after each sender's first
+	// steadyAfterSeconds (see Result.LatencySteady).
+	latSteady *hist.Histogram
 	// pairMu[i] guards sides 2i and 2i+1's check and ackedSeqs;
 	// deliveredAcked counts the messages both acked to their sender and
 	// received by its peer (in either order): the drain waits for it to
@@ -139,7 +142,7 @@ type chatPart struct {
 func newChatPart(co ChatOptions) newPartFunc {
 	return func(e *env, base, n int) part {
 		return &chatPart{e: e, co: co, base: base, n: n, latency: hist.New(), ack: hist.New(),
-			latSame: hist.New(), latCross: hist.New(), pairMu: make([]sync.Mutex, n)}
+			latSame: hist.New(), latCross: hist.New(), latSteady: hist.New(), pairMu: make([]sync.Mutex, n)}
 	}
 }
 
@@ -169,6 +172,7 @@ func (p *chatPart) connect(ctx context.Context) (int, int, error) {
 func (p *chatPart) receive(s *chatSide) {
 	run := p.e.o.RunID
 	peer := s.stream ^ 1
+	steadyAfter := uint64(steadyAfterSeconds * p.co.Rate)
 	for m := range s.c.Messages() {
 		if m.GetConversation() != s.conv {
 			s.invalid++
@@ -189,6 +193,9 @@ func (p *chatPart) receive(s *chatSide) {
 		}
 		d := time.Now().UnixNano() - b.SentUnixNano
 		p.latency.Record(d)
+		if b.Seq > steadyAfter {
+			p.latSteady.Record(d)
+		}
 		if p.co.Placement == PlacementMixed {
 			if p.co.sameEdge(int(s.stream / 2)) {
 				p.latSame.Record(d)
@@ -297,7 +304,7 @@ func (p *chatPart) finish(ctx context.Context, _ finishMsg) (*Result, error) {
 		}
 	}
 	r := &Result{latency: p.latency, ackLatency: p.ack, outage: p.e.outages.h,
-		latSame: p.latSame, latCross: p.latCross, Reconnects: reconnects(p.cls)}
+		latSame: p.latSame, latCross: p.latCross, latSteady: p.latSteady, Reconnects: reconnects(p.cls)}
 	for _, c := range p.cls {
 		if c != nil {
 			r.EdgeSwitches += c.Stats().EdgeSwitches

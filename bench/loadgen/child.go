@@ -54,6 +54,7 @@ type ctrlMsg struct {
 	Outage    *hist.Snapshot `json:"outage_hist,omitempty"`
 	LatSame   *hist.Snapshot `json:"latency_same_hist,omitempty"`
 	LatCross  *hist.Snapshot `json:"latency_cross_hist,omitempty"`
+	LatSteady *hist.Snapshot `json:"latency_steady_hist,omitempty"`
 }
 
 // histSlot is one of a Result's histograms and its snapshot field in a
@@ -66,7 +67,7 @@ type histSlot struct {
 // histSlots lists r's histograms beside their fields in m.
 func histSlots(r *Result, m *ctrlMsg) []histSlot {
 	return []histSlot{{&r.latency, &m.Latency}, {&r.ackLatency, &m.Ack}, {&r.outage, &m.Outage},
-		{&r.latSame, &m.LatSame}, {&r.latCross, &m.LatCross}}
+		{&r.latSame, &m.LatSame}, {&r.latCross, &m.LatCross}, {&r.latSteady, &m.LatSteady}}
 }
 
 // maxLine bounds one protocol line (a histogram snapshot is < 200 KiB).

@@ -72,7 +72,7 @@ func finishParts(ctx context.Context, parts []part, f finishMsg) (*Result, error
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	out := &Result{latency: hist.New(), ackLatency: hist.New(), outage: hist.New(), latSame: hist.New(), latCross: hist.New()}
+	out := &Result{latency: hist.New(), ackLatency: hist.New(), outage: hist.New(), latSame: hist.New(), latCross: hist.New(), latSteady: hist.New()}
 	for _, r := range res {
 		out.merge(r)
 	}
@@ -111,7 +111,7 @@ func (r *Result) merge(p *Result) {
 	r.FECUnrecoverable = addCount(r.FECUnrecoverable, p.FECUnrecoverable)
 	r.latency.Merge(p.latency)
 	r.ackLatency.Merge(p.ackLatency)
-	for _, h := range [][2]*hist.Histogram{{r.outage, p.outage}, {r.latSame, p.latSame}, {r.latCross, p.latCross}} {
+	for _, h := range [][2]*hist.Histogram{{r.outage, p.outage}, {r.latSame, p.latSame}, {r.latCross, p.latCross}, {r.latSteady, p.latSteady}} {
 		if h[1] != nil {
 			h[0].Merge(h[1])
 		}

@@ -175,11 +175,20 @@ type Result struct {
 	// publisher's edge and on others (rooms with several edges).
 	LatencySameEdge  *Percentiles `json:"latency_same_edge_ms,omitempty"`
 	LatencyCrossEdge *Percentiles `json:"latency_cross_edge_ms,omitempty"`
+	// LatencySteady is Latency without each chat sender's messages of its
+	// first steadyAfterSeconds: the latency of warm connections, to tell
+	// a tail made at the start (handshakes, quic-fec's FEC before it
+	// knows the path is clean) from one that lasts.
+	LatencySteady *Percentiles `json:"latency_steady_ms,omitempty"`
 
-	latency, ackLatency, outage, latSame, latCross *hist.Histogram
+	latency, ackLatency, outage, latSame, latCross, latSteady *hist.Histogram
 }
 
 const maxErrors = 5
+
+// steadyAfterSeconds is how much of each chat sender's start
+// Result.LatencySteady leaves out.
+const steadyAfterSeconds = 5
 
 func (r *Result) addError(format string, args ...any) {
 	if len(r.Errors) < maxErrors {
@@ -195,6 +204,7 @@ func (r *Result) finalize(sendPhase time.Duration) {
 	r.AckLatency = optPercentiles(r.ackLatency)
 	r.Outage = optPercentiles(r.outage)
 	r.LatencySameEdge, r.LatencyCrossEdge = optPercentiles(r.latSame), optPercentiles(r.latCross)
+	r.LatencySteady = optPercentiles(r.latSteady)
 	if s := sendPhase.Seconds(); s > 0 {
 		r.ThroughputMsgsPerS = float64(r.Acked) / s
 	}

@@ -52,3 +52,30 @@ func TestFECCountsMergeAndResidualLoss(t *testing.T) {
 		t.Fatalf("residual loss %v, counts %d %d; want none", ws.ResidualLoss, *ws.FECDataPackets, *ws.FECUnrecoverable)
 	}
 }
+
+// TestLatencySteadyMerges: the steady-state latency of two client
+// processes adds up into latency_steady_ms, which is left out when no
+// message was past its sender's start.
+func TestLatencySteadyMerges(t *testing.T) {
+	res := &Result{latency: hist.New(), ackLatency: hist.New(), latSteady: hist.New()}
+	for _, ms := range []int64{10, 30} {
+		p := &Result{latency: hist.New(), ackLatency: hist.New(), latSteady: hist.New()}
+		p.latency.Record(ms * 1e6)
+		p.latSteady.Record(ms * 1e6)
+		res.merge(p)
+	}
+	res.finalize(0)
+	if res.LatencySteady == nil || res.LatencySteady.Count != 2 || res.LatencySteady.Max < 29 {
+		t.Fatalf("steady latency %+v, want 2 samples up to 30 ms", res.LatencySteady)
+	}
+	early := &Result{latency: hist.New(), ackLatency: hist.New(), latSteady: hist.New()}
+	early.latency.Record(5e6)
+	early.finalize(0)
+	b, err := json.Marshal(early)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "latency_steady_ms") {
+		t.Fatalf("latency_steady_ms without a steady sample: %s", b)
+	}
+}
