@@ -46,14 +46,14 @@ func TestFallbackProbeBurst(t *testing.T) {
 		fb := &Fallback{QUICURL: "quic+fec://edge-a:8443", NoWarmDial: true}
 		srv, c, _, burst := burstServer(t, fb)
 		srv.waitFor("a burst", func() bool { return *burst > 0 })
-		time.Sleep(3 * time.Second) // fake time: the burst runs and ends
+		time.Sleep(4 * time.Second) // fake time: the burst runs and ends
 		synctest.Wait()
 		srv.mu.Lock()
 		n := *burst
 		srv.mu.Unlock()
-		// 1 s of 50 ms ticks: 19 or 20 probes.
-		if n < 18 || n > 21 {
-			t.Fatalf("%d burst probes, want ~20 (1 s every 50 ms)", n)
+		// 2 s of 20 ms ticks: 99 or 100 probes.
+		if n < 97 || n > 101 {
+			t.Fatalf("%d burst probes, want ~100 (2 s every 20 ms)", n)
 		}
 		time.Sleep(5 * time.Second)
 		synctest.Wait()

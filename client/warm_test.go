@@ -75,7 +75,10 @@ func TestFallbackWarmDial(t *testing.T) {
 // last warm dial was less than warmEvery ago.
 func TestFallbackWarmDialExpires(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv, c := fallbackClient(t, 1, tcpLink(1, holesAt(2, 40)), &Fallback{QUICURL: "quic+fec://edge-a:8443"})
+		// The link's 40th look (probe ticks and Pongs, burst ones
+		// included) is about 10 s on with a burst of 20 probes.
+		fb := &Fallback{QUICURL: "quic+fec://edge-a:8443", BurstEvery: 50 * time.Millisecond, BurstFor: time.Second}
+		srv, c := fallbackClient(t, 1, tcpLink(1, holesAt(2, 40)), fb)
 		srv.waitFor("warm dial", func() bool { return len(srv.urls) == 2 && len(srv.sessions) == 2 })
 		start := time.Now()
 		srv.waitFor("warm connection closed", func() bool { return len(srv.sessions) == 1 })
