@@ -50,7 +50,9 @@ type fakeServer struct {
 	nextID  int
 	closed  bool
 
-	heartbeatMs     uint32
+	heartbeatMs uint32
+	// connected, when set, edits every Connected before it is sent.
+	connected       func(*pb.Connected)
 	maxMessageBytes uint32
 	maxFrameBytes   uint32
 	noResume        bool // never accept resume tokens
@@ -304,13 +306,17 @@ func (sess *fakeSession) run() {
 		rooms = append(rooms, room)
 	}
 	codec := transport.Negotiate(hello.GetCompression(), []transport.Codec{transport.CodecS2, transport.CodecZstd})
-	sess.write(&pb.Connected{
+	connected := &pb.Connected{
 		Compression: codec, CompressionThreshold: 256,
 		SessionId: fmt.Sprint(sess.id), UserId: user, DeviceId: sess.device,
 		ResumeToken: fmt.Sprintf("rt-%d", sess.id), Resumed: resumed, ServerTimeMs: time.Now().UnixMilli(),
 		HeartbeatIntervalMs: s.heartbeatMs, MaxMessageBytes: s.maxMessageBytes, MaxFrameBytes: s.maxFrameBytes, NodeId: "fake",
 		Subscribed: s.headsLocked(sess.convs), Rooms: rooms,
-	})
+	}
+	if s.connected != nil {
+		s.connected(connected)
+	}
+	sess.write(connected)
 	sess.comp = &transport.Compressor{Codec: codec, Threshold: 256}
 	pos := map[string]uint64{}
 	for _, p := range hello.GetPositions() {

@@ -36,10 +36,12 @@ func (f *Fallback) lossSpan() time.Duration {
 // never reach it).
 const burstNonce = 1 << 63
 
-// probeBurst starts a burst of fast probes (Fallback.BurstEvery), unless
-// one ran within BurstGap or bursts are off. Writer goroutine only.
+// probeBurst starts a burst of fast probes (Fallback.BurstEvery, or the
+// slower interval the edge asked for in Connected), unless one ran within
+// BurstGap or bursts are off (here or by the edge). Writer goroutine only.
 func (cn *connection) probeBurst(f *Fallback) {
-	if f.BurstEvery < 0 || cn.burst != nil {
+	every, ok := cn.burstEvery(f)
+	if !ok || cn.burst != nil {
 		return
 	}
 	now := time.Now()
@@ -49,8 +51,18 @@ func (cn *connection) probeBurst(f *Fallback) {
 	}
 	cn.c.lastBurst.Store(now.UnixNano())
 	cn.c.stats.probeBursts.Add(1)
-	cn.burst = time.NewTicker(f.BurstEvery)
+	cn.burst = time.NewTicker(every)
 	cn.burstEnd = now.Add(f.BurstFor)
+}
+
+// burstEvery is the burst interval: Fallback.BurstEvery, or the edge's
+// Connected.probe_burst_interval_ms when that is longer; ok is false when
+// bursts are off, by the Fallback or by the edge.
+func (cn *connection) burstEvery(f *Fallback) (every time.Duration, ok bool) {
+	if f.BurstEvery < 0 || cn.hello.GetProbeBurstsOff() {
+		return 0, false
+	}
+	return max(f.BurstEvery, time.Duration(cn.hello.GetProbeBurstIntervalMs())*time.Millisecond), true
 }
 
 // burstC is the burst's tick channel (nil, never ready, without a burst).

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -13,11 +14,12 @@ import (
 // burstServer starts a fake WebSocket edge whose link shows one downlink
 // hole (a loss that does not call for the move) and counts the client's
 // Pings: all of them, and the burst probes among them.
-func burstServer(t *testing.T, fb *Fallback) (srv *fakeServer, c *Client, pings, burst *int) {
+func burstServer(t *testing.T, fb *Fallback, connected func(*pb.Connected)) (srv *fakeServer, c *Client, pings, burst *int) {
 	t.Helper()
 	srv = newFakeServer(t)
 	t.Cleanup(srv.close)
 	srv.tname = "ws"
+	srv.connected = connected
 	pings, burst = new(int), new(int)
 	report := linkReport(0, 10, 0, nil)
 	srv.hook = func(sess *fakeSession, m proto.Message) bool {
@@ -44,7 +46,7 @@ func burstServer(t *testing.T, fb *Fallback) (srv *fakeServer, c *Client, pings,
 func TestFallbackProbeBurst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fb := &Fallback{QUICURL: "quic+fec://edge-a:8443", NoWarmDial: true}
-		srv, c, _, burst := burstServer(t, fb)
+		srv, c, _, burst := burstServer(t, fb, nil)
 		srv.waitFor("a burst", func() bool { return *burst > 0 })
 		time.Sleep(4 * time.Second) // fake time: the burst runs and ends
 		synctest.Wait()
@@ -72,20 +74,57 @@ func TestFallbackProbeBurst(t *testing.T) {
 	})
 }
 
-// TestFallbackNoProbeBurst: with BurstEvery negative, the same loss sends
-// no burst probes.
+// TestFallbackNoProbeBurst: with BurstEvery negative, or when the edge
+// asks for no bursts in Connected, the same loss sends no burst probes.
 func TestFallbackNoProbeBurst(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		fb := &Fallback{QUICURL: "quic+fec://edge-a:8443", NoWarmDial: true, BurstEvery: -1}
-		srv, c, pings, burst := burstServer(t, fb)
-		srv.waitFor("probes", func() bool { return *pings >= 6 })
-		time.Sleep(3 * time.Second)
-		synctest.Wait()
-		srv.mu.Lock()
-		n := *burst
-		srv.mu.Unlock()
-		if n != 0 || c.Stats().ProbeBursts != 0 {
-			t.Fatalf("%d burst probes with bursts off", n)
-		}
-	})
+	for _, tc := range []struct {
+		name      string
+		every     time.Duration
+		connected func(*pb.Connected)
+	}{
+		{"client", -1, nil},
+		{"edge", 0, func(m *pb.Connected) { m.ProbeBurstsOff = true }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fb := &Fallback{QUICURL: "quic+fec://edge-a:8443", NoWarmDial: true, BurstEvery: tc.every}
+				srv, c, pings, burst := burstServer(t, fb, tc.connected)
+				srv.waitFor("probes", func() bool { return *pings >= 6 })
+				time.Sleep(3 * time.Second)
+				synctest.Wait()
+				srv.mu.Lock()
+				n := *burst
+				srv.mu.Unlock()
+				if n != 0 || c.Stats().ProbeBursts != 0 {
+					t.Fatalf("%d burst probes with bursts off", n)
+				}
+			})
+		})
+	}
+}
+
+// TestFallbackProbeBurstEdgeInterval: the edge's probe_burst_interval_ms
+// slows a burst (100 ms for the 2 s burst: about 20 probes, not 100); an
+// interval shorter than the client's own does not speed it up.
+func TestFallbackProbeBurstEdgeInterval(t *testing.T) {
+	for _, tc := range []struct {
+		edgeMs   uint32
+		min, max int
+	}{{100, 18, 21}, {5, 97, 101}} {
+		t.Run(fmt.Sprint(tc.edgeMs), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fb := &Fallback{QUICURL: "quic+fec://edge-a:8443", NoWarmDial: true}
+				srv, _, _, burst := burstServer(t, fb, func(m *pb.Connected) { m.ProbeBurstIntervalMs = tc.edgeMs })
+				srv.waitFor("a burst", func() bool { return *burst > 0 })
+				time.Sleep(4 * time.Second) // fake time: the burst runs and ends
+				synctest.Wait()
+				srv.mu.Lock()
+				n := *burst
+				srv.mu.Unlock()
+				if n < tc.min || n > tc.max {
+					t.Fatalf("edge interval %d ms: %d burst probes, want %d-%d", tc.edgeMs, n, tc.min, tc.max)
+				}
+			})
+		})
+	}
 }

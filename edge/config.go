@@ -79,6 +79,16 @@ type Config struct {
 	// HeartbeatInterval is the ping interval told to clients; a connection
 	// silent for 2.5x this is closed. Default 25 s.
 	HeartbeatInterval time.Duration
+	// ProbeBurstInterval is the least interval between the fast probes
+	// of a client's loss check (client.Fallback.BurstEvery) told to
+	// clients in Connected: 0 leaves it to them (the SDK's default is
+	// 20 ms, for 2 s, at most once per 10 s); negative asks them not to
+	// burst. Each burst probe costs the edge a frame read, a Pong write
+	// and a TCP_INFO read (about 30 us): a regional loss event that makes
+	// 10k clients burst at once at 20 ms costs about 15 cores for those
+	// 2 s, so an edge with many WebSocket clients on weak networks may
+	// want it slower.
+	ProbeBurstInterval time.Duration
 	// HandshakeTimeout bounds the wait for the Connect frame. Default 10 s.
 	HandshakeTimeout time.Duration
 	// WriteTimeout bounds one frame write; a client that does not read

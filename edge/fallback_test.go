@@ -234,3 +234,23 @@ func runFallbackWith(t *testing.T, e *testEdge, qurl string, pin *tls.Config, du
 	}
 	return got, alice.Stats()
 }
+
+// TestConnectedTellsProbeBurstPolicy: Connected carries the edge's
+// ProbeBurstInterval: nothing by default (the client's own), the interval
+// when positive, bursts off when negative.
+func TestConnectedTellsProbeBurstPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		cfg    time.Duration
+		wantMs uint32
+		off    bool
+	}{{0, 0, false}, {150 * time.Millisecond, 150, false}, {-1, 0, true}} {
+		t.Run(fmt.Sprint(tc.cfg), func(t *testing.T) {
+			e := startEdge(t, func(c *Config) { c.ProbeBurstInterval = tc.cfg })
+			c := e.dialRaw(t)
+			hello := c.connect(e.token("u", nil, nil, time.Hour), nil)
+			if hello.GetProbeBurstIntervalMs() != tc.wantMs || hello.GetProbeBurstsOff() != tc.off {
+				t.Fatalf("Connected probe burst %d ms, off %v; want %d ms, off %v", hello.GetProbeBurstIntervalMs(), hello.GetProbeBurstsOff(), tc.wantMs, tc.off)
+			}
+		})
+	}
+}

@@ -203,6 +203,8 @@ func (srv *Server) handshake(conn transport.Conn, remote string) (*session, erro
 		Compression:          codec,
 		CompressionThreshold: uint32(srv.cfg.CompressThreshold),
 		HeartbeatIntervalMs:  uint32(srv.cfg.HeartbeatInterval / time.Millisecond),
+		ProbeBurstIntervalMs: uint32(max(srv.cfg.ProbeBurstInterval, 0) / time.Millisecond),
+		ProbeBurstsOff:       srv.cfg.ProbeBurstInterval < 0,
 		MaxFrameBytes:        uint32(srv.cfg.MaxFrameBytes),
 		MaxMessageBytes:      uint32(srv.cfg.MaxMessageBytes),
 		NodeId:               srv.cfg.NodeID,

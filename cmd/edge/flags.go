@@ -39,6 +39,7 @@ type options struct {
 	maxMessage     int
 	maxSubs        int
 	heartbeat      time.Duration
+	probeBurst     time.Duration
 	resumeGrace    time.Duration
 	roomWindow     time.Duration
 	roomMaxDelay   time.Duration
@@ -91,6 +92,7 @@ func defineFlags(fs *flag.FlagSet) *options {
 	fs.IntVar(&o.maxMessage, "max-message-bytes", 0, "max message body (default 16384)")
 	fs.IntVar(&o.maxSubs, "max-subscriptions", 0, "max subscriptions per session (default 1000)")
 	fs.DurationVar(&o.heartbeat, "heartbeat", 0, "client heartbeat interval (default 25s)")
+	fs.DurationVar(&o.probeBurst, "probe-burst-interval", 0, "least interval between the fast link probes of a WebSocket client checking a loss, told to clients (0: theirs, the SDK's 20ms; negative: no bursts)")
 	fs.DurationVar(&o.resumeGrace, "resume-grace", 0, "how long disconnected sessions can resume (default 2m)")
 	fs.DurationVar(&o.roomWindow, "room-batch-window", 0, "room comment batching window (default 20ms)")
 	fs.DurationVar(&o.liveMaxAge, "live-max-age", 0, "drop room comments that waited longer than this for a slow viewer (default 5s)")
@@ -250,6 +252,7 @@ func (o *options) config(lookupEnv func(string) (string, bool)) (edge.Config, er
 		MaxMessageBytes:           o.maxMessage,
 		MaxSubscriptions:          o.maxSubs,
 		HeartbeatInterval:         o.heartbeat,
+		ProbeBurstInterval:        o.probeBurst,
 		ResumeGrace:               o.resumeGrace,
 		RoomBatchWindow:           o.roomWindow,
 		RoomBatchMaxDelay:         o.roomMaxDelay,

@@ -381,9 +381,17 @@ type Connected struct {
 	// resumed subscriptions), with the head sequence of each.
 	Subscribed []*Position `protobuf:"bytes,13,rep,name=subscribed,proto3" json:"subscribed,omitempty"`
 	// rooms the session rejoined on resume.
-	Rooms         []string `protobuf:"bytes,14,rep,name=rooms,proto3" json:"rooms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Rooms []string `protobuf:"bytes,14,rep,name=rooms,proto3" json:"rooms,omitempty"`
+	// probe_burst_interval_ms is the least interval the server accepts between
+	// the fast link probes (Pings) a WebSocket client sends while it checks a
+	// loss (the SDK's Fallback bursts); 0: the client's own. A loss event in a
+	// region makes every client of an edge burst at once; this lets the edge
+	// slow them without a client release.
+	ProbeBurstIntervalMs uint32 `protobuf:"varint,15,opt,name=probe_burst_interval_ms,json=probeBurstIntervalMs,proto3" json:"probe_burst_interval_ms,omitempty"`
+	// probe_bursts_off asks clients to send no probe bursts at all.
+	ProbeBurstsOff bool `protobuf:"varint,16,opt,name=probe_bursts_off,json=probeBurstsOff,proto3" json:"probe_bursts_off,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Connected) Reset() {
@@ -512,6 +520,20 @@ func (x *Connected) GetRooms() []string {
 		return x.Rooms
 	}
 	return nil
+}
+
+func (x *Connected) GetProbeBurstIntervalMs() uint32 {
+	if x != nil {
+		return x.ProbeBurstIntervalMs
+	}
+	return 0
+}
+
+func (x *Connected) GetProbeBurstsOff() bool {
+	if x != nil {
+		return x.ProbeBurstsOff
+	}
+	return false
 }
 
 // Subscribe adds conversations and rooms to the session. Each conversation
@@ -1791,7 +1813,7 @@ const file_transport_pb_edgegate_proto_rawDesc = "" +
 	"\tpositions\x18\x03 \x03(\v2\x15.edgegate.v1.PositionR\tpositions\x12\x1b\n" +
 	"\tdevice_id\x18\x04 \x01(\tR\bdeviceId\x12:\n" +
 	"\vcompression\x18\x05 \x03(\x0e2\x18.edgegate.v1.CompressionR\vcompression\x12%\n" +
-	"\x0eclient_version\x18\x06 \x01(\tR\rclientVersion\"\xa2\x04\n" +
+	"\x0eclient_version\x18\x06 \x01(\tR\rclientVersion\"\x83\x05\n" +
 	"\tConnected\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x17\n" +
@@ -1810,7 +1832,9 @@ const file_transport_pb_edgegate_proto_rawDesc = "" +
 	"\n" +
 	"subscribed\x18\r \x03(\v2\x15.edgegate.v1.PositionR\n" +
 	"subscribed\x12\x14\n" +
-	"\x05rooms\x18\x0e \x03(\tR\x05rooms\"\x9a\x01\n" +
+	"\x05rooms\x18\x0e \x03(\tR\x05rooms\x125\n" +
+	"\x17probe_burst_interval_ms\x18\x0f \x01(\rR\x14probeBurstIntervalMs\x12(\n" +
+	"\x10probe_bursts_off\x18\x10 \x01(\bR\x0eprobeBurstsOff\"\x9a\x01\n" +
 	"\tSubscribe\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x12;\n" +
