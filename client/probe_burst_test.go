@@ -39,6 +39,17 @@ func burstServer(t *testing.T, fb *Fallback, connected func(*pb.Connected)) (srv
 	return srv, c, pings, burst
 }
 
+// firstBurst waits (in a synctest bubble) for a burst to start and end,
+// and returns its probes.
+func firstBurst(srv *fakeServer, burst *int) int {
+	srv.waitFor("a burst", func() bool { return *burst > 0 })
+	time.Sleep(4 * time.Second) // fake time: the burst runs and ends
+	synctest.Wait()
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return *burst
+}
+
 // TestFallbackProbeBurst: a lone loss starts one burst of fast probes
 // (BurstEvery for BurstFor, each answered Pong's report counted), which
 // ends by itself; the link stays on WebSocket (one loss is not enough) and
@@ -47,12 +58,7 @@ func TestFallbackProbeBurst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fb := &Fallback{QUICURL: "quic+fec://edge-a:8443", NoWarmDial: true}
 		srv, c, _, burst := burstServer(t, fb, nil)
-		srv.waitFor("a burst", func() bool { return *burst > 0 })
-		time.Sleep(4 * time.Second) // fake time: the burst runs and ends
-		synctest.Wait()
-		srv.mu.Lock()
-		n := *burst
-		srv.mu.Unlock()
+		n := firstBurst(srv, burst)
 		// 2 s of 20 ms ticks: 99 or 100 probes.
 		if n < 97 || n > 101 {
 			t.Fatalf("%d burst probes, want ~100 (2 s every 20 ms)", n)
@@ -115,13 +121,7 @@ func TestFallbackProbeBurstEdgeInterval(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				fb := &Fallback{QUICURL: "quic+fec://edge-a:8443", NoWarmDial: true}
 				srv, _, _, burst := burstServer(t, fb, func(m *pb.Connected) { m.ProbeBurstIntervalMs = tc.edgeMs })
-				srv.waitFor("a burst", func() bool { return *burst > 0 })
-				time.Sleep(4 * time.Second) // fake time: the burst runs and ends
-				synctest.Wait()
-				srv.mu.Lock()
-				n := *burst
-				srv.mu.Unlock()
-				if n < tc.min || n > tc.max {
+				if n := firstBurst(srv, burst); n < tc.min || n > tc.max {
 					t.Fatalf("edge interval %d ms: %d burst probes, want %d-%d", tc.edgeMs, n, tc.min, tc.max)
 				}
 			})
