@@ -74,14 +74,16 @@ deps:
 	  echo "installing chromium (Debian) for the browser end-to-end test"; \
 	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-## generate: regenerate the Protobuf code (committed).
+## generate: regenerate the Protobuf code and the web UI's schema.js
+## derived from it (both committed).
 generate: deps
 	$(GO) build -o $(BIN)/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
 	protoc --plugin=protoc-gen-go=$(BIN)/protoc-gen-go --go_out=. --go_opt=paths=source_relative transport/pb/edgegate.proto transport/pb/nodelink.proto
+	$(GO) test ./edge/webui -run TestSchemaUpToDate -update >/dev/null
 
 ## check-generated: fail when the committed generated code is stale.
 check-generated: generate
-	@git diff --exit-code -- transport/pb/ || { echo "generated code is stale: run make generate and commit"; exit 1; }
+	@git diff --exit-code -- transport/pb/ edge/webui/static/schema.js || { echo "generated code is stale: run make generate and commit"; exit 1; }
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -39,6 +39,8 @@ export const schema = {
     { number: 12, name: 'nodeId', kind: 'string' },
     { number: 13, name: 'subscribed', kind: 'message', repeated: true, message: 'Position' },
     { number: 14, name: 'rooms', kind: 'string', repeated: true },
+    { number: 15, name: 'probeBurstIntervalMs', kind: 'uint32' },
+    { number: 16, name: 'probeBurstsOff', kind: 'bool' },
   ],
   Subscribe: [
     { number: 1, name: 'requestId', kind: 'uint64' },
